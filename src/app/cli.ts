@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SingleBar, Presets } from 'cli-progress';
+import { ConfigError, loadConfig, type Config } from '../platform/config/config.ts';
+import { createLogger } from '../platform/observability/logger.ts';
+import { createCore } from './monolith.ts';
+import { runServer, DEMO_USER_PASSWORD } from './server.ts';
+import { seed } from './seed/seed.ts';
+
+const USAGE = `Usage: scalemart <command>
+
+  start [--stage monolith|scaled] [--port N]   run the platform
+  seed [--products N] [--users N]              load a realistic catalog and users (default 10000 products, 100 users)
+  lab run <scenario> | lab list                run a load-lab scenario
+`;
+
+function config(overrides: Record<string, string | undefined> = {}): Config {
+  // A .env beside the project is read when present; real environment variables win.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  return loadConfig({ ...process.env, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) });
+}
+
+async function start(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { stage: { type: 'string' }, port: { type: 'string' } } });
+  const cfg = config({ SCALEMART_STAGE: values.stage, PORT: values.port });
+  await runServer(cfg, createLogger(cfg.logLevel));
+}
+
+async function seedCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { products: { type: 'string', default: '10000' }, users: { type: 'string', default: '100' } } });
+  const products = Number(values.products);
+  const users = Number(values.users);
+  if (!Number.isInteger(products) || products < 0 || products > 1_000_000) throw new ConfigError('--products: an integer from 0 to 1000000');
+  if (!Number.isInteger(users) || users < 0 || users > 1_000_000) throw new ConfigError('--users: an integer from 0 to 1000000');
+  const cfg = config();
+  const core = await createCore(cfg);
+  const bar = new SingleBar({ format: '{kind} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left', hideCursor: true }, Presets.shades_classic);
+  let current: string | undefined;
+  const result = await seed(
+    { catalog: core.modules.catalog.api, inventory: core.modules.inventory.api, identity: core.modules.identity.api },
+    {
+      products,
+      users,
+      userPassword: DEMO_USER_PASSWORD,
+      onProgress(kind, done, total) {
+        if (kind !== current) {
+          if (current) bar.stop();
+          current = kind;
+          bar.start(total, 0, { kind: kind.padEnd(8) });
+        }
+        bar.update(done);
+      },
+    },
+  );
+  bar.stop();
+  await core.cache.close();
+  await core.db.close();
+  process.stdout.write(`Seeded ${result.products} products and ${result.users} users into ${cfg.databaseUrl || cfg.dataDir} (seeded users' password: ${DEMO_USER_PASSWORD})\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      await start(rest);
+      return -1; // keeps running until a signal
+    case 'seed':
+      await seedCommand(rest);
+      return 0;
+    case 'lab': {
+      const { runLab } = await import('../../lab/cli.ts');
+      return runLab(rest);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`Unknown command: ${command}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

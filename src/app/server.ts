@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import type { Config } from '../platform/config/config.ts';
+import { createMonolith, type Monolith } from './monolith.ts';
+import { seed } from './seed/seed.ts';
+
+export const DEMO_USER_PASSWORD = 'scalemart-demo';
+
+/** Seeds a small demo catalog the first time the platform starts on an empty database. */
+async function seedDemoOnFirstRun(monolith: Monolith, config: Config, logger: Logger): Promise<void> {
+  if (config.seedDemoProducts === 0 || (await monolith.modules.catalog.api.countProducts()) > 0) return;
+  const started = performance.now();
+  const { modules } = monolith;
+  await seed(
+    { catalog: modules.catalog.api, inventory: modules.inventory.api, identity: modules.identity.api },
+    { products: config.seedDemoProducts, users: 10, userPassword: DEMO_USER_PASSWORD },
+  );
+  logger.info({ products: config.seedDemoProducts, ms: Math.round(performance.now() - started) }, 'seeded the demo catalog');
+}
+
+/**
+ * Runs the platform until SIGTERM or SIGINT, then shuts down gracefully: stop accepting, finish
+ * in-flight requests, close pools, exit 0. A shutdown that overruns its timeout exits 1.
+ */
+export async function runServer(config: Config, logger: Logger): Promise<void> {
+  const started = performance.now();
+  const monolith = await createMonolith(config, logger);
+  await seedDemoOnFirstRun(monolith, config, logger);
+  const address = await monolith.app.listen({ host: config.host, port: config.port });
+  const base = address.replace('127.0.0.1', 'localhost');
+  process.stdout.write(
+    [
+      `Scalemart is running (stage: ${config.stage}, database: ${monolith.db.engine}, started in ${Math.round(performance.now() - started)} ms)`,
+      `  API        ${base}/api/v1/products`,
+      `  Docs       ${base}/docs`,
+      `  Metrics    ${base}/metrics`,
+      `  Health     ${base}/livez  ${base}/readyz`,
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    try {
+      await monolith.close();
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,119 @@
+import { Type } from 'typebox';
+import type { HttpApp } from '../../platform/http/create-app.ts';
+import { AUTHENTICATED, requireRole } from '../../platform/http/authenticate.ts';
+import { publicCacheControl, sendNotModifiedIfFresh } from '../../platform/http/http-cache.ts';
+import { PlatformErrors } from '../../platform/errors/domain-error.ts';
+import { problemSchema } from '../../platform/http/problem.ts';
+import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
+import type { CatalogApi, Product } from './contract.ts';
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
+const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Description = Type.String({ maxLength: 5000 });
+const Category = Type.String({ minLength: 1, maxLength: 100 });
+const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'integer minor units (cents)' });
+const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
+
+const StockSummary = Type.Object({
+  available: Type.Integer(),
+  status: Type.Union([Type.Literal('in_stock'), Type.Literal('low_stock'), Type.Literal('out_of_stock')]),
+});
+const ProductSchema = Type.Object({
+  id: Type.String(),
+  sku: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  category: Type.String(),
+  price: Type.Integer(),
+  currency: Type.String(),
+  version: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  stock: StockSummary,
+});
+const adminErrors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
+
+const withStock = (product: Product, level: StockLevel | null | undefined) => ({
+  ...product,
+  stock: { available: level?.available ?? 0, status: stockStatus(level?.available ?? 0) },
+});
+
+export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, inventory: InventoryApi, options: { maxAgeSeconds: number }): void {
+  const cacheControl = publicCacheControl(options.maxAgeSeconds);
+
+  app.get('/api/v1/products', {
+    schema: {
+      tags: ['catalog'],
+      summary: 'A page of products, filtered by category or searched by text',
+      querystring: Type.Object({
+        category: Type.Optional(Category),
+        q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        cursor: Type.Optional(Type.String({ maxLength: 500 })),
+        limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(ProductSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: problemSchema },
+    },
+  }, async (request, reply) => {
+    const page = await catalog.listProducts(request.query);
+    const stock = await inventory.getStockMany(page.items.map((p) => p.sku));
+    reply.header('Cache-Control', cacheControl);
+    return { items: page.items.map((p) => withStock(p, stock.get(p.sku))), nextCursor: page.nextCursor };
+  });
+
+  app.get('/api/v1/products/:id', {
+    schema: {
+      tags: ['catalog'],
+      summary: 'One product with its price and stock summary',
+      params: Type.Object({ id: Id }),
+      response: { 200: ProductSchema, 304: Type.Null(), 400: problemSchema, 404: problemSchema },
+    },
+  }, async (request, reply) => {
+    const product = await catalog.getProduct(request.params.id);
+    if (!product) throw PlatformErrors.notFound('product');
+    const level = await inventory.getStock(product.sku);
+    // Strong tag from both versions: a price change or a stock move both make it stale.
+    const etag = `"p${product.version}-s${level?.version ?? 0}"`;
+    if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
+    return withStock(product, level);
+  });
+
+  app.post('/api/v1/products', {
+    preValidation: requireRole('admin'),
+    schema: {
+      tags: ['catalog'],
+      summary: 'Create a product (admin); `stock` sets its initial stock',
+      security: AUTHENTICATED,
+      body: Type.Object({
+        sku: Sku, name: Name, description: Type.Optional(Description), category: Category, price: Price,
+        currency: Type.Optional(Currency), stock: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+      }, { additionalProperties: false }),
+      response: { 201: ProductSchema, ...adminErrors },
+    },
+  }, async (request, reply) => {
+    const { stock, ...input } = request.body;
+    const product = await catalog.createProduct(input);
+    const level = await inventory.setStock(product.sku, stock ?? 0);
+    reply.header('Location', `/api/v1/products/${product.id}`);
+    return reply.code(201).send(withStock(product, level));
+  });
+
+  app.patch('/api/v1/products/:id', {
+    preValidation: requireRole('admin'),
+    schema: {
+      tags: ['catalog'],
+      summary: 'Change a product (admin); caches drop the old value',
+      security: AUTHENTICATED,
+      params: Type.Object({ id: Id }),
+      body: Type.Object({
+        name: Type.Optional(Name), description: Type.Optional(Description), category: Type.Optional(Category),
+        price: Type.Optional(Price), currency: Type.Optional(Currency),
+      }, { additionalProperties: false, minProperties: 1 }),
+      response: { 200: ProductSchema, ...adminErrors },
+    },
+  }, async (request) => {
+    const product = await catalog.updateProduct(request.params.id, request.body);
+    if (!product) throw PlatformErrors.notFound('product');
+    return withStock(product, await inventory.getStock(product.sku));
+  });
+}

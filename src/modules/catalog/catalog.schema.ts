@@ -1,0 +1,28 @@
+import type { Migration } from '../../platform/db/migrations.ts';
+
+export const catalogMigrations: Migration[] = [
+  {
+    id: '001-products',
+    sql: `
+      create schema if not exists catalog;
+      create table catalog.products (
+        id text primary key,
+        sku text not null unique,
+        name text not null,
+        description text not null default '',
+        category text not null,
+        price integer not null check (price >= 0),
+        currency char(3) not null default 'USD',
+        version integer not null default 1,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        search tsvector generated always as (
+          setweight(to_tsvector('english', name), 'A') ||
+          setweight(to_tsvector('english', category), 'B') ||
+          setweight(to_tsvector('english', description), 'C')
+        ) stored
+      );
+      create index products_category_id on catalog.products (category, id);
+      create index products_search on catalog.products using gin (search);`,
+  },
+];

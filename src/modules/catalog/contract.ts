@@ -1,0 +1,57 @@
+/** A product as the catalog owns it. Prices are integer minor units (cents). */
+export interface Product {
+  id: string;
+  sku: string;
+  name: string;
+  description: string;
+  category: string;
+  price: number;
+  /** ISO 4217. */
+  currency: string;
+  /** Rises on every change; feeds ETags and cache versions. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewProduct {
+  sku: string;
+  name: string;
+  description?: string;
+  category: string;
+  price: number;
+  currency?: string;
+}
+
+export type ProductChanges = Partial<Omit<NewProduct, 'sku'>>;
+
+export interface ProductQuery {
+  category?: string;
+  /** Full-text search over name, description and category (web search syntax). */
+  q?: string;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface ProductPage {
+  items: Product[];
+  nextCursor: string | null;
+}
+
+export interface CatalogApi {
+  getProduct(id: string): Promise<Product | null>;
+  listProducts(query: ProductQuery): Promise<ProductPage>;
+  /** Throws SKU_TAKEN when another product has the SKU. */
+  createProduct(input: NewProduct): Promise<Product>;
+  /** Returns null when there is no such product. */
+  updateProduct(id: string, changes: ProductChanges): Promise<Product | null>;
+  /** Bulk load for seeding. */
+  importProducts(products: readonly (NewProduct & { id: string })[]): Promise<void>;
+  countProducts(): Promise<number>;
+}
+
+export const CatalogErrorCodes = {
+  skuTaken: 'SKU_TAKEN',
+  invalidCursor: 'VALIDATION_FAILED',
+} as const;

@@ -1,0 +1,27 @@
+import type { Cache } from '../../platform/cache/cache.ts';
+import type { Database } from '../../platform/db/database.ts';
+import type { Migration } from '../../platform/db/migrations.ts';
+import type { HttpApp } from '../../platform/http/create-app.ts';
+import type { InventoryApi } from '../inventory/contract.ts';
+import type { CatalogApi } from './contract.ts';
+import { registerCatalogRoutes } from './catalog.routes.ts';
+import { catalogMigrations } from './catalog.schema.ts';
+import { createCatalogService } from './catalog.service.ts';
+
+export interface CatalogModule {
+  name: 'catalog';
+  migrations: Migration[];
+  api: CatalogApi;
+  registerRoutes(app: HttpApp): void;
+}
+
+/** The catalog reaches stock through the inventory contract only. */
+export function createCatalogModule(deps: { db: Database; cache: Cache; inventory: InventoryApi; httpMaxAgeSeconds: number }): CatalogModule {
+  const api = createCatalogService(deps.db, deps.cache);
+  return {
+    name: 'catalog',
+    migrations: catalogMigrations,
+    api,
+    registerRoutes: (app) => registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds }),
+  };
+}

@@ -1,0 +1,48 @@
+/** Stock of one SKU. `available` can be reserved; `reserved` is held for orders in flight. */
+export interface StockLevel {
+  sku: string;
+  available: number;
+  reserved: number;
+  /** Rises on every change; feeds ETags. */
+  version: number;
+  updatedAt: string;
+}
+
+export type StockStatus = 'in_stock' | 'low_stock' | 'out_of_stock';
+
+export interface StockLine {
+  sku: string;
+  quantity: number;
+}
+
+/** Reserving is all-or-nothing over the lines; a business refusal is a value, not an exception. */
+export type ReserveResult =
+  | { ok: true; reservationId: string }
+  | { ok: false; reason: 'OUT_OF_STOCK' | 'UNKNOWN_SKU'; sku: string };
+
+export interface InventoryApi {
+  getStock(sku: string): Promise<StockLevel | null>;
+  getStockMany(skus: readonly string[]): Promise<Map<string, StockLevel>>;
+  /** Sets the available quantity (an admin's count); reserved units are left alone. */
+  setStock(sku: string, available: number): Promise<StockLevel>;
+  /**
+   * Holds stock for an order. Never oversells, whatever the concurrency. Idempotent per
+   * reservation id: once held, calling it again returns the same hold; a refusal holds nothing,
+   * so a later call decides afresh.
+   */
+  reserve(reservationId: string, lines: readonly StockLine[]): Promise<ReserveResult>;
+  /** Turns a reservation into a sale. Idempotent; false when nothing is reserved under the id. */
+  commit(reservationId: string): Promise<boolean>;
+  /** Gives reserved units back. Idempotent; false when nothing is reserved under the id. */
+  release(reservationId: string): Promise<boolean>;
+  /** Bulk load for seeding: upserts stock levels in one statement per batch. */
+  importStock(levels: readonly { sku: string; available: number }[]): Promise<void>;
+}
+
+/** Below this many units a product shows `low_stock`. */
+export const LOW_STOCK_THRESHOLD = 5;
+
+export function stockStatus(available: number): StockStatus {
+  if (available <= 0) return 'out_of_stock';
+  return available <= LOW_STOCK_THRESHOLD ? 'low_stock' : 'in_stock';
+}

@@ -1,0 +1,80 @@
+import type { Queryable } from '../../platform/db/database.ts';
+import type { StockLevel, StockLine } from './contract.ts';
+
+interface StockRow {
+  sku: string;
+  available: number;
+  reserved: number;
+  version: number;
+  updated_at: Date | string;
+}
+
+const toLevel = (row: StockRow): StockLevel => ({
+  sku: row.sku,
+  available: row.available,
+  reserved: row.reserved,
+  version: row.version,
+  updatedAt: new Date(row.updated_at).toISOString(),
+});
+
+export type ReservationStatus = 'reserved' | 'committed' | 'released';
+
+export function createInventoryRepository(db: Queryable) {
+  return {
+    async find(skus: readonly string[]): Promise<StockLevel[]> {
+      const { rows } = await db.query<StockRow>('select * from inventory.stock where sku = any($1::text[])', [skus]);
+      return rows.map(toLevel);
+    },
+    async upsert(sku: string, available: number): Promise<StockLevel> {
+      const { rows } = await db.query<StockRow>(
+        `insert into inventory.stock (sku, available) values ($1, $2)
+         on conflict (sku) do update set available = excluded.available, version = stock.version + 1, updated_at = now()
+         returning *`,
+        [sku, available],
+      );
+      return toLevel(rows[0]!);
+    },
+    async upsertMany(levels: readonly { sku: string; available: number }[]): Promise<void> {
+      await db.query(
+        `insert into inventory.stock (sku, available)
+         select * from unnest($1::text[], $2::int[])
+         on conflict (sku) do update set available = excluded.available, version = stock.version + 1, updated_at = now()`,
+        [levels.map((l) => l.sku), levels.map((l) => l.available)],
+      );
+    },
+    /** Takes `quantity` units if that many are available; the row lock makes it atomic. */
+    async take(line: StockLine): Promise<'taken' | 'short' | 'unknown'> {
+      const { rowCount } = await db.query(
+        `update inventory.stock set available = available - $2, reserved = reserved + $2, version = version + 1, updated_at = now()
+         where sku = $1 and available >= $2`,
+        [line.sku, line.quantity],
+      );
+      if (rowCount === 1) return 'taken';
+      const { rows } = await db.query('select 1 from inventory.stock where sku = $1', [line.sku]);
+      return rows.length > 0 ? 'short' : 'unknown';
+    },
+    async reservationLines(reservationId: string, lock: boolean): Promise<{ sku: string; quantity: number; status: ReservationStatus }[]> {
+      const { rows } = await db.query<{ sku: string; quantity: number; status: ReservationStatus }>(
+        `select sku, quantity, status from inventory.reservations where id = $1 order by sku${lock ? ' for update' : ''}`,
+        [reservationId],
+      );
+      return rows;
+    },
+    async recordReservation(reservationId: string, lines: readonly StockLine[]): Promise<void> {
+      await db.query(
+        `insert into inventory.reservations (id, sku, quantity, status)
+         select $1, * , 'reserved' from unnest($2::text[], $3::int[])`,
+        [reservationId, lines.map((l) => l.sku), lines.map((l) => l.quantity)],
+      );
+    },
+    async settle(reservationId: string, to: 'committed' | 'released'): Promise<void> {
+      const restore = to === 'released' ? 'available = s.available + r.quantity,' : '';
+      await db.query(
+        `update inventory.stock s set ${restore} reserved = s.reserved - r.quantity, version = s.version + 1, updated_at = now()
+         from inventory.reservations r where r.id = $1 and r.sku = s.sku and r.status = 'reserved'`,
+        [reservationId],
+      );
+      await db.query(`update inventory.reservations set status = $2 where id = $1 and status = 'reserved'`, [reservationId, to]);
+    },
+  };
+}

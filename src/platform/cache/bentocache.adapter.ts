@@ -1,0 +1,54 @@
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import type { Cache, CacheEntryOptions } from './cache.ts';
+
+export interface MemoryCacheOptions {
+  defaultTtlSeconds: number;
+  maxItems: number;
+  /** Fraction of the TTL added or removed at random, so a warm-up's entries do not all expire at once. */
+  jitter?: number;
+}
+
+/** bentocache with an in-process L1 tier only (the monolith stage). */
+export function createMemoryCache(options: MemoryCacheOptions): Cache {
+  const bento = new BentoCache({
+    default: 'cache',
+    // Grace keeps the last value for an hour past expiry: a failing load serves it instead of an error.
+    grace: '1h',
+    graceBackoff: '5s',
+    stores: {
+      // serialize: false keeps objects by reference; safe because the port's values are immutable.
+      cache: bentostore().useL1Layer(memoryDriver({ maxItems: options.maxItems, serialize: false })),
+    },
+  });
+  const jitter = options.jitter ?? 0.1;
+  const ttlMs = (entry?: CacheEntryOptions) => {
+    const base = (entry?.ttlSeconds ?? options.defaultTtlSeconds) * 1000;
+    return Math.round(base * (1 - jitter + Math.random() * 2 * jitter));
+  };
+
+  function view(prefix: string): Cache {
+    return {
+      getOrSet: (key, load, entry) => bento.getOrSet({ key: prefix + key, factory: load, ttl: ttlMs(entry), tags: entry?.tags }),
+      set: async (key, value, entry) => void (await bento.set({ key: prefix + key, value, ttl: ttlMs(entry), tags: entry?.tags })),
+      delete: async (key) => void (await bento.delete({ key: prefix + key })),
+      deleteByTags: async (tags) => void (await bento.deleteByTag({ tags })),
+      namespace: (name) => view(`${prefix}${name}:`),
+      close: () => bento.disconnectAll(),
+    };
+  }
+  return view('');
+}
+
+/** Caching switched off: every read loads. The lab's reference point. */
+export function createNoCache(): Cache {
+  const none: Cache = {
+    getOrSet: (_key, load) => load(),
+    set: async () => undefined,
+    delete: async () => undefined,
+    deleteByTags: async () => undefined,
+    namespace: () => none,
+    close: async () => undefined,
+  };
+  return none;
+}

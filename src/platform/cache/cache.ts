@@ -1,0 +1,19 @@
+/** The cache port. Values are treated as immutable: callers never mutate what they get back. */
+export interface CacheEntryOptions {
+  /** Seconds before the entry expires; the cache adds jitter so entries do not expire together. */
+  ttlSeconds?: number;
+  /** Tags for group invalidation, e.g. every list page that shows a product. */
+  tags?: string[];
+}
+
+export interface Cache {
+  /** Cache-aside read: returns the cached value or loads it once, even under concurrent callers. */
+  getOrSet<T>(key: string, load: () => Promise<T>, options?: CacheEntryOptions): Promise<T>;
+  /** Write-through: puts a fresh value in place. */
+  set<T>(key: string, value: T, options?: CacheEntryOptions): Promise<void>;
+  delete(key: string): Promise<void>;
+  deleteByTags(tags: string[]): Promise<void>;
+  /** A view of this cache whose keys live under `name:` (modules namespace and version their keys). */
+  namespace(name: string): Cache;
+  close(): Promise<void>;
+}

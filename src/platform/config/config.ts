@@ -1,0 +1,112 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** The stages of ARCHITECTURE.md. Only `monolith` is wired today; `scaled` is validated and refused at start. */
+export const STAGES = ['monolith', 'scaled'] as const;
+export type Stage = (typeof STAGES)[number];
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/** Connection pool size by the classic formula: (cores × 2) + effective spindles. */
+export function defaultPoolSize(cores = os.availableParallelism(), spindles = 1): number {
+  return cores * 2 + spindles;
+}
+
+const schema = z.object({
+  SCALEMART_STAGE: z.enum(STAGES).default('monolith'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(3000),
+  SCALEMART_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/.+|memory:\/\/|)$/, 'a postgres:// URL, memory://, or empty for embedded PGlite')
+    .default(''),
+  DB_POOL_SIZE: int(1, 1000).optional(),
+  DB_SPINDLES: int(0, 64).default(1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 30).default(3600),
+  ADMIN_EMAIL: z.email().optional(),
+  ADMIN_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
+  BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  RATE_LIMIT_POINTS: int(1).default(600),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
+  RATE_LIMIT_ROUTES: z
+    .string()
+    .default('{"POST /api/v1/auth/login":20,"POST /api/v1/auth/signup":20}')
+    .transform((raw, ctx) => {
+      try {
+        return z.record(z.string(), z.number().int().positive()).parse(JSON.parse(raw));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'a JSON object of "METHOD /path": points' });
+        return z.NEVER;
+      }
+    }),
+  CACHE_MODE: z.enum(['off', 'l1']).default('l1'),
+  CACHE_TTL_SECONDS: int(1, 86_400).default(300),
+  CACHE_L1_MAX_ITEMS: int(100).default(100_000),
+  HTTP_MAX_AGE_SECONDS: int(0, 86_400).default(30),
+  SEED_DEMO_PRODUCTS: int(0, 1_000_000).default(500),
+  SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
+});
+
+export interface Config {
+  stage: Stage;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** `''` means embedded PGlite under dataDir; `memory://` an in-memory PGlite. */
+  databaseUrl: string;
+  dbPoolSize: number;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  jwtSecret?: string;
+  jwtTtlSeconds: number;
+  admin?: { email: string; password: string };
+  bodyLimitBytes: number;
+  rateLimit: { points: number; windowSeconds: number; routes: Record<string, number> };
+  cache: { mode: 'off' | 'l1'; ttlSeconds: number; l1MaxItems: number };
+  httpMaxAgeSeconds: number;
+  seedDemoProducts: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses and validates configuration from an environment map. Throws a ConfigError whose message is
+ * one line naming the variable and what it expects. Only `app/` passes `process.env` here.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(defined);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'configuration');
+    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`);
+  }
+  const c = parsed.data;
+  if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither');
+  }
+  return {
+    stage: c.SCALEMART_STAGE,
+    host: c.HOST,
+    port: c.PORT,
+    dataDir: path.resolve(c.SCALEMART_DATA_DIR),
+    databaseUrl: c.DATABASE_URL,
+    dbPoolSize: c.DB_POOL_SIZE ?? defaultPoolSize(os.availableParallelism(), c.DB_SPINDLES),
+    logLevel: c.LOG_LEVEL,
+    jwtSecret: c.JWT_SECRET,
+    jwtTtlSeconds: c.JWT_TTL_SECONDS,
+    admin: c.ADMIN_EMAIL && c.ADMIN_PASSWORD ? { email: c.ADMIN_EMAIL.toLowerCase(), password: c.ADMIN_PASSWORD } : undefined,
+    bodyLimitBytes: c.BODY_LIMIT_BYTES,
+    rateLimit: { points: c.RATE_LIMIT_POINTS, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS, routes: c.RATE_LIMIT_ROUTES },
+    cache: { mode: c.CACHE_MODE, ttlSeconds: c.CACHE_TTL_SECONDS, l1MaxItems: c.CACHE_L1_MAX_ITEMS },
+    httpMaxAgeSeconds: c.HTTP_MAX_AGE_SECONDS,
+    seedDemoProducts: c.SEED_DEMO_PRODUCTS,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,19 @@
+import path from 'node:path';
+import type { Database } from './database.ts';
+import { createPgliteDatabase } from './pglite.adapter.ts';
+import { createPostgresDatabase } from './postgres.adapter.ts';
+
+export interface DatabaseSettings {
+  /** `''` for embedded PGlite under dataDir, `memory://` for in-memory PGlite, else a postgres:// URL. */
+  url: string;
+  dataDir: string;
+  poolSize: number;
+}
+
+/** Chooses the adapter for a connection setting. */
+export async function createDatabase(settings: DatabaseSettings): Promise<Database> {
+  if (settings.url.startsWith('postgres')) {
+    return createPostgresDatabase({ connectionString: settings.url, poolSize: settings.poolSize });
+  }
+  return createPgliteDatabase({ dataDir: settings.url === 'memory://' ? 'memory://' : path.join(settings.dataDir, 'pglite') });
+}

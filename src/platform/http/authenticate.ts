@@ -1,0 +1,47 @@
+import type { FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
+import { PlatformErrors } from '../errors/domain-error.ts';
+import type { ApiKeyResolver, Principal, Role } from '../auth/principal.ts';
+import { hashApiKey, type TokenService } from '../auth/tokens.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/**
+ * Reads `Authorization: Bearer` or `X-API-Key` on every request. A credential that is present but
+ * invalid is refused with 401 even on public routes: a client should learn its token expired.
+ */
+export function installAuthentication(app: FastifyInstance, tokens: TokenService, resolveApiKey: ApiKeyResolver): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    const authorization = request.headers.authorization;
+    const apiKey = request.headers['x-api-key'];
+    if (authorization !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+      request.principal = match ? await tokens.verify(match[1]!) : null;
+      if (!request.principal) throw PlatformErrors.invalidToken();
+    } else if (typeof apiKey === 'string') {
+      request.principal = await resolveApiKey(hashApiKey(apiKey));
+      if (!request.principal) throw PlatformErrors.invalidToken();
+    }
+  });
+}
+
+/** A route guard: 401 without a principal, 403 when an admin route meets a customer. */
+export function requireRole(role: Role): preValidationHookHandler {
+  return async (request: FastifyRequest) => {
+    if (!request.principal) throw PlatformErrors.unauthenticated();
+    if (role === 'admin' && request.principal.role !== 'admin') throw PlatformErrors.forbidden();
+  };
+}
+
+/** The caller of a guarded route. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw PlatformErrors.unauthenticated();
+  return request.principal;
+}
+
+/** OpenAPI security requirement of a guarded route: a bearer token or an API key. */
+export const AUTHENTICATED: Array<Record<string, string[]>> = [{ bearer: [] }, { apiKey: [] }];

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { ApiKeyResolver } from '../auth/principal.ts';
+import type { TokenService } from '../auth/tokens.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { observe, type Readiness } from '../observability/observe.ts';
+import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
+import { installAuthentication } from './authenticate.ts';
+import { installErrorHandling } from './error-handler.ts';
+import { installRateLimits } from './rate-limit.hook.ts';
+import { createValidatorCompiler } from './validation.ts';
+
+export type HttpApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+  readiness: Readiness;
+  tokens: TokenService;
+  resolveApiKey: ApiKeyResolver;
+  rateLimits: RateLimitPolicy;
+  bodyLimitBytes: number;
+  version: string;
+}
+
+/** An id a client may send; anything else is replaced so it cannot forge log lines. */
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * The Fastify app every Scalemart process serves: problem+json errors, request ids, body limits,
+ * strict validation, authentication, rate limits, metrics, health and the OpenAPI document.
+ * Modules add their routes to it; `ready()` must be called by the caller when they have.
+ */
+export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Fastify's two lines per request are replaced by the one onResponse line below.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  installErrorHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  // One line per request, at the end, with what an operator needs and nothing secret.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, route: request.routeOptions.url, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Scalemart API', version: options.version, description: 'The public contract of ../shared/API.md.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  observe(app, options.metrics, options.readiness);
+  installAuthentication(app, options.tokens, options.resolveApiKey);
+  installRateLimits(app, options.rateLimits);
+  return app.withTypeProvider<TypeBoxTypeProvider>();
+}

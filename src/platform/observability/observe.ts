@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import type { Metrics } from './metrics.ts';
+
+export interface Readiness {
+  /** True once migrations ran. */
+  started(): boolean;
+  /** Resolves when every dependency answers; rejects with the first that does not. */
+  check(): Promise<void>;
+}
+
+/**
+ * One call that gives an app its request metrics and its operations endpoints:
+ * `/livez`, `/readyz` (503 until started and dependencies answer) and `/metrics`.
+ */
+export function observe(app: FastifyInstance, metrics: Metrics, readiness: Readiness): void {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const hidden = { schema: { hide: true } };
+  app.get('/livez', hidden, async () => ({ status: 'ok' }));
+  app.get('/readyz', hidden, async (_request, reply) => {
+    if (!readiness.started()) return reply.code(503).send({ status: 'starting' });
+    try {
+      await readiness.check();
+      return { status: 'ready' };
+    } catch (error) {
+      return reply.code(503).send({ status: 'unavailable', reason: error instanceof Error ? error.message : 'dependency check failed' });
+    }
+  });
+  app.get('/metrics', hidden, async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}
