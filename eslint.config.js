@@ -8,7 +8,14 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/modules/*/!(contract.ts)'], message: 'Import another module only through its contract.ts.' }] }],
+    },
+  },
+  {
+    // A module reaches a sibling module only through its contract.ts.
+    files: ['src/modules/**/*.ts'],
+    ignores: ['src/modules/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./(?!\\.\\.)[^/]+/(?!contract\\.ts$)', message: 'Import another module only through its contract.ts.' }] }],
     },
   },
   {
