@@ -51,9 +51,10 @@ describe('catalog over HTTP', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await m.app.inject({ method: 'GET', url: `/api/v1/products?limit=2${cursor ? `&cursor=${cursor}` : ''}` });
+      const url: string = `/api/v1/products?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = await m.app.inject({ method: 'GET', url });
       expect(page.statusCode).toBe(200);
-      const body = page.json<{ items: { sku: string }[]; nextCursor: string | null }>();
+      const body: { items: { sku: string }[]; nextCursor: string | null } = page.json();
       expect(body.items.length).toBeLessThanOrEqual(2);
       seen.push(...body.items.map((p) => p.sku));
       cursor = body.nextCursor;

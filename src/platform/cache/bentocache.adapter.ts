@@ -14,8 +14,9 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
   const bento = new BentoCache({
     default: 'cache',
     // Grace keeps the last value for an hour past expiry: a failing load serves it instead of an error.
-    grace: '1h',
-    graceBackoff: '5s',
+    // Durations are numbers (ms): bentocache parses duration strings on every call.
+    grace: 3_600_000,
+    graceBackoff: 5_000,
     stores: {
       // serialize: false keeps objects by reference; safe because the port's values are immutable.
       cache: bentostore().useL1Layer(memoryDriver({ maxItems: options.maxItems, serialize: false })),

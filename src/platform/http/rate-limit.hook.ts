@@ -1,18 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { DomainError } from '../errors/domain-error.ts';
-import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
+import type { RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 
-/**
- * Limits every `/api/` route per client (token subject, API key owner, or IP) and per route, and
- * sets the RateLimit-* headers of API.md on every answer. Runs after authentication.
- */
-export function installRateLimits(app: FastifyInstance, policy: RateLimitPolicy): void {
-  app.addHook('onRequest', async (request, reply) => {
-    const route = request.routeOptions.url;
-    if (!route?.startsWith('/api/')) return;
-    const routeKey = `${request.method} ${route}`;
+function limitHook(routeKey: string, limiter: RateLimiter): onRequestHookHandler {
+  return async (request, reply) => {
     const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
-    const decision = await policy.limiterFor(routeKey).consume(`${routeKey}|${client}`);
+    const decision = await limiter.consume(`${routeKey}|${client}`);
     reply.header('RateLimit-Limit', decision.limit);
     reply.header('RateLimit-Remaining', decision.remaining);
     reply.header('RateLimit-Reset', decision.resetSeconds);
@@ -20,5 +13,22 @@ export function installRateLimits(app: FastifyInstance, policy: RateLimitPolicy)
       reply.header('Retry-After', decision.resetSeconds);
       throw new DomainError('rate_limited', 'RATE_LIMITED', `Too many requests; retry in ${decision.resetSeconds} s.`);
     }
+  };
+}
+
+/**
+ * Limits every `/api/` route per client (token subject, API key, or IP) and per route, and sets
+ * the RateLimit-* headers of API.md on every answer. The limiter is bound to each route when it is
+ * registered, so a request pays no lookup; route hooks run after the global authentication hook.
+ * Must be installed before the routes are added.
+ */
+export function installRateLimits(app: FastifyInstance, policy: RateLimitPolicy): void {
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api/')) return;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const routeKey = `${methods[0]} ${route.url}`;
+    const hook = limitHook(routeKey, policy.limiterFor(routeKey));
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [hook, ...existing];
   });
 }
