@@ -1,0 +1,54 @@
+import type { Migration } from '../db/migrations.ts';
+
+/** Tables of the event platform: the outbox, the in-process log, consumer positions, inbox, dead letters. */
+export const eventMigrations: Migration[] = [
+  {
+    id: '001-outbox-log-consumers',
+    sql: `
+      create schema if not exists events;
+      create table events.outbox (
+        seq bigserial primary key,
+        id text not null unique,
+        type text not null,
+        key text not null,
+        payload jsonb not null,
+        occurred_at timestamptz not null,
+        published_at timestamptz
+      );
+      create index outbox_unpublished on events.outbox (seq) where published_at is null;
+      create table events.log (
+        seq bigserial primary key,
+        id text not null unique,
+        type text not null,
+        key text not null,
+        payload jsonb not null,
+        occurred_at timestamptz not null,
+        appended_at timestamptz not null default now()
+      );
+      create index log_type_seq on events.log (type, seq);
+      create table events.consumers (
+        name text primary key,
+        position bigint not null default 0,
+        updated_at timestamptz not null default now()
+      );
+      create table events.inbox (
+        consumer text not null,
+        event_id text not null,
+        sequence bigint not null,
+        processed_at timestamptz not null default now(),
+        primary key (consumer, event_id)
+      );
+      create table events.dead_letters (
+        id bigserial primary key,
+        consumer text not null,
+        event_id text not null,
+        sequence bigint not null,
+        type text not null,
+        key text not null,
+        payload jsonb not null,
+        error text not null,
+        attempts integer not null,
+        failed_at timestamptz not null default now()
+      );`,
+  },
+];

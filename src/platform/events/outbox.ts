@@ -1,0 +1,23 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Queryable } from '../db/database.ts';
+import type { EventEnvelope, NewEvent } from './event.ts';
+
+/** Completes an event with an id and a time. */
+export function envelope<P>(event: NewEvent<P>): EventEnvelope<P> {
+  return { id: event.id ?? uuidv7(), occurredAt: event.occurredAt ?? new Date().toISOString(), type: event.type, key: event.key, payload: event.payload };
+}
+
+/**
+ * Appends events to the outbox inside the caller's transaction, so they exist exactly when the
+ * state change they describe commits. The relay publishes them after commit.
+ */
+export async function appendToOutbox(tx: Queryable, events: readonly NewEvent[]): Promise<EventEnvelope[]> {
+  const envelopes = events.map(envelope);
+  if (envelopes.length === 0) return envelopes;
+  await tx.query(
+    `insert into events.outbox (id, type, key, payload, occurred_at)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[])`,
+    [envelopes.map((e) => e.id), envelopes.map((e) => e.type), envelopes.map((e) => e.key), envelopes.map((e) => JSON.stringify(e.payload)), envelopes.map((e) => e.occurredAt)],
+  );
+  return envelopes;
+}

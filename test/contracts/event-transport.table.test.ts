@@ -1,0 +1,20 @@
+import { migrate } from '../../src/platform/db/migrations.ts';
+import { createPgliteDatabase } from '../../src/platform/db/pglite.adapter.ts';
+import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.ts';
+import { eventMigrations } from '../../src/platform/events/events.schema.ts';
+import { createTableTransport } from '../../src/platform/events/table-transport.ts';
+import { createScratchDatabase } from '../support/postgres.ts';
+import { eventTransportContract } from './event-transport.contract.ts';
+
+eventTransportContract('table log on PGlite', async () => {
+  const db = await createPgliteDatabase({ dataDir: 'memory://' });
+  await migrate(db, 'events', eventMigrations);
+  return { transport: createTableTransport(db, { pollMs: 50 }), dispose: () => db.close() };
+});
+
+eventTransportContract('table log on PostgreSQL', async () => {
+  const scratch = await createScratchDatabase();
+  const db = createPostgresDatabase({ connectionString: scratch.url, poolSize: 10 });
+  await migrate(db, 'events', eventMigrations);
+  return { transport: createTableTransport(db, { pollMs: 50 }), dispose: async () => (await db.close(), await scratch.drop()) };
+});
