@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../db/database.ts';
+import { migrate } from '../db/migrations.ts';
+import { createPgliteDatabase } from '../db/pglite.adapter.ts';
+import { createLogger } from '../observability/logger.ts';
+import type { SagaDefinition, SagaStep } from './saga.ts';
+import { sagaMigrations } from './saga.schema.ts';
+import { createSagaRunner } from './saga-runner.ts';
+
+type Data = { log: string[] };
+const logger = createLogger('silent');
+
+/** Steps that write what they do to a shared journal, so a test sees the order of effects. */
+function steps(journal: string[], behaviour: Record<string, () => Promise<'ok' | 'refuse' | 'throw' | 'hang'>>): SagaStep<Data>[] {
+  return ['reserve', 'charge', 'ship'].map((name) => ({
+    name,
+    attempts: 2,
+    timeoutMs: 200,
+    unavailableReason: `${name.toUpperCase()}_UNAVAILABLE`,
+    async run(_data, context) {
+      const outcome = await (behaviour[name] ?? (async () => 'ok' as const))();
+      journal.push(`${name}:${outcome}:${context.idempotencyKey}`);
+      if (outcome === 'throw') throw new Error(`${name} exploded`);
+      if (outcome === 'hang') await new Promise(() => undefined);
+      return outcome === 'ok' ? { ok: true, data: {} } : { ok: false, reason: `${name.toUpperCase()}_REFUSED` };
+    },
+    async compensate() {
+      journal.push(`undo-${name}`);
+    },
+  }));
+}
+
+describe('saga runner', () => {
+  let db: Database;
+  const ends: string[] = [];
+  const definition = (journal: string[], behaviour: Parameters<typeof steps>[1]): SagaDefinition<Data> => ({
+    type: 'test',
+    steps: steps(journal, behaviour),
+    onCompleted: async (_tx, id) => void ends.push(`${id}:completed`),
+    onFailed: async (_tx, id, _data, reason) => void ends.push(`${id}:${reason}`),
+  });
+  const start = async (runner: ReturnType<typeof createSagaRunner>, id: string) => {
+    await db.transaction((tx) => runner.begin(tx, 'test', id, { log: [] }));
+    await runner.run(id);
+  };
+
+  beforeAll(async () => {
+    db = await createPgliteDatabase({ dataDir: 'memory://' });
+    await migrate(db, 'saga', sagaMigrations);
+  });
+  beforeEach(() => void (ends.length = 0));
+  afterAll(() => db.close());
+
+  it('runs every step once, keyed by saga and step, then completes', async () => {
+    const journal: string[] = [];
+    const runner = createSagaRunner({ db, logger, definitions: [definition(journal, {})], retryBaseMs: 1 });
+    await start(runner, 's1');
+    expect(journal).toEqual(['reserve:ok:s1:reserve', 'charge:ok:s1:charge', 'ship:ok:s1:ship']);
+    expect(ends).toEqual(['s1:completed']);
+    expect(await runner.status('s1')).toEqual({ status: 'completed', reason: null });
+  });
+
+  it('compensates the steps before a refusing step, in reverse, and fails with its reason', async () => {
+    const journal: string[] = [];
+    const runner = createSagaRunner({ db, logger, definitions: [definition(journal, { ship: async () => 'refuse' })], retryBaseMs: 1 });
+    await start(runner, 's2');
+    expect(journal).toEqual(['reserve:ok:s2:reserve', 'charge:ok:s2:charge', 'ship:refuse:s2:ship', 'undo-charge', 'undo-reserve']);
+    expect(ends).toEqual(['s2:SHIP_REFUSED']);
+  });
+
+  it('retries a throwing or hanging step, then compensates it too, since its outcome is unknown', async () => {
+    const journal: string[] = [];
+    const runner = createSagaRunner({ db, logger, definitions: [definition(journal, { charge: async () => 'hang' })], retryBaseMs: 1 });
+    await start(runner, 's3');
+    expect(journal).toEqual(['reserve:ok:s3:reserve', 'charge:hang:s3:charge', 'charge:hang:s3:charge', 'undo-charge', 'undo-reserve']);
+    expect(ends).toEqual(['s3:CHARGE_UNAVAILABLE']);
+  });
+
+  it('resumes an unfinished saga after a crash, from the last recorded step', async () => {
+    const journal: string[] = [];
+    let crash = true;
+    const crashing = createSagaRunner({ db, logger, definitions: [definition(journal, { charge: async () => (crash ? 'hang' : 'ok') })], retryBaseMs: 1 });
+    await db.transaction((tx) => crashing.begin(tx, 'test', 's4', { log: [] }));
+    void crashing.run('s4');
+    await new Promise((r) => setTimeout(r, 50));
+    // The process "dies" mid-charge: nothing after the reserve step was recorded.
+    void crashing.stop();
+    crash = false;
+    const restarted = createSagaRunner({ db, logger, definitions: [definition(journal, {})], retryBaseMs: 1 });
+    expect(await restarted.resumeAll()).toBe(1);
+    await restarted.run('s4');
+    expect(journal.filter((j) => j.startsWith('reserve'))).toHaveLength(1);
+    expect(journal.at(-1)).toBe('ship:ok:s4:ship');
+    expect(ends).toEqual(['s4:completed']);
+  });
+
+  it('cancels a completed saga by compensating every step', async () => {
+    const journal: string[] = [];
+    const runner = createSagaRunner({ db, logger, definitions: [definition(journal, {})], retryBaseMs: 1 });
+    await start(runner, 's5');
+    expect(await runner.cancel('s5')).toBe(true);
+    await runner.run('s5');
+    expect(journal.slice(3)).toEqual(['undo-ship', 'undo-charge', 'undo-reserve']);
+    expect(ends).toEqual(['s5:completed', 's5:CANCELLED']);
+    expect((await runner.status('s5'))!.status).toBe('cancelled');
+    expect(await runner.cancel('s5')).toBe(false);
+  });
+});
