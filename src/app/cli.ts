@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { ConfigError, loadConfig, type Config } from '../platform/config/config.ts';
 import { createLogger } from '../platform/observability/logger.ts';
-import { createCore } from './monolith.ts';
+import { createCore } from './core.ts';
 import { runServer, DEMO_USER_PASSWORD } from './server.ts';
 import { seed } from './seed/seed.ts';
 
@@ -34,7 +34,7 @@ async function seedCommand(args: string[]): Promise<void> {
   if (!Number.isInteger(products) || products < 0 || products > 1_000_000) throw new ConfigError('--products: an integer from 0 to 1000000');
   if (!Number.isInteger(users) || users < 0 || users > 1_000_000) throw new ConfigError('--users: an integer from 0 to 1000000');
   const cfg = config();
-  const core = await createCore(cfg);
+  const core = await createCore(cfg, createLogger('warn'));
   const bar = new SingleBar({ format: '{kind} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left', hideCursor: true }, Presets.shades_classic);
   let current: string | undefined;
   const result = await seed(
@@ -54,8 +54,7 @@ async function seedCommand(args: string[]): Promise<void> {
     },
   );
   bar.stop();
-  await core.cache.close();
-  await core.db.close();
+  await core.close();
   process.stdout.write(`Seeded ${result.products} products and ${result.users} users into ${cfg.databaseUrl || cfg.dataDir} (seeded users' password: ${DEMO_USER_PASSWORD})\n`);
 }
 

@@ -35,6 +35,8 @@ export interface InventoryApi {
   commit(reservationId: string): Promise<boolean>;
   /** Gives reserved units back. Idempotent; false when nothing is reserved under the id. */
   release(reservationId: string): Promise<boolean>;
+  /** Puts sold units back on the shelf (a confirmed order was cancelled). Idempotent; false when nothing was sold under the id. */
+  returnStock(reservationId: string): Promise<boolean>;
   /** Bulk load for seeding: upserts stock levels in one statement per batch. */
   importStock(levels: readonly { sku: string; available: number }[]): Promise<void>;
 }

@@ -17,7 +17,16 @@ const toLevel = (row: StockRow): StockLevel => ({
   updatedAt: new Date(row.updated_at).toISOString(),
 });
 
-export type ReservationStatus = 'reserved' | 'committed' | 'released';
+export type ReservationStatus = 'reserved' | 'committed' | 'released' | 'returned';
+
+/** The legal moves of a reservation and what each does to the stock row. */
+export const SETTLEMENTS = {
+  commit: { from: 'reserved', to: 'committed', stock: 'reserved = s.reserved - r.quantity' },
+  release: { from: 'reserved', to: 'released', stock: 'available = s.available + r.quantity, reserved = s.reserved - r.quantity' },
+  return: { from: 'committed', to: 'returned', stock: 'available = s.available + r.quantity' },
+} as const satisfies Record<string, { from: ReservationStatus; to: ReservationStatus; stock: string }>;
+
+export type Settlement = keyof typeof SETTLEMENTS;
 
 export function createInventoryRepository(db: Queryable) {
   return {
@@ -67,14 +76,15 @@ export function createInventoryRepository(db: Queryable) {
         [reservationId, lines.map((l) => l.sku), lines.map((l) => l.quantity)],
       );
     },
-    async settle(reservationId: string, to: 'committed' | 'released'): Promise<void> {
-      const restore = to === 'released' ? 'available = s.available + r.quantity,' : '';
+    /** Moves a reservation along one of SETTLEMENTS and applies that move's stock change. */
+    async settle(reservationId: string, move: Settlement): Promise<void> {
+      const { from, to, stock } = SETTLEMENTS[move];
       await db.query(
-        `update inventory.stock s set ${restore} reserved = s.reserved - r.quantity, version = s.version + 1, updated_at = now()
-         from inventory.reservations r where r.id = $1 and r.sku = s.sku and r.status = 'reserved'`,
-        [reservationId],
+        `update inventory.stock s set ${stock}, version = s.version + 1, updated_at = now()
+         from inventory.reservations r where r.id = $1 and r.sku = s.sku and r.status = $2`,
+        [reservationId, from],
       );
-      await db.query(`update inventory.reservations set status = $2 where id = $1 and status = 'reserved'`, [reservationId, to]);
+      await db.query('update inventory.reservations set status = $3 where id = $1 and status = $2', [reservationId, from, to]);
     },
   };
 }

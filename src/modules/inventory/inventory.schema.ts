@@ -16,7 +16,7 @@ export const inventoryMigrations: Migration[] = [
         id text not null,
         sku text not null references inventory.stock (sku),
         quantity integer not null check (quantity > 0),
-        status text not null check (status in ('reserved', 'committed', 'released')),
+        status text not null check (status in ('reserved', 'committed', 'released', 'returned')),
         created_at timestamptz not null default now(),
         primary key (id, sku)
       );`,

@@ -63,5 +63,8 @@ describe.each(engines)('inventory reservations on %s', (_name, open) => {
     expect(await inventory.commit('keep')).toBe(false);
     expect(await inventory.release('keep')).toBe(false);
     expect(await inventory.getStock('C')).toMatchObject({ available: 3, reserved: 0 });
+    expect(await inventory.returnStock('keep')).toBe(true);
+    expect(await inventory.returnStock('keep')).toBe(false);
+    expect(await inventory.getStock('C')).toMatchObject({ available: 4, reserved: 0 });
   });
 });

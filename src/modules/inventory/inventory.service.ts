@@ -1,7 +1,7 @@
 import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState, type Database } from '../../platform/db/database.ts';
 import type { InventoryApi, ReserveResult, StockLevel, StockLine } from './contract.ts';
-import { createInventoryRepository } from './inventory.repository.ts';
+import { createInventoryRepository, SETTLEMENTS, type Settlement } from './inventory.repository.ts';
 
 /** Thrown inside a reservation transaction to roll it back with a business outcome. */
 class Refusal extends Error {
@@ -26,13 +26,13 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
   const stockCache = cache.namespace('inventory:v1:stock');
   const forget = (skus: readonly string[]) => Promise.all(skus.map((sku) => stockCache.delete(sku)));
 
-  async function settle(reservationId: string, to: 'committed' | 'released'): Promise<boolean> {
+  async function settle(reservationId: string, move: Settlement): Promise<boolean> {
     const skus = await db.transaction(async (tx) => {
       const txRepository = createInventoryRepository(tx);
       const lines = await txRepository.reservationLines(reservationId, true);
-      const open = lines.filter((line) => line.status === 'reserved');
+      const open = lines.filter((line) => line.status === SETTLEMENTS[move].from);
       if (open.length === 0) return [];
-      await txRepository.settle(reservationId, to);
+      await txRepository.settle(reservationId, move);
       return open.map((line) => line.sku);
     });
     await forget(skus);
@@ -79,8 +79,9 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
       }
     },
 
-    commit: (reservationId) => settle(reservationId, 'committed'),
-    release: (reservationId) => settle(reservationId, 'released'),
+    commit: (reservationId) => settle(reservationId, 'commit'),
+    release: (reservationId) => settle(reservationId, 'release'),
+    returnStock: (reservationId) => settle(reservationId, 'return'),
 
     async importStock(levels) {
       await repository.upsertMany(levels);

@@ -25,4 +25,6 @@ export interface PaymentProvider {
   /** Resolves with the provider's decision; throws DependencyUnavailableError when it cannot be reached or fails. */
   charge(request: ChargeRequest): Promise<ChargeResult>;
   refund(request: RefundRequest): Promise<{ refundId: string }>;
+  /** The charge made under an idempotency key, if any: how a lost answer is recovered. */
+  findCharge(idempotencyKey: string): Promise<{ chargeId: string } | null>;
 }

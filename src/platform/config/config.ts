@@ -48,6 +48,14 @@ const schema = z.object({
   CACHE_L1_MAX_ITEMS: int(100).default(100_000),
   HTTP_MAX_AGE_SECONDS: int(0, 86_400).default(30),
   SEED_DEMO_PRODUCTS: int(0, 1_000_000).default(500),
+  ORDER_PROCESSING: z.enum(['async', 'sync']).default('async'),
+  PROVIDERS_URL: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
+  PROVIDER_TIMEOUT_MS: int(10, 120_000).default(2_000),
+  EMAIL_URL: z.string().regex(/^(smtps?:\/\/.+|https?:\/\/.+|)$/, 'smtp://…, http://…, or empty for .eml files').default(''),
+  NOTIFICATIONS_INVOICE_HOLD_MS: int(0, 60_000).default(0),
+  SAGA_STEP_ATTEMPTS: int(1, 20).default(3),
+  SAGA_STEP_TIMEOUT_MS: int(10, 600_000).default(10_000),
+  EVENTS_MAX_ATTEMPTS: int(1, 100).default(5),
   SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
 });
 
@@ -69,6 +77,11 @@ export interface Config {
   httpMaxAgeSeconds: number;
   seedDemoProducts: number;
   shutdownTimeoutMs: number;
+  orders: { processing: 'async' | 'sync'; stepAttempts: number; stepTimeoutMs: number };
+  /** Empty: in-process simulated providers. Otherwise the base URL of the payment/carrier/warehouse APIs. */
+  providers: { url: string; timeoutMs: number };
+  notifications: { emailUrl: string; invoiceHoldMs: number };
+  events: { maxAttempts: number };
 }
 
 export class ConfigError extends Error {
@@ -108,5 +121,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     httpMaxAgeSeconds: c.HTTP_MAX_AGE_SECONDS,
     seedDemoProducts: c.SEED_DEMO_PRODUCTS,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    orders: { processing: c.ORDER_PROCESSING, stepAttempts: c.SAGA_STEP_ATTEMPTS, stepTimeoutMs: c.SAGA_STEP_TIMEOUT_MS },
+    providers: { url: c.PROVIDERS_URL, timeoutMs: c.PROVIDER_TIMEOUT_MS },
+    notifications: { emailUrl: c.EMAIL_URL, invoiceHoldMs: c.NOTIFICATIONS_INVOICE_HOLD_MS },
+    events: { maxAttempts: c.EVENTS_MAX_ATTEMPTS },
   };
 }

@@ -1,11 +1,16 @@
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import type { EventEnvelope } from './event.ts';
 import type { ConsumerSpec, EventTransport, Settlement, Subscription } from './transport.ts';
 
 export interface ConsumerOptions<P> extends ConsumerSpec {
-  /** Runs the consumer's work. Throwing means "failed, try again later". Must be idempotent. */
-  handle(event: EventEnvelope<P>): Promise<void>;
+  /**
+   * Runs the consumer's work. Throwing means "failed, try again later". Must be idempotent, unless
+   * `transactional`: then `db` is a transaction that also records the event in the inbox, so the
+   * work's database effects happen exactly once (read models use this).
+   */
+  handle(event: EventEnvelope<P>, db: Queryable): Promise<void>;
+  transactional?: boolean;
   /** Deliveries before an event goes to dead letters. Default 5. */
   maxAttempts?: number;
   /** First retry delay; doubles each attempt up to maxDelayMs, with full jitter. Default 200 ms. */
@@ -31,10 +36,20 @@ export function startConsumer<P>(deps: { db: Database; transport: EventTransport
   const log = logger.child({ consumer: options.name });
 
   return transport.consume(options, async ({ event, sequence, attempt }): Promise<Settlement> => {
-    const seen = await db.query('select 1 from events.inbox where consumer = $1 and event_id = $2', [options.name, event.id]);
-    if (seen.rows.length > 0) return { kind: 'ack' };
+    const seenBy = async (q: Queryable) => (await q.query('select 1 from events.inbox where consumer = $1 and event_id = $2', [options.name, event.id])).rows.length > 0;
+    const remember = (q: Queryable) =>
+      q.query('insert into events.inbox (consumer, event_id, sequence) values ($1, $2, $3) on conflict do nothing', [options.name, event.id, sequence]);
+    if (await seenBy(db)) return { kind: 'ack' };
     try {
-      await options.handle(event as EventEnvelope<P>);
+      if (options.transactional) {
+        await db.transaction(async (tx) => {
+          if (await seenBy(tx)) return;
+          await options.handle(event as EventEnvelope<P>, tx);
+          await remember(tx);
+        });
+        return { kind: 'ack' };
+      }
+      await options.handle(event as EventEnvelope<P>, db);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (attempt < maxAttempts) {
@@ -49,10 +64,7 @@ export function startConsumer<P>(deps: { db: Database; transport: EventTransport
         [options.name, event.id, sequence, event.type, event.key, JSON.stringify(event.payload), message.slice(0, 2000), attempt],
       );
     }
-    await db.query(
-      'insert into events.inbox (consumer, event_id, sequence) values ($1, $2, $3) on conflict do nothing',
-      [options.name, event.id, sequence],
-    );
+    await remember(db);
     return { kind: 'ack' };
   });
 }

@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import { createTokenService } from '../platform/auth/tokens.ts';
+import { createMemoryCache, createNoCache } from '../platform/cache/bentocache.adapter.ts';
+import type { Cache } from '../platform/cache/cache.ts';
+import type { Config } from '../platform/config/config.ts';
+import { createDatabase } from '../platform/db/create-database.ts';
+import { migrate } from '../platform/db/migrations.ts';
+import { startConsumer } from '../platform/events/consumer.ts';
+import { eventMigrations } from '../platform/events/events.schema.ts';
+import { createOutboxRelay } from '../platform/events/relay.ts';
+import { createTableTransport } from '../platform/events/table-transport.ts';
+import type { Subscription } from '../platform/events/transport.ts';
+import { sagaMigrations } from '../platform/saga/saga.schema.ts';
+import { createSagaRunner } from '../platform/saga/saga-runner.ts';
+import { createCatalogModule } from '../modules/catalog/index.ts';
+import { createIdentityModule } from '../modules/identity/index.ts';
+import { createInventoryModule } from '../modules/inventory/index.ts';
+import { createMailer, createNotificationsModule } from '../modules/notifications/index.ts';
+import { createOrderSaga, createOrdersModule } from '../modules/orders/index.ts';
+import { createPaymentsModule } from '../modules/payments/index.ts';
+import { createShippingModule } from '../modules/shipping/index.ts';
+import { createProviders, type Providers } from './providers.ts';
+import { loadOrCreateSecret } from './secrets.ts';
+
+/** The cache the configuration asks for (the lab switches it). */
+function createCache(config: Config): Cache {
+  return config.cache.mode === 'off'
+    ? createNoCache()
+    : createMemoryCache({ defaultTtlSeconds: config.cache.ttlSeconds, maxItems: config.cache.l1MaxItems });
+}
+
+/**
+ * Opens the database, wires every module and runs the migrations. Background work (relay,
+ * consumers, saga recovery) starts only on `startBackground`, so the seeder and the CLI can use
+ * the modules without processing anything.
+ */
+export interface CoreOverrides {
+  /** Stand-ins for the outside systems (tests decline payments, fail carriers…). */
+  providers?: Partial<Providers>;
+}
+
+export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
+  const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
+  const cache = createCache(config);
+  const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
+  const transport = createTableTransport(db);
+  const relay = createOutboxRelay({ db, transport, logger });
+  const providers = createProviders(config, overrides.providers);
+
+  const identity = createIdentityModule({ db, tokens });
+  const inventory = createInventoryModule({ db, cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
+  const catalog = createCatalogModule({ db, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
+  const payments = createPaymentsModule({ db, provider: providers.payments });
+  const shipping = createShippingModule({ db, carrier: providers.carrier });
+  const notifications = createNotificationsModule({
+    db,
+    mailer: createMailer({ url: config.notifications.emailUrl, dir: `${config.dataDir}/mail`, timeoutMs: config.providers.timeoutMs * 5 }),
+    warehouse: providers.warehouse,
+    invoiceHoldMs: config.notifications.invoiceHoldMs,
+  });
+  const orderSaga = createOrderSaga({
+    inventory: inventory.api, payments: payments.api, shipping: shipping.api,
+    attempts: config.orders.stepAttempts, timeoutMs: config.orders.stepTimeoutMs,
+  });
+  const saga = createSagaRunner({ db, logger, definitions: [orderSaga] });
+  const orders = createOrdersModule({
+    db, saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
+    afterCommit: () => relay.nudge(), processing: config.orders.processing,
+  });
+  const modules = { identity, inventory, catalog, payments, shipping, notifications, orders };
+
+  await migrate(db, 'events', eventMigrations);
+  await migrate(db, 'saga', sagaMigrations);
+  for (const module of Object.values(modules)) await migrate(db, module.name, module.migrations);
+  if (config.admin) await identity.api.ensureAdmin(config.admin.email, config.admin.password);
+
+  const consumerOptions = [...notifications.consumers, ...orders.consumers].map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
+  let subscriptions: Subscription[] = [];
+
+  return {
+    db, cache, tokens, transport, relay, saga, modules,
+    consumers: consumerOptions.map(({ name, types }) => ({ name, types })),
+    /** Starts the relay and the consumers, and resumes every saga a crash left unfinished. */
+    async startBackground(): Promise<void> {
+      relay.start();
+      subscriptions = consumerOptions.map((options) => startConsumer({ db, transport, logger }, options as Parameters<typeof startConsumer>[1]));
+      const resumed = await saga.resumeAll();
+      if (resumed > 0) logger.info({ resumed }, 'resumed unfinished sagas');
+    },
+    /** Stops background work after what is in flight, then closes the cache and the database. */
+    async close(): Promise<void> {
+      await saga.stop();
+      await Promise.all(subscriptions.map((s) => s.stop()));
+      await relay.stop();
+      await cache.close();
+      await db.close();
+    },
+  };
+}
+
+export type Core = Awaited<ReturnType<typeof createCore>>;

@@ -1,0 +1,92 @@
+import type { ShippingAddress } from '../shipping/contract.ts';
+
+export const ORDER_STATUSES = ['pending', 'confirmed', 'failed', 'cancelled'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** The order's lifecycle; the saga's outcome drives it and the tests read it. */
+export const ORDER_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
+  pending: ['confirmed', 'failed', 'cancelled'],
+  confirmed: ['cancelled'],
+  failed: [],
+  cancelled: [],
+};
+
+export type FailureReason =
+  | 'OUT_OF_STOCK'
+  | 'UNKNOWN_SKU'
+  | 'PAYMENT_DECLINED'
+  | 'PAYMENT_UNAVAILABLE'
+  | 'SHIPPING_REJECTED'
+  | 'SHIPPING_UNAVAILABLE'
+  | 'INVENTORY_UNAVAILABLE'
+  | 'CANCELLED';
+
+export interface OrderLine {
+  productId: string;
+  sku: string;
+  name: string;
+  quantity: number;
+  /** Integer minor units, as priced when the order was placed. */
+  unitPrice: number;
+}
+
+export interface Order {
+  id: string;
+  customerId: string;
+  status: OrderStatus;
+  items: OrderLine[];
+  total: number;
+  currency: string;
+  shippingAddress: ShippingAddress;
+  failureReason?: string;
+  trackingNumber?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Event types the orders module publishes, and their payloads. */
+export const OrderEvents = {
+  placed: 'orders.order.placed',
+  confirmed: 'orders.order.confirmed',
+  failed: 'orders.order.failed',
+  cancelled: 'orders.order.cancelled',
+} as const;
+
+export interface OrderEventPayload {
+  orderId: string;
+  customerId: string;
+  customerEmail: string;
+  customerName: string;
+  status: OrderStatus;
+  items: OrderLine[];
+  total: number;
+  currency: string;
+  shippingAddress: ShippingAddress;
+  failureReason?: string;
+  trackingNumber?: string;
+  /** Set on `cancelled`: whether the order had been confirmed (sold) before. */
+  wasConfirmed?: boolean;
+  createdAt: string;
+}
+
+export interface PlaceOrder {
+  customerId: string;
+  items: { productId: string; quantity: number }[];
+  shippingAddress: ShippingAddress;
+  idempotencyKey?: string;
+}
+
+export interface OrdersApi {
+  /** Stores a pending order and starts its saga; same key and body returns the first order. */
+  place(request: PlaceOrder): Promise<{ order: Order; replayed: boolean }>;
+  /** Null for a missing order and for another customer's alike. */
+  get(customerId: string | null, orderId: string): Promise<Order | null>;
+  cancel(customerId: string, orderId: string): Promise<Order>;
+}
+
+export const OrderErrorCodes = {
+  unknownProduct: 'UNKNOWN_PRODUCT',
+  mixedCurrencies: 'MIXED_CURRENCIES',
+  idempotencyMismatch: 'IDEMPOTENCY_MISMATCH',
+  notCancellable: 'ORDER_NOT_CANCELLABLE',
+} as const;

@@ -1,0 +1,51 @@
+import type { Database } from '../../platform/db/database.ts';
+import type { ConsumerOptions } from '../../platform/events/consumer.ts';
+import type { Migration } from '../../platform/db/migrations.ts';
+import type { HttpApp } from '../../platform/http/create-app.ts';
+import type { SagaRunner } from '../../platform/saga/saga-runner.ts';
+import type { CatalogApi } from '../catalog/contract.ts';
+import type { IdentityApi } from '../identity/contract.ts';
+import type { NotificationsApi } from '../notifications/contract.ts';
+import type { OrdersApi } from './contract.ts';
+import { ordersMigrations } from './orders.schema.ts';
+import { registerOrderRoutes } from './orders.routes.ts';
+import { createOrdersService } from './orders.service.ts';
+import { orderHistoryProjection } from './projections/order-history.projection.ts';
+import type { Projection } from './projections/projection.ts';
+import { productSalesProjection } from './projections/product-sales.projection.ts';
+
+export interface OrdersModule {
+  name: 'orders';
+  migrations: Migration[];
+  api: OrdersApi;
+  projections: Projection[];
+  /** The projections as durable transactional consumers. */
+  consumers: ConsumerOptions<unknown>[];
+  registerRoutes(app: HttpApp): void;
+}
+
+export interface OrdersModuleDeps {
+  db: Database;
+  /** Built by the composition root from `createOrderSaga`. */
+  saga: SagaRunner;
+  catalog: CatalogApi;
+  identity: IdentityApi;
+  notifications: NotificationsApi;
+  afterCommit: () => void;
+  processing: 'async' | 'sync';
+}
+
+export function createOrdersModule(deps: OrdersModuleDeps): OrdersModule {
+  const api = createOrdersService({ db: deps.db, saga: deps.saga, catalog: deps.catalog, identity: deps.identity, afterCommit: deps.afterCommit, processing: deps.processing });
+  const projections = [orderHistoryProjection, productSalesProjection];
+  return {
+    name: 'orders',
+    migrations: ordersMigrations,
+    api,
+    projections,
+    consumers: projections.map((p) => ({ name: p.name, types: p.types, transactional: true, handle: (event, tx) => p.apply(tx, event) })),
+    registerRoutes: (app) => registerOrderRoutes(app, { db: deps.db, orders: api, saga: deps.saga, notifications: deps.notifications }),
+  };
+}
+
+export { createOrderSaga } from './order-saga.ts';

@@ -1,0 +1,86 @@
+import type { Queryable } from '../../platform/db/database.ts';
+import type { ShippingAddress } from '../shipping/contract.ts';
+import type { Order, OrderEventPayload, OrderLine, OrderStatus } from './contract.ts';
+
+interface OrderRow {
+  id: string;
+  customer_id: string;
+  customer_email: string;
+  customer_name: string;
+  status: OrderStatus;
+  items: OrderLine[];
+  total: number;
+  currency: string;
+  shipping_address: ShippingAddress;
+  failure_reason: string | null;
+  tracking_number: string | null;
+  request_hash: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const toOrder = (row: OrderRow): Order => ({
+  id: row.id,
+  customerId: row.customer_id,
+  status: row.status,
+  items: row.items,
+  total: row.total,
+  currency: row.currency,
+  shippingAddress: row.shipping_address,
+  ...(row.failure_reason ? { failureReason: row.failure_reason } : {}),
+  ...(row.tracking_number ? { trackingNumber: row.tracking_number } : {}),
+  createdAt: new Date(row.created_at).toISOString(),
+  updatedAt: new Date(row.updated_at).toISOString(),
+});
+
+export interface NewOrder {
+  id: string;
+  customerId: string;
+  customerEmail: string;
+  customerName: string;
+  items: OrderLine[];
+  total: number;
+  currency: string;
+  shippingAddress: ShippingAddress;
+  idempotencyKey?: string;
+  requestHash: string;
+}
+
+export function createOrdersRepository(db: Queryable) {
+  return {
+    async insert(order: NewOrder): Promise<Order> {
+      const { rows } = await db.query<OrderRow>(
+        `insert into orders.orders (id, customer_id, customer_email, customer_name, status, items, total, currency, shipping_address, idempotency_key, request_hash)
+         values ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10) returning *`,
+        [order.id, order.customerId, order.customerEmail, order.customerName, JSON.stringify(order.items), order.total, order.currency,
+          JSON.stringify(order.shippingAddress), order.idempotencyKey ?? null, order.requestHash],
+      );
+      return toOrder(rows[0]!);
+    },
+    async findById(id: string): Promise<Order | null> {
+      const { rows } = await db.query<OrderRow>('select * from orders.orders where id = $1', [id]);
+      return rows[0] ? toOrder(rows[0]) : null;
+    },
+    async findByIdempotencyKey(customerId: string, key: string): Promise<{ order: Order; requestHash: string | null } | null> {
+      const { rows } = await db.query<OrderRow>('select * from orders.orders where customer_id = $1 and idempotency_key = $2', [customerId, key]);
+      return rows[0] ? { order: toOrder(rows[0]), requestHash: rows[0].request_hash } : null;
+    },
+    /** Moves the order and returns the event payload describing it, or null when it was already elsewhere. */
+    async transition(id: string, from: readonly OrderStatus[], to: OrderStatus, changes: { failureReason?: string; trackingNumber?: string } = {}): Promise<OrderEventPayload | null> {
+      const { rows } = await db.query<OrderRow & { previous: OrderStatus }>(
+        `update orders.orders o set status = $3, failure_reason = coalesce($4, o.failure_reason), tracking_number = coalesce($5, o.tracking_number), updated_at = now()
+         from (select id, status as previous from orders.orders where id = $1 for update) p
+         where o.id = p.id and o.status = any($2::text[]) returning o.*, p.previous`,
+        [id, from, to, changes.failureReason ?? null, changes.trackingNumber ?? null],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      const order = toOrder(row);
+      return {
+        orderId: order.id, customerId: order.customerId, customerEmail: row.customer_email, customerName: row.customer_name, status: order.status,
+        items: order.items, total: order.total, currency: order.currency, shippingAddress: order.shippingAddress, failureReason: order.failureReason,
+        trackingNumber: order.trackingNumber, createdAt: order.createdAt, ...(to === 'cancelled' ? { wasConfirmed: row.previous === 'confirmed' } : {}),
+      };
+    },
+  };
+}
