@@ -10,6 +10,7 @@ import { createLogger } from '../../src/platform/observability/logger.ts';
 export const ADMIN = { email: 'admin@scalemart.test', password: 'correct horse battery' };
 
 export interface TestMonolith extends Monolith {
+  dataDir: string;
   /** Every log line written so far, as text. */
   logs(): string;
   dispose(): Promise<void>;
@@ -32,6 +33,7 @@ export async function startTestMonolith(env: Record<string, string> = {}, overri
   const monolith = await createMonolith(config, createLogger(config.logLevel, sink), overrides);
   return {
     ...monolith,
+    dataDir,
     logs: () => lines.join(''),
     async dispose() {
       await monolith.close();
