@@ -7,11 +7,13 @@ import { createLogger } from '../platform/observability/logger.ts';
 import { createCore } from './core.ts';
 import { runServer, DEMO_USER_PASSWORD } from './server.ts';
 import { seed } from './seed/seed.ts';
+import { rebuildProjection } from '../modules/orders/index.ts';
 
 const USAGE = `Usage: scalemart <command>
 
   start [--stage monolith|scaled] [--port N]   run the platform
   seed [--products N] [--users N]              load a realistic catalog and users (default 10000 products, 100 users)
+  replay --projection NAME                     rebuild a read model from the event log (order-history, product-sales)
   lab run <scenario> | lab list                run a load-lab scenario
 `;
 
@@ -58,6 +60,22 @@ async function seedCommand(args: string[]): Promise<void> {
   process.stdout.write(`Seeded ${result.products} products and ${result.users} users into ${cfg.databaseUrl || cfg.dataDir} (seeded users' password: ${DEMO_USER_PASSWORD})\n`);
 }
 
+async function replayCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { projection: { type: 'string' } } });
+  const cfg = config();
+  const core = await createCore(cfg, createLogger('warn'));
+  try {
+    const projections = core.modules.orders.projections;
+    const projection = projections.find((p) => p.name === values.projection || p.name.endsWith(`.${values.projection}`));
+    if (!projection) throw new ConfigError(`--projection: one of ${projections.map((p) => p.name.split('.').at(-1)).join(', ')}`);
+    const started = performance.now();
+    const applied = await rebuildProjection(core.db, core.transport, projection);
+    process.stdout.write(`Rebuilt ${projection.name} from ${applied} events in ${Math.round(performance.now() - started)} ms\n`);
+  } finally {
+    await core.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -66,6 +84,9 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running until a signal
     case 'seed':
       await seedCommand(rest);
+      return 0;
+    case 'replay':
+      await replayCommand(rest);
       return 0;
     case 'lab': {
       const { runLab } = await import('../../lab/cli.ts');

@@ -37,7 +37,7 @@ describe('placing orders', () => {
     expect(invoice.headers['content-type']).toBe('application/pdf');
     expect(invoice.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
     await eventually(async () => warehouse.received().map((r) => r.orderId), (ids) => ids.includes(order.id));
-    const mails = await eventually(() => readdir(path.join(m.dataDir, 'mail')).catch(() => []), (files) => files.includes(`${order.id}-confirmed.eml`));
+    const mails = await eventually(() => readdir(path.join(m.dataDir, 'mail')).catch((): string[] => []), (files) => files.includes(`${order.id}-confirmed.eml`));
     expect(mails).toContain(`${order.id}-confirmed.eml`);
 
     const history = await eventually(

@@ -49,3 +49,4 @@ export function createOrdersModule(deps: OrdersModuleDeps): OrdersModule {
 }
 
 export { createOrderSaga } from './order-saga.ts';
+export { rebuildProjection } from './projections/projection.ts';

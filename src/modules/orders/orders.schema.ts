@@ -41,6 +41,8 @@ export const ordersMigrations: Migration[] = [
         units integer not null default 0,
         revenue bigint not null default 0,
         orders integer not null default 0
-      );`,
+      );
+      -- Events already counted, so a replay that re-delivers them cannot count them twice.
+      create table orders.product_sales_applied (event_id text primary key);`,
   },
 ];

@@ -1,13 +1,18 @@
 import { OrderEvents, type OrderEventPayload } from '../contract.ts';
 import type { Projection } from './projection.ts';
 
-/** Units, revenue and orders per product: confirmed orders add, cancelled confirmed orders take back. */
+/**
+ * Units, revenue and orders per product: confirmed orders add, cancelled confirmed orders take back.
+ * Each event counts once, even when a replay delivers it again.
+ */
 export const productSalesProjection: Projection = {
   name: 'orders.product-sales',
   types: [OrderEvents.confirmed, OrderEvents.cancelled],
   async apply(db, event) {
     const order = event.payload as OrderEventPayload;
     if (event.type === OrderEvents.cancelled && !order.wasConfirmed) return;
+    const fresh = await db.query('insert into orders.product_sales_applied (event_id) values ($1) on conflict do nothing', [event.id]);
+    if (fresh.rowCount === 0) return;
     const sign = event.type === OrderEvents.confirmed ? 1 : -1;
     for (const line of order.items) {
       await db.query(
@@ -18,5 +23,5 @@ export const productSalesProjection: Projection = {
       );
     }
   },
-  reset: (db) => db.exec('delete from orders.product_sales'),
+  reset: (db) => db.exec('delete from orders.product_sales; delete from orders.product_sales_applied;'),
 };

@@ -14,32 +14,35 @@ export interface Projection {
 }
 
 /**
- * Rebuilds a projection from the whole log: empties it, applies every matching event in order,
- * and moves its consumer to the end, all in one transaction so readers never see half a rebuild.
- * Returns how many events were applied.
+ * Rebuilds a projection from the whole log: empties it, then applies every matching event in
+ * order, a page per transaction, and moves its consumer past the end. Readers may see the model
+ * fill up during a rebuild; a live consumer running alongside is harmless because applying an
+ * event is idempotent. Returns how many events were applied.
  */
 export async function rebuildProjection(db: Database, transport: EventTransport, projection: Projection): Promise<number> {
-  return db.transaction(async (tx) => {
+  await db.transaction(async (tx) => {
     await projection.reset(tx);
-    let applied = 0;
-    let last = 0;
-    for (let from = 1; ; ) {
-      const page = await transport.read(from, 1_000);
-      if (page.length === 0) break;
-      for (const delivery of page) {
-        if (projection.types.includes(delivery.event.type)) {
-          await projection.apply(tx, delivery.event);
-          await tx.query('insert into events.inbox (consumer, event_id, sequence) values ($1, $2, $3) on conflict do nothing', [projection.name, delivery.event.id, delivery.sequence]);
-          applied++;
-        }
-        last = delivery.sequence;
-      }
-      from = last + 1;
-    }
-    await tx.query(
-      `insert into events.consumers (name, position) values ($1, $2) on conflict (name) do update set position = excluded.position, updated_at = now()`,
-      [projection.name, last],
-    );
-    return applied;
+    await tx.query('delete from events.inbox where consumer = $1', [projection.name]);
   });
+  let applied = 0;
+  let last = 0;
+  for (;;) {
+    const page = await transport.read(last + 1, 1_000);
+    if (page.length === 0) break;
+    const matching = page.filter((d) => projection.types.includes(d.event.type));
+    await db.transaction(async (tx) => {
+      for (const delivery of matching) {
+        await projection.apply(tx, delivery.event);
+        await tx.query('insert into events.inbox (consumer, event_id, sequence) values ($1, $2, $3) on conflict do nothing', [projection.name, delivery.event.id, delivery.sequence]);
+      }
+    });
+    applied += matching.length;
+    last = page.at(-1)!.sequence;
+  }
+  await db.query(
+    `insert into events.consumers (name, position) values ($1, $2)
+     on conflict (name) do update set position = greatest(consumers.position, excluded.position), updated_at = now()`,
+    [projection.name, last],
+  );
+  return applied;
 }
