@@ -5,8 +5,6 @@ import { DomainError, PlatformErrors } from '../../platform/errors/domain-error.
 import { CatalogErrorCodes, type CatalogApi } from './contract.ts';
 import { createCatalogRepository } from './catalog.repository.ts';
 
-const PRODUCT_TTL_SECONDS = 300;
-
 export function encodeCursor(lastId: string): string {
   return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
 }
@@ -27,7 +25,7 @@ export function createCatalogService(db: Database, cache: Cache): CatalogApi {
 
   return {
     // Cache-aside: a miss loads once however many requests wait for it (bentocache's stampede lock).
-    getProduct: (id) => products.getOrSet(id, () => repository.findById(id), { ttlSeconds: PRODUCT_TTL_SECONDS }),
+    getProduct: (id) => products.getOrSet(id, () => repository.findById(id)),
 
     async listProducts(query) {
       const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
@@ -44,14 +42,14 @@ export function createCatalogService(db: Database, cache: Cache): CatalogApi {
         }
         throw error;
       });
-      await products.set(product.id, product, { ttlSeconds: PRODUCT_TTL_SECONDS });
+      await products.set(product.id, product);
       return product;
     },
 
     async updateProduct(id, changes) {
       const product = await repository.update(id, changes);
       // Write-through: the new value is in the cache before the write returns.
-      if (product) await products.set(id, product, { ttlSeconds: PRODUCT_TTL_SECONDS });
+      if (product) await products.set(id, product);
       return product;
     },
 
