@@ -62,7 +62,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
     inventory: inventory.api, payments: payments.api, shipping: shipping.api,
     attempts: config.orders.stepAttempts, timeoutMs: config.orders.stepTimeoutMs,
   });
-  const saga = createSagaRunner({ db, logger, definitions: [orderSaga] });
+  const saga = createSagaRunner({ db, logger, definitions: [orderSaga], afterSettled: () => relay.nudge() });
   const orders = createOrdersModule({
     db, saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
     afterCommit: () => relay.nudge(), processing: config.orders.processing,

@@ -18,7 +18,7 @@ export interface OutboxRelay {
 
 export interface RelayOptions {
   batchSize?: number;
-  /** Poll interval when idle: picks up events committed by other processes. Default 200 ms. */
+  /** Poll interval when idle, for commits nobody nudged about (other processes). Default 500 ms. */
   idleMs?: number;
 }
 
@@ -30,7 +30,7 @@ export interface RelayOptions {
 export function createOutboxRelay(deps: { db: Database; transport: EventTransport; logger: Logger }, options: RelayOptions = {}): OutboxRelay {
   const { db, transport, logger } = deps;
   const batchSize = options.batchSize ?? 200;
-  const idleMs = options.idleMs ?? 200;
+  const idleMs = options.idleMs ?? 500;
   const waker = createWaker();
   let running = false;
   let loop: Promise<void> | undefined;

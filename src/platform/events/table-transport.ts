@@ -19,7 +19,10 @@ const toDelivery = (row: LogRow, attempt: number): Delivery => ({
 });
 
 export interface TableTransportOptions {
-  /** How often an idle consumer looks for new events published by other processes. */
+  /**
+   * How often an idle consumer looks for events published by other processes. Publishes in this
+   * process wake consumers at once, so this is only the cross-process fallback. Default 1 s.
+   */
   pollMs?: number;
 }
 
@@ -28,7 +31,7 @@ export interface TableTransportOptions {
  * and each durable consumer's position is a row, so delivery resumes where it stopped.
  */
 export function createTableTransport(db: Database, options: TableTransportOptions = {}): EventTransport {
-  const pollMs = options.pollMs ?? 250;
+  const pollMs = options.pollMs ?? 1_000;
   const published = createWaker();
 
   return {

@@ -15,17 +15,21 @@ declare module 'fastify' {
  */
 export function installAuthentication(app: FastifyInstance, tokens: TokenService, resolveApiKey: ApiKeyResolver): void {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
-    const authorization = request.headers.authorization;
-    const apiKey = request.headers['x-api-key'];
+  async function authenticate(request: FastifyRequest, authorization: string | undefined, apiKey: string | undefined): Promise<void> {
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       request.principal = match ? await tokens.verify(match[1]!) : null;
-      if (!request.principal) throw PlatformErrors.invalidToken();
-    } else if (typeof apiKey === 'string') {
-      request.principal = await resolveApiKey(hashApiKey(apiKey));
-      if (!request.principal) throw PlatformErrors.invalidToken();
+    } else {
+      request.principal = await resolveApiKey(hashApiKey(apiKey!));
     }
+    if (!request.principal) throw PlatformErrors.invalidToken();
+  }
+  // Callback-style so an anonymous request (most reads) pays no promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const authorization = request.headers.authorization;
+    const apiKey = request.headers['x-api-key'];
+    if (authorization === undefined && typeof apiKey !== 'string') return done();
+    authenticate(request, authorization, typeof apiKey === 'string' ? apiKey : undefined).then(() => done(), done);
   });
 }
 

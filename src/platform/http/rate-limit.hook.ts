@@ -6,9 +6,7 @@ function limitHook(routeKey: string, limiter: RateLimiter): onRequestHookHandler
   return async (request, reply) => {
     const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
     const decision = await limiter.consume(`${routeKey}|${client}`);
-    reply.header('RateLimit-Limit', decision.limit);
-    reply.header('RateLimit-Remaining', decision.remaining);
-    reply.header('RateLimit-Reset', decision.resetSeconds);
+    reply.headers({ 'RateLimit-Limit': decision.limit, 'RateLimit-Remaining': decision.remaining, 'RateLimit-Reset': decision.resetSeconds });
     if (!decision.allowed) {
       reply.header('Retry-After', decision.resetSeconds);
       throw new DomainError('rate_limited', 'RATE_LIMITED', `Too many requests; retry in ${decision.resetSeconds} s.`);

@@ -13,11 +13,12 @@ export interface Readiness {
  * `/livez`, `/readyz` (503 until started and dependencies answer) and `/metrics`.
  */
 export function observe(app: FastifyInstance, metrics: Metrics, readiness: Readiness): void {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   const hidden = { schema: { hide: true } };

@@ -56,7 +56,16 @@ async function attempt<D>(step: SagaStep<D>, data: D, sagaId: string, n: number,
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySagaDefinition = SagaDefinition<any>;
 
-export function createSagaRunner(deps: { db: Database; logger: Logger; definitions: readonly AnySagaDefinition[]; retryBaseMs?: number }): SagaRunner {
+export interface SagaRunnerDeps {
+  db: Database;
+  logger: Logger;
+  definitions: readonly AnySagaDefinition[];
+  retryBaseMs?: number;
+  /** Called after a saga's final transaction commits (its onCompleted/onFailed may have appended events). */
+  afterSettled?: () => void;
+}
+
+export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
   const { db, logger } = deps;
   const definitions = new Map(deps.definitions.map((d) => [d.type, d as unknown as SagaDefinition<unknown>]));
   const executing = new Map<string, Promise<void>>();
@@ -93,6 +102,7 @@ export function createSagaRunner(deps: { db: Database; logger: Logger; definitio
             await save(tx, row, last ? 'completed' : 'running', { step: last ? row.step : row.step + 1, data });
             if (last) await definition.onCompleted(tx, row.id, row.data);
           });
+          if (last) deps.afterSettled?.();
         } else {
           // A definite refusal: this step took no effect, so compensation starts with the one before.
           await db.transaction(async (tx) => {
@@ -144,6 +154,7 @@ export function createSagaRunner(deps: { db: Database; logger: Logger; definitio
       await record(tx, row.id, '-', 'status', row.status);
       await definition.onFailed(tx, row.id, row.data, reason);
     });
+    deps.afterSettled?.();
   }
 
   async function execute(id: string): Promise<void> {
