@@ -18,6 +18,7 @@ import { observe, type Readiness } from '../observability/observe.ts';
 import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { installAuthentication } from './authenticate.ts';
 import { installErrorHandling } from './error-handler.ts';
+import { onEveryResponse } from './on-every-response.ts';
 import { installRateLimits } from './rate-limit.hook.ts';
 import { createValidatorCompiler } from './validation.ts';
 
@@ -70,13 +71,11 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     done();
   });
   // One line per request, at the end, with what an operator needs and nothing secret.
-  const logRequests = options.logger.isLevelEnabled('info');
-  app.addHook('onResponse', (request, reply, done) => {
-    if (logRequests) {
-      request.log.info({ method: request.method, route: request.routeOptions.url, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
-    }
-    done();
-  });
+  if (options.logger.isLevelEnabled('info')) {
+    onEveryResponse(app, (request, reply, route) => {
+      request.log.info({ method: request.method, route, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+    });
+  }
 
   await app.register(swagger, {
     openapi: {

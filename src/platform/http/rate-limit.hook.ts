@@ -2,10 +2,10 @@ import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { DomainError } from '../errors/domain-error.ts';
 import type { RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 
-function limitHook(routeKey: string, limiter: RateLimiter): onRequestHookHandler {
+function limitHook(limiter: RateLimiter): onRequestHookHandler {
   return async (request, reply) => {
     const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
-    const decision = await limiter.consume(`${routeKey}|${client}`);
+    const decision = await limiter.consume(client);
     reply.headers({ 'RateLimit-Limit': decision.limit, 'RateLimit-Remaining': decision.remaining, 'RateLimit-Reset': decision.resetSeconds });
     if (!decision.allowed) {
       reply.header('Retry-After', decision.resetSeconds);
@@ -25,7 +25,7 @@ export function installRateLimits(app: FastifyInstance, policy: RateLimitPolicy)
     if (!route.url.startsWith('/api/')) return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const routeKey = `${methods[0]} ${route.url}`;
-    const hook = limitHook(routeKey, policy.limiterFor(routeKey));
+    const hook = limitHook(policy.limiterFor(routeKey));
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     route.onRequest = [hook, ...existing];
   });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { onEveryResponse } from '../http/on-every-response.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface Readiness {
@@ -13,12 +14,8 @@ export interface Readiness {
  * `/livez`, `/readyz` (503 until started and dependencies answer) and `/metrics`.
  */
 export function observe(app: FastifyInstance, metrics: Metrics, readiness: Readiness): void {
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
-      reply.elapsedTime / 1000,
-    );
-    done();
+  onEveryResponse(app, (request, reply, route) => {
+    metrics.httpDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000);
   });
 
   const hidden = { schema: { hide: true } };

@@ -38,13 +38,16 @@ export function createRateLimiter(store: RateLimiterStore, points: number, windo
 }
 
 export interface RateLimitPolicy {
-  /** `routeKey` is `METHOD /route/template`, e.g. `POST /api/v1/auth/login`. */
+  /**
+   * The limiter of one route, keyed by client. `routeKey` is `METHOD /route/template`, e.g.
+   * `POST /api/v1/auth/login`. Called once per route, when it is registered.
+   */
   limiterFor(routeKey: string): RateLimiter;
 }
 
 /**
- * A default limit shared by every route unless the route has its own; limits are counted per
- * client and per route, so a burst on one route does not starve another.
+ * The default limit applies to every route without its own; each route counts separately, so a
+ * burst on one route does not starve another.
  */
 export function createRateLimitPolicy(options: {
   store: RateLimiterStore;
@@ -52,9 +55,7 @@ export function createRateLimitPolicy(options: {
   windowSeconds: number;
   routes: Record<string, number>;
 }): RateLimitPolicy {
-  const fallback = createRateLimiter(options.store, options.points, options.windowSeconds, 'rl:default');
-  const perRoute = new Map(
-    Object.entries(options.routes).map(([route, points]) => [route, createRateLimiter(options.store, points, options.windowSeconds, `rl:${route}`)]),
-  );
-  return { limiterFor: (routeKey) => perRoute.get(routeKey) ?? fallback };
+  return {
+    limiterFor: (routeKey) => createRateLimiter(options.store, options.routes[routeKey] ?? options.points, options.windowSeconds, `rl:${routeKey}`),
+  };
 }
