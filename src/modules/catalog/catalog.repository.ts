@@ -74,6 +74,10 @@ export function createCatalogRepository(db: Queryable) {
       );
       return rows[0] ? toProduct(rows[0]) : null;
     },
+    async findIdBySku(sku: string): Promise<string | null> {
+      const { rows } = await db.query<{ id: string }>('select id from catalog.products where sku = $1', [sku]);
+      return rows[0]?.id ?? null;
+    },
     async count(): Promise<number> {
       const { rows } = await db.query<{ n: number }>('select count(*)::int as n from catalog.products');
       return rows[0]!.n;

@@ -69,13 +69,12 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
       response: { 200: ProductSchema, 304: Type.Null(), 400: problemSchema, 404: problemSchema },
     },
   }, async (request, reply) => {
-    const product = await catalog.getProduct(request.params.id);
-    if (!product) throw PlatformErrors.notFound('product');
-    const level = await inventory.getStock(product.sku);
+    const detail = await catalog.getProductDetail(request.params.id);
+    if (!detail) throw PlatformErrors.notFound('product');
     // Strong tag from both versions: a price change or a stock move both make it stale.
-    const etag = `"p${product.version}-s${level?.version ?? 0}"`;
+    const etag = `"p${detail.product.version}-s${detail.stock.version}"`;
     if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
-    return withStock(product, level);
+    return { ...detail.product, stock: { available: detail.stock.available, status: detail.stock.status } };
   });
 
   app.post('/api/v1/products', {

@@ -1,3 +1,5 @@
+import type { StockStatus } from '../inventory/contract.ts';
+
 /** A product as the catalog owns it. Prices are integer minor units (cents). */
 export interface Product {
   id: string;
@@ -39,8 +41,15 @@ export interface ProductPage {
   nextCursor: string | null;
 }
 
+/** What a product page shows: the product and its stock summary, cached as one entry. */
+export interface ProductDetail {
+  product: Product;
+  stock: { available: number; status: StockStatus; version: number };
+}
+
 export interface CatalogApi {
   getProduct(id: string): Promise<Product | null>;
+  getProductDetail(id: string): Promise<ProductDetail | null>;
   listProducts(query: ProductQuery): Promise<ProductPage>;
   /** Throws SKU_TAKEN when another product has the SKU. */
   createProduct(input: NewProduct): Promise<Product>;

@@ -17,7 +17,7 @@ export interface CatalogModule {
 
 /** The catalog reaches stock through the inventory contract only. */
 export function createCatalogModule(deps: { db: Database; cache: Cache; inventory: InventoryApi; httpMaxAgeSeconds: number }): CatalogModule {
-  const api = createCatalogService(deps.db, deps.cache);
+  const api = createCatalogService(deps.db, deps.cache, deps.inventory);
   return {
     name: 'catalog',
     migrations: catalogMigrations,

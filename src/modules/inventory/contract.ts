@@ -37,6 +37,11 @@ export interface InventoryApi {
   release(reservationId: string): Promise<boolean>;
   /** Puts sold units back on the shelf (a confirmed order was cancelled). Idempotent; false when nothing was sold under the id. */
   returnStock(reservationId: string): Promise<boolean>;
+  /**
+   * Registers a listener told, after commit, which SKUs' stock changed: how other modules drop
+   * cached views that include stock. In-process only; across processes the cache bus does it.
+   */
+  onStockChanged(listener: (skus: readonly string[]) => Promise<void>): void;
   /** Bulk load for seeding: upserts stock levels in one statement per batch. */
   importStock(levels: readonly { sku: string; available: number }[]): Promise<void>;
 }

@@ -27,7 +27,11 @@ function normalise(lines: readonly StockLine[]): StockLine[] {
 export function createInventoryService(db: Database, cache: Cache): InventoryApi {
   const repository = createInventoryRepository(db);
   const stockCache = cache.namespace('inventory:v1:stock');
-  const forget = (skus: readonly string[]) => Promise.all(skus.map((sku) => stockCache.delete(sku)));
+  const listeners: ((skus: readonly string[]) => Promise<void>)[] = [];
+  const forget = async (skus: readonly string[]) => {
+    await Promise.all(skus.map((sku) => stockCache.delete(sku)));
+    await Promise.all(listeners.map((listener) => listener(skus)));
+  };
 
   async function settle(reservationId: string, move: Settlement): Promise<boolean> {
     const skus = await db.transaction(async (tx) => {
@@ -56,6 +60,7 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
     async setStock(sku, available) {
       const level = await repository.upsert(sku, available);
       await stockCache.set(sku, level);
+      await Promise.all(listeners.map((listener) => listener([sku])));
       return level;
     },
 
@@ -85,6 +90,8 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
     commit: (reservationId) => settle(reservationId, 'commit'),
     release: (reservationId) => settle(reservationId, 'release'),
     returnStock: (reservationId) => settle(reservationId, 'return'),
+
+    onStockChanged: (listener) => void listeners.push(listener),
 
     async importStock(levels) {
       await repository.upsertMany(levels);
