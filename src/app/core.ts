@@ -36,7 +36,7 @@ function createCache(config: Config): Cache {
  */
 export interface CoreOverrides {
   /** Stand-ins for the outside systems (tests decline payments, fail carriers…). */
-  providers?: Partial<Providers>;
+  providers?: Partial<Omit<Providers, 'close'>>;
 }
 
 export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
@@ -92,6 +92,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
       await saga.stop();
       await Promise.all(subscriptions.map((s) => s.stop()));
       await relay.stop();
+      await providers.close();
       await cache.close();
       await db.close();
     },

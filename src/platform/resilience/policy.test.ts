@@ -1,0 +1,119 @@
+import { BrokenCircuitError } from 'cockatiel';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DependencyUnavailableError } from './dependency-error.ts';
+import { createDependencyPolicy } from './policy.ts';
+
+const fast = { initialDelayMs: 1, maxDelayMs: 2, timeoutMs: 50 };
+const outage = () => new DependencyUnavailableError('test', 'down');
+
+/** Resolves with what the promise rejected with; fails the test if it resolved. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => expect.fail(`expected a rejection, got ${String(value)}`),
+    (error: unknown) => error,
+  );
+}
+
+afterEach(() => void vi.useRealTimers());
+
+describe('createDependencyPolicy', () => {
+  it('returns the answer of a healthy call once', async () => {
+    const policy = createDependencyPolicy('test', fast);
+    const fn = vi.fn(async () => 42);
+    expect(await policy.execute(fn)).toBe(42);
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(policy.state()).toBe('closed');
+  });
+
+  it('retries a DependencyUnavailableError and returns the first success', async () => {
+    const policy = createDependencyPolicy('test', fast);
+    let calls = 0;
+    const result = await policy.execute(async () => {
+      if (++calls < 3) throw outage();
+      return 'ok';
+    });
+    expect(result).toBe('ok');
+    expect(calls).toBe(3);
+  });
+
+  it('gives up after the configured attempts with DependencyUnavailableError carrying the last failure', async () => {
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 4 });
+    const fn = vi.fn(async () => Promise.reject(outage()));
+    const error = await rejection(policy.execute(fn));
+    expect(fn).toHaveBeenCalledTimes(4);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toMatch(/gave up after 4 attempts/);
+    expect((error as Error).cause).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('does not retry other errors: they are definite answers', async () => {
+    const policy = createDependencyPolicy('test', fast);
+    const bug = new TypeError('bad request');
+    const fn = vi.fn(async () => Promise.reject(bug));
+    expect(await rejection(policy.execute(fn))).toBe(bug);
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  it('abandons a hung attempt after the timeout, aborting its signal, and retries it', async () => {
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 2 });
+    const signals: AbortSignal[] = [];
+    const hang = (signal: AbortSignal) => (signals.push(signal), new Promise<never>(() => {}));
+    const error = await rejection(policy.execute(hang));
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as DependencyUnavailableError).dependency).toBe('test');
+    expect(((error as Error).cause as Error).message).toMatch(/no answer within 50 ms/);
+    expect(signals).toHaveLength(2);
+    expect(signals.every((s) => s.aborted)).toBe(true);
+  });
+
+  it('opens after consecutive failures, then fails fast without calling', async () => {
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 1, breakAfter: 3 });
+    const fn = vi.fn(async () => Promise.reject(outage()));
+    for (let i = 0; i < 3; i++) await rejection(policy.execute(fn));
+    expect(policy.state()).toBe('open');
+    const error = await rejection(policy.execute(fn));
+    expect(fn).toHaveBeenCalledTimes(3);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toMatch(/circuit open/);
+    expect((error as Error).cause).toBeInstanceOf(BrokenCircuitError);
+  });
+
+  it('counts timeouts towards opening the circuit', async () => {
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 1, breakAfter: 2 });
+    const hang = () => new Promise<never>(() => {});
+    await rejection(policy.execute(hang));
+    await rejection(policy.execute(hang));
+    expect(policy.state()).toBe('open');
+  });
+
+  it('stops retrying as soon as the circuit opens', async () => {
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 10, breakAfter: 2 });
+    const fn = vi.fn(async () => Promise.reject(outage()));
+    const error = await rejection(policy.execute(fn));
+    expect(fn).toHaveBeenCalledTimes(2);
+    expect((error as Error).message).toMatch(/circuit open/);
+  });
+
+  it('lets one trial through after the open period, closing on success or reopening on failure', async () => {
+    // Only the clock is faked: cockatiel reads Date.now() to decide when the open period ends.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 1, breakAfter: 1, halfOpenAfterMs: 5_000 });
+    await rejection(policy.execute(async () => Promise.reject(outage())));
+    expect(policy.state()).toBe('open');
+
+    vi.advanceTimersByTime(5_000);
+    expect(policy.state()).toBe('half-open');
+    await rejection(policy.execute(async () => Promise.reject(outage())));
+    expect(policy.state()).toBe('open');
+
+    vi.advanceTimersByTime(5_000);
+    expect(await policy.execute(async () => 'back')).toBe('back');
+    expect(policy.state()).toBe('closed');
+  });
+
+  it('rejects nonsensical options at construction', () => {
+    expect(() => createDependencyPolicy('test', { attempts: 0 })).toThrow(RangeError);
+    expect(() => createDependencyPolicy('test', { timeoutMs: -1 })).toThrow(/timeoutMs/);
+    expect(() => createDependencyPolicy('test', { breakAfter: 1.5 })).toThrow(/breakAfter/);
+  });
+});

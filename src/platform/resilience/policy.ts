@@ -1,0 +1,153 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  IsolatedCircuitError,
+  TaskCancelledError,
+  TimeoutStrategy,
+  circuitBreaker,
+  handleType,
+  handleWhen,
+  retry,
+  timeout,
+} from 'cockatiel';
+import { DependencyUnavailableError } from './dependency-error.ts';
+
+/** How one outside dependency is called. Every field is optional; defaults are below. */
+export interface DependencyPolicyOptions {
+  /** Each attempt is abandoned after this long (its signal is aborted). Default 2000 ms. */
+  timeoutMs?: number;
+  /** Calls in total, the first included; 1 disables retries. Default 3. */
+  attempts?: number;
+  /** First retry delay before jitter; later ones grow exponentially. Default 50 ms. */
+  initialDelayMs?: number;
+  /** Cap on any retry delay. Default 1000 ms. */
+  maxDelayMs?: number;
+  /** Consecutive failed attempts that open the circuit. Default 5. */
+  breakAfter?: number;
+  /** How long an open circuit fails fast before letting one trial call through. Default 5000 ms. */
+  halfOpenAfterMs?: number;
+}
+
+export const defaultDependencyPolicy: Readonly<Required<DependencyPolicyOptions>> = Object.freeze({
+  timeoutMs: 2_000,
+  attempts: 3,
+  initialDelayMs: 50,
+  maxDelayMs: 1_000,
+  breakAfter: 5,
+  halfOpenAfterMs: 5_000,
+});
+
+export type CircuitStateName = 'closed' | 'open' | 'half-open';
+
+export interface DependencyPolicy {
+  readonly name: string;
+  /**
+   * Runs `fn` with a per-attempt timeout, retries on DependencyUnavailableError, behind the
+   * circuit breaker. Timeouts, an open circuit and exhausted retries all reject with
+   * DependencyUnavailableError (the original error as `cause`); any other error from `fn` is a
+   * definite answer and passes through untouched, without a retry.
+   * `fn` must stop its work when `signal` aborts: a timed-out attempt is abandoned, not awaited.
+   */
+  execute<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** 'half-open' once the open period is over: the next call is the trial. */
+  state(): CircuitStateName;
+}
+
+/**
+ * Composition, outermost first: retry → circuit breaker → timeout. The breaker sits inside the
+ * retry so every attempt counts towards opening it, and an open circuit stops the retries at once
+ * instead of spending the backoff on calls that cannot succeed.
+ */
+export function createDependencyPolicy(name: string, options: DependencyPolicyOptions = {}): DependencyPolicy {
+  const o = validate(name, { ...defaultDependencyPolicy, ...stripUndefined(options) });
+  const perAttempt = timeout(o.timeoutMs, TimeoutStrategy.Aggressive);
+  const breaker = circuitBreaker(handleType(DependencyUnavailableError), {
+    halfOpenAfter: o.halfOpenAfterMs,
+    breaker: new ConsecutiveBreaker(o.breakAfter),
+  });
+  const retries = retry(
+    handleWhen((error) => error instanceof DependencyUnavailableError && !isCircuitRefusal(error)),
+    // cockatiel counts retries, not calls; its default generator is decorrelated jitter.
+    { maxAttempts: o.attempts - 1, backoff: new ExponentialBackoff({ initialDelay: o.initialDelayMs, maxDelay: o.maxDelayMs }) },
+  );
+  // cockatiel only moves open → half-open on the next call; remember when it opened to tell.
+  let openedAt = 0;
+  breaker.onBreak(() => (openedAt = Date.now()));
+
+  const attempt = async <T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    try {
+      return await breaker.execute(() =>
+        perAttempt.execute(async ({ signal }) => {
+          try {
+            return await fn(signal);
+          } catch (error) {
+            // The timer aborted the signal and fn rejected with its abort error: still a timeout.
+            if (signal.aborted && !(error instanceof DependencyUnavailableError)) throw timedOut(name, o.timeoutMs, error);
+            throw error;
+          }
+        }).catch((error: unknown) => {
+          // Mapped inside the breaker, so a hung dependency counts as a failure towards opening it.
+          throw error instanceof TaskCancelledError ? timedOut(name, o.timeoutMs, error) : error;
+        }),
+      );
+    } catch (error) {
+      if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
+        throw new DependencyUnavailableError(name, 'circuit open, failing fast', { cause: error });
+      }
+      throw error;
+    }
+  };
+
+  return {
+    name,
+    async execute(fn) {
+      let calls = 0;
+      try {
+        return await retries.execute(() => (calls++, attempt(fn)));
+      } catch (error) {
+        if (error instanceof DependencyUnavailableError && calls > 1 && !isCircuitRefusal(error)) {
+          throw new DependencyUnavailableError(name, `gave up after ${calls} attempts: ${error.message}`, { cause: error });
+        }
+        throw error;
+      }
+    },
+    state() {
+      switch (breaker.state) {
+        case CircuitState.Closed:
+          return 'closed';
+        case CircuitState.HalfOpen:
+          return 'half-open';
+        case CircuitState.Open:
+          return Date.now() - openedAt >= o.halfOpenAfterMs ? 'half-open' : 'open';
+        default:
+          return 'open';
+      }
+    },
+  };
+}
+
+function timedOut(name: string, ms: number, cause: unknown): DependencyUnavailableError {
+  return new DependencyUnavailableError(name, `no answer within ${ms} ms`, { cause });
+}
+
+function isCircuitRefusal(error: DependencyUnavailableError): boolean {
+  return error.cause instanceof BrokenCircuitError || error.cause instanceof IsolatedCircuitError;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function validate(name: string, o: Required<DependencyPolicyOptions>): Required<DependencyPolicyOptions> {
+  const positive = ['timeoutMs', 'maxDelayMs', 'halfOpenAfterMs'] as const;
+  for (const key of positive) {
+    if (!(Number.isFinite(o[key]) && o[key] > 0)) throw new RangeError(`${name} policy: ${key} must be a positive number, got ${o[key]}`);
+  }
+  if (!(Number.isFinite(o.initialDelayMs) && o.initialDelayMs >= 0)) throw new RangeError(`${name} policy: initialDelayMs must be ≥ 0, got ${o.initialDelayMs}`);
+  for (const key of ['attempts', 'breakAfter'] as const) {
+    if (!(Number.isSafeInteger(o[key]) && o[key] >= 1)) throw new RangeError(`${name} policy: ${key} must be an integer ≥ 1, got ${o[key]}`);
+  }
+  return Object.freeze({ ...o });
+}

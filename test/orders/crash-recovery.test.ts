@@ -1,0 +1,162 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProviderSimulator, type ProviderSimulator } from '../../lab/simulators/providers.ts';
+import { createRandom } from '../../lab/workload/zipf.ts';
+import { ADMIN } from '../support/monolith.ts';
+import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
+import { createScratchDatabase } from '../support/postgres.ts';
+
+const ORDERS = 100;
+const ADDRESS = { name: 'Crash Test', line1: '1 Kill Street', city: 'Berlin', postalCode: '10115', country: 'DE' };
+
+type Engine = [string, () => Promise<{ url: string; drop: () => Promise<void> }>];
+const engines: Engine[] = [
+  ['PGlite on disk', async () => ({ url: '', drop: async () => undefined })],
+  ['PostgreSQL', () => createScratchDatabase('scalemart_crash')],
+];
+
+describe.each(engines)('SIGKILL at random points during %i orders, on %s', (_name, openDatabase) => {
+  let simulator: ProviderSimulator;
+  let dataDir: string;
+  let database: { url: string; drop: () => Promise<void> };
+  let server: Running | undefined;
+  let origin = '';
+  let env: Record<string, string> = {};
+  let port = 0;
+
+  const start = async () => {
+    server = await startScalemartProcess(env, port);
+  };
+  const api = async (method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${origin}${url}`, {
+      method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: response.status, body: (await response.json().catch(() => null)) as Record<string, unknown> };
+  };
+  /** What a real client does when the server vanishes mid-request: try again, same Idempotency-Key. */
+  const persistently = async (call: () => Promise<{ status: number; body: Record<string, unknown> }>) => {
+    for (let attempt = 0; ; attempt++) {
+      const result = await call().catch(() => null);
+      if (result && result.status < 500) return result;
+      if (attempt > 400) throw new Error('the server never came back');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  beforeAll(async () => {
+    simulator = await createProviderSimulator({
+      seed: 11,
+      knobs: { payments: { declineRate: 0.2, latencyMs: { p50: 20, p99: 80 } }, carrier: { latencyMs: { p50: 10, p99: 40 }, rejectRate: 0.05 }, warehouse: { latencyMs: 5 } },
+    });
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'scalemart-crash-'));
+    database = await openDatabase();
+    port = await freePort();
+    origin = `http://127.0.0.1:${port}`;
+    env = {
+      SCALEMART_DATA_DIR: dataDir, DATABASE_URL: database.url, PROVIDERS_URL: simulator.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
+      SEED_DEMO_PRODUCTS: '0', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '1000000', SAGA_STEP_ATTEMPTS: '5', EMAIL_URL: `${simulator.url}/email/messages`,
+    };
+    await start();
+  }, 60_000);
+
+  afterAll(async () => {
+    server?.child.kill('SIGKILL');
+    await simulator?.close();
+    await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('loses no order, leaks no stock, charges at most once and refunds exactly what failed after a charge', async () => {
+    const admin = (await api('POST', '/api/v1/auth/login', undefined, ADMIN)).body.token as string;
+    const stock = 30;
+    const products: { id: string; sku: string }[] = [];
+    for (const sku of ['CR-1', 'CR-2', 'CR-3']) {
+      const created = await api('POST', '/api/v1/products', admin, { sku, name: sku, category: 'Crash', price: 1500, stock });
+      products.push({ id: created.body.id as string, sku });
+    }
+    const customers: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      customers.push((await api('POST', '/api/v1/auth/signup', undefined, { email: `crash${i}@example.com`, password: 'password-123', name: 'C', country: 'DE' })).body.token as string);
+    }
+
+    const random = createRandom(5);
+    const placed: { id: string; token: string; sku: string; quantity: number }[] = [];
+    let kills = 0;
+    let placing = true;
+    const killer = (async () => {
+      while (placing) {
+        await new Promise((r) => setTimeout(r, 150 + random() * 600));
+        if (!placing) break;
+        server!.child.kill('SIGKILL');
+        await server!.exited;
+        kills++;
+        await start();
+      }
+    })();
+    const placer = async (worker: number) => {
+      for (let i = worker; i < ORDERS; i += 4) {
+        const token = customers[i % customers.length]!;
+        const product = products[i % products.length]!;
+        const quantity = 1 + (i % 2);
+        const response = await persistently(() =>
+          api('POST', '/api/v1/orders', token, { items: [{ productId: product.id, quantity }], shippingAddress: ADDRESS }, { 'idempotency-key': `crash-${i}` }),
+        );
+        expect(response.status).toBe(202);
+        placed.push({ id: response.body.id as string, token, sku: product.sku, quantity });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(placer));
+    placing = false;
+    await killer;
+    expect(kills).toBeGreaterThanOrEqual(3);
+    expect(new Set(placed.map((o) => o.id)).size).toBe(ORDERS);
+
+    // Every order ends confirmed or failed once the restarted process has resumed its sagas.
+    const final = new Map<string, Record<string, unknown>>();
+    const deadline = Date.now() + 60_000;
+    for (const order of placed) {
+      for (;;) {
+        const { body } = await persistently(() => api('GET', `/api/v1/orders/${order.id}`, order.token));
+        if (body.status !== 'pending') {
+          final.set(order.id, body);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`order ${order.id} still pending`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const statuses = [...final.values()].map((o) => o.status);
+    expect(statuses.every((s) => s === 'confirmed' || s === 'failed')).toBe(true);
+
+    // No reservation leaked: nothing is held, and what left the shelf is exactly what was sold.
+    for (const product of products) {
+      const level = (await api('GET', `/api/v1/inventory/${product.sku}`)).body;
+      const sold = placed.filter((o) => o.sku === product.sku && final.get(o.id)!.status === 'confirmed').reduce((n, o) => n + o.quantity, 0);
+      expect(level.reserved, product.sku).toBe(0);
+      expect(level.available, product.sku).toBe(stock - sold);
+    }
+
+    // The provider's own log: at most one charge per order; refunds exactly for failed orders that were charged.
+    const log = simulator.log();
+    const chargesByOrder = new Map<string, string[]>();
+    for (const charge of log.charges) chargesByOrder.set(charge.orderId, [...(chargesByOrder.get(charge.orderId) ?? []), charge.id]);
+    for (const [orderId, charges] of chargesByOrder) expect(charges, orderId).toHaveLength(1);
+    const refunded = new Set(log.refunds.map((r) => r.chargeId));
+    expect(log.refunds).toHaveLength(refunded.size);
+    for (const [id, order] of final) {
+      const charge = chargesByOrder.get(id)?.[0];
+      if (order.status === 'confirmed') {
+        expect(charge, id).toBeDefined();
+        expect(refunded.has(charge!), id).toBe(false);
+      } else if (charge) {
+        expect(refunded.has(charge), `${id} failed with ${order.failureReason} after a charge`).toBe(true);
+      }
+    }
+    expect(statuses.filter((s) => s === 'confirmed').length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 'failed').length).toBeGreaterThan(0);
+  }, 240_000);
+});

@@ -1,0 +1,38 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+
+export const NODE = path.resolve('node_modules/.bin/node');
+
+/** A free loopback port, so a restarted process comes back where clients expect it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export interface Running {
+  child: ChildProcessWithoutNullStreams;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `scalemart start` and resolves once it listens. */
+export function startScalemartProcess(env: Record<string, string>, port: number): Promise<Running> {
+  const child = spawn(NODE, ['src/app/cli.ts', 'start', '--port', String(port)], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => (out += String(chunk)));
+    child.stdout.on('data', (chunk) => {
+      out += String(chunk);
+      if (out.includes('Scalemart is running')) resolve({ child, output: () => out, exited });
+    });
+    void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${out}`)));
+  });
+}
