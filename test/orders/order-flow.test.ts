@@ -136,3 +136,20 @@ describe('placing orders', () => {
     expect(await stockOf(m, 'BAD-1')).toEqual({ available: 3, reserved: 0 });
   });
 });
+
+describe('the synchronous switch (the lab reference)', () => {
+  it('does the saga and every notification before answering', async () => {
+    const m = await startTestMonolith({ ORDER_PROCESSING: 'sync' });
+    try {
+      const { token } = await signup(m, 'patient@example.com');
+      const productId = await createProduct(m, 'SYNC-1', 3);
+      const placed = await placeOrder(m, token, productId);
+      expect(placed.json().status).toBe('confirmed');
+      const invoice = await m.app.inject({ method: 'GET', url: `/api/v1/orders/${placed.json().id}/invoice`, headers: bearer(token) });
+      expect(invoice.statusCode).toBe(200);
+      expect(await readdir(path.join(m.dataDir, 'mail'))).toContain(`${placed.json().id}-confirmed.eml`);
+    } finally {
+      await m.dispose();
+    }
+  });
+});

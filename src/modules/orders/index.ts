@@ -36,7 +36,7 @@ export interface OrdersModuleDeps {
 }
 
 export function createOrdersModule(deps: OrdersModuleDeps): OrdersModule {
-  const api = createOrdersService({ db: deps.db, saga: deps.saga, catalog: deps.catalog, identity: deps.identity, afterCommit: deps.afterCommit, processing: deps.processing });
+  const api = createOrdersService({ db: deps.db, saga: deps.saga, catalog: deps.catalog, identity: deps.identity, afterCommit: deps.afterCommit, processing: deps.processing, notifications: deps.notifications });
   const projections = [orderHistoryProjection, productSalesProjection];
   return {
     name: 'orders',

@@ -33,6 +33,15 @@ const toOrder = (row: OrderRow): Order => ({
   updatedAt: new Date(row.updated_at).toISOString(),
 });
 
+function toPayload(row: OrderRow): OrderEventPayload {
+  const order = toOrder(row);
+  return {
+    orderId: order.id, customerId: order.customerId, customerEmail: row.customer_email, customerName: row.customer_name, status: order.status,
+    items: order.items, total: order.total, currency: order.currency, shippingAddress: order.shippingAddress, failureReason: order.failureReason,
+    trackingNumber: order.trackingNumber, createdAt: order.createdAt,
+  };
+}
+
 export interface NewOrder {
   id: string;
   customerId: string;
@@ -65,6 +74,11 @@ export function createOrdersRepository(db: Queryable) {
       const { rows } = await db.query<OrderRow>('select * from orders.orders where customer_id = $1 and idempotency_key = $2', [customerId, key]);
       return rows[0] ? { order: toOrder(rows[0]), requestHash: rows[0].request_hash } : null;
     },
+    /** The event payload describing the order as it stands. */
+    async payload(id: string): Promise<OrderEventPayload | null> {
+      const { rows } = await db.query<OrderRow>('select * from orders.orders where id = $1', [id]);
+      return rows[0] ? toPayload(rows[0]) : null;
+    },
     /** Moves the order and returns the event payload describing it, or null when it was already elsewhere. */
     async transition(id: string, from: readonly OrderStatus[], to: OrderStatus, changes: { failureReason?: string; trackingNumber?: string } = {}): Promise<OrderEventPayload | null> {
       const { rows } = await db.query<OrderRow & { previous: OrderStatus }>(
@@ -75,12 +89,7 @@ export function createOrdersRepository(db: Queryable) {
       );
       const row = rows[0];
       if (!row) return null;
-      const order = toOrder(row);
-      return {
-        orderId: order.id, customerId: order.customerId, customerEmail: row.customer_email, customerName: row.customer_name, status: order.status,
-        items: order.items, total: order.total, currency: order.currency, shippingAddress: order.shippingAddress, failureReason: order.failureReason,
-        trackingNumber: order.trackingNumber, createdAt: order.createdAt, ...(to === 'cancelled' ? { wasConfirmed: row.previous === 'confirmed' } : {}),
-      };
+      return { ...toPayload(row), ...(to === 'cancelled' ? { wasConfirmed: row.previous === 'confirmed' } : {}) };
     },
   };
 }

@@ -6,6 +6,7 @@ import { appendToOutbox } from '../../platform/events/outbox.ts';
 import type { SagaRunner } from '../../platform/saga/saga-runner.ts';
 import type { CatalogApi } from '../catalog/contract.ts';
 import type { IdentityApi } from '../identity/contract.ts';
+import type { NotificationsApi } from '../notifications/contract.ts';
 import { OrderErrorCodes, OrderEvents, type OrderLine, type OrdersApi, type PlaceOrder } from './contract.ts';
 import { ORDER_SAGA, type OrderSagaData } from './order-saga.ts';
 import { createOrdersRepository } from './orders.repository.ts';
@@ -17,8 +18,12 @@ export interface OrdersDeps {
   identity: IdentityApi;
   /** Called after an order commits: wakes the outbox relay. */
   afterCommit: () => void;
-  /** `async` answers at once and runs the saga in the background; `sync` (the lab's naive switch) waits for it. */
+  /**
+   * `async` answers at once; the saga and the notifications run in the background. `sync` (the
+   * lab's naive switch) does all of it, notifications included, before answering.
+   */
   processing: 'async' | 'sync';
+  notifications: NotificationsApi;
 }
 
 /** The hash that tells a retried request (same key, same body) from a reused key. */
@@ -91,6 +96,9 @@ export function createOrdersService(deps: OrdersDeps): OrdersApi {
       const running = deps.saga.run(id);
       if (deps.processing === 'sync') {
         await running;
+        const payload = (await repository.payload(id))!;
+        const type = payload.status === 'confirmed' ? OrderEvents.confirmed : OrderEvents.failed;
+        await deps.notifications.processNow(type, payload);
         return { order: (await repository.findById(id))!, replayed: false };
       }
       return { order, replayed: false };

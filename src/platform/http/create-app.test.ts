@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenService } from '../auth/tokens.ts';
+import { DependencyUnavailableError } from '../resilience/dependency-error.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../ratelimit/rate-limiter.ts';
@@ -23,6 +24,9 @@ async function buildApp(rateLimitPoints = 1000): Promise<HttpApp> {
     throw new Error('relation "secret_table" does not exist at SELECT * FROM secret_table');
   });
   app.get('/api/v1/ping', async () => ({ ok: true }));
+  app.get('/api/v1/down', async () => {
+    throw new DependencyUnavailableError('payments', 'timed out after 2000 ms');
+  });
   await app.ready();
   return app;
 }
@@ -66,6 +70,13 @@ describe('the HTTP edge', () => {
     expect(response.headers['content-type']).toContain('application/problem+json');
     expect(response.body).not.toMatch(/secret_table|SELECT|at /);
     expect(response.json().code).toBe('INTERNAL');
+  });
+
+  it('answers 503 DEPENDENCY_UNAVAILABLE with Retry-After when an outside system fails', async () => {
+    const response = await app.inject({ url: '/api/v1/down' });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.json()).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', detail: expect.stringContaining('payments') });
   });
 
   it('answers an unknown route with a 404 problem', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { DomainError } from '../errors/domain-error.ts';
+import { DependencyUnavailableError } from '../resilience/dependency-error.ts';
 import { problem, STATUS_BY_KIND, type Problem } from './problem.ts';
 import { fieldIssues } from './validation.ts';
 
@@ -9,7 +10,12 @@ function send(reply: FastifyReply, body: Problem): FastifyReply {
 
 /** Every error leaves as problem+json with a stable code; a 5xx never carries internals. */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | DomainError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | DomainError | DependencyUnavailableError, request, reply) => {
+    if (error instanceof DependencyUnavailableError) {
+      request.log.warn({ dependency: error.dependency, err: error.message }, 'dependency unavailable');
+      reply.header('Retry-After', 5);
+      return send(reply, problem(503, 'DEPENDENCY_UNAVAILABLE', `A system we depend on (${error.dependency}) is not answering; try again shortly.`));
+    }
     if (error instanceof DomainError) {
       return send(reply, problem(STATUS_BY_KIND[error.kind], error.code, error.message, error.fields));
     }
