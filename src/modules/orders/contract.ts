@@ -52,21 +52,14 @@ export const OrderEvents = {
   cancelled: 'orders.order.cancelled',
 } as const;
 
-export interface OrderEventPayload {
+/** What every order event carries: enough for consumers (notifications, read models) to need no lookup. */
+export interface OrderEventPayload
+  extends Pick<Order, 'customerId' | 'status' | 'items' | 'total' | 'currency' | 'shippingAddress' | 'failureReason' | 'trackingNumber' | 'createdAt'> {
   orderId: string;
-  customerId: string;
   customerEmail: string;
   customerName: string;
-  status: OrderStatus;
-  items: OrderLine[];
-  total: number;
-  currency: string;
-  shippingAddress: ShippingAddress;
-  failureReason?: string;
-  trackingNumber?: string;
   /** Set on `cancelled`: whether the order had been confirmed (sold) before. */
   wasConfirmed?: boolean;
-  createdAt: string;
 }
 
 export interface PlaceOrder {
