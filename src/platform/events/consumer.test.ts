@@ -48,6 +48,20 @@ describe('outbox, relay and consumers', () => {
     expect((await transport.read(1, 100)).map((d) => d.event.type)).toEqual(['x.kept']);
   });
 
+  it('delivers an event committed while no relay ran (killed between commit and publish) once one starts', async () => {
+    await db.transaction((tx) => appendToOutbox(tx, [{ type: 'x.orphan', key: 'o', payload: {} }]));
+    const handled: string[] = [];
+    const sub = startConsumer({ db, transport, logger }, { name: 'orphan-consumer', types: ['x.orphan'], handle: async (e) => void handled.push(e.type) });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(handled).toEqual([]);
+    const relay = createOutboxRelay({ db, transport, logger }, { idleMs: 20 });
+    relay.start();
+    await until(() => handled.length === 1, 'delivery after the relay started');
+    await relay.stop();
+    await sub.stop();
+    expect(handled).toEqual(['x.orphan']);
+  });
+
   it('delivers after a relay died between publish and mark, and the duplicate changes nothing', async () => {
     await db.transaction((tx) => appendToOutbox(tx, [{ type: 'x.crash', key: 'c', payload: { n: 1 } }]));
     // The first relay publishes, then "dies" before marking the row published.
