@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
@@ -54,6 +55,8 @@ export async function createProviderSimulator(options: ProviderSimulatorOptions 
   const ledger = createLedger();
   const remembered = new Map<string, { fingerprint: string; answer: Answer }>();
   const lifetime = new AbortController();
+  // Every request in its latency or hung listens to it; thousands at once is the lab's normal.
+  setMaxListeners(0, lifetime.signal);
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.addContentTypeParser('message/rfc822', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
@@ -70,7 +73,11 @@ export async function createProviderSimulator(options: ProviderSimulatorOptions 
     // Every draw is made up front and always, so the sequence depends on the seed, not the knobs.
     const delay = drawLatency(k.latencyMs, random);
     const [fails, hangs, business] = [random() < k.errorRate, random() < k.hangRate, random()];
-    if (delay > 0) await sleep(delay, undefined, { signal: lifetime.signal });
+    if (delay > 0) {
+      // Closing cuts a request off in its latency, as a dying server would, rather than answering 500.
+      const slept = await sleep(delay, true, { signal: lifetime.signal }).catch(() => false);
+      if (!slept) return drop(request, reply);
+    }
     // 503 before doing anything: a retry is safe even without the key.
     if (fails) return reply.code(503).send({ error: `simulated ${service} outage` });
     let answer: Answer;
@@ -154,12 +161,23 @@ export async function createProviderSimulator(options: ProviderSimulatorOptions 
 
 /** Holds the request open, answering nothing, until the client (or the simulator) gives up. */
 async function hang(request: FastifyRequest, reply: FastifyReply, lifetime: AbortSignal): Promise<void> {
+  if (!request.raw.socket.destroyed && !lifetime.aborted) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        reply.raw.off('close', done);
+        lifetime.removeEventListener('abort', done);
+        resolve();
+      };
+      reply.raw.once('close', done);
+      lifetime.addEventListener('abort', done, { once: true });
+    });
+  }
+  drop(request, reply);
+}
+
+/** Ends the exchange without an answer: the client sees its connection closed. */
+function drop(request: FastifyRequest, reply: FastifyReply): void {
   reply.hijack();
-  if (request.raw.socket.destroyed || lifetime.aborted) return void request.raw.socket.destroy();
-  await new Promise<void>((resolve) => {
-    reply.raw.once('close', resolve);
-    lifetime.addEventListener('abort', () => resolve(), { once: true });
-  });
   request.raw.socket.destroy();
 }
 
