@@ -1,65 +1,124 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { NODE, REPO_ROOT } from './paths.ts';
 
-/** The pinned Node that runs Scalemart, so the lab measures what `npm start` runs. */
-export const NODE = path.resolve('node_modules/.bin/node');
+const KEEP_OUTPUT = 32 * 1024;
+const STOP_GRACE_MS = 5_000;
 
-export interface Service {
-  origin: string;
-  child: ChildProcess;
+export interface ManagedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** The last 32 KiB of its stdout and stderr, for error messages. */
+  output(): string;
+  /** Settles with the exit code (or the signal's name) when it ends. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL after a grace period; resolves once it is gone. */
   stop(): Promise<void>;
 }
 
-const children = new Set<ChildProcess>();
-// Whatever happens to the lab, it leaves no server behind.
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
-
-export const labDataDir = (name: string) => mkdtemp(path.join(os.tmpdir(), `scalemart-lab-${name}-`));
-
-/** Runs a command to completion; rejects with its output when it fails. */
-export function run(args: string[], env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += String(c)));
-    child.stderr.on('data', (c) => (out += String(c)));
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited ${code}: ${out}`))));
-  });
+/** Every child and temporary directory the lab makes, so none outlives it: removed at the end, on error and on Ctrl-C. */
+export interface ProcessGroup {
+  /** A fresh directory under the OS temp dir, removed with the group. */
+  tempDir(prefix: string): Promise<string>;
+  start(name: string, args: string[], env?: Record<string, string>): ManagedProcess;
+  /** Runs a command to completion within timeoutMs; rejects with its output when it fails. */
+  run(name: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<string>;
+  stopAll(): Promise<void>;
+  /** Kills every child and removes the directories at once, synchronously: all an exit handler can do. */
+  killAllNow(): void;
 }
 
-/** Starts a server process and resolves once it prints the origin it listens on. */
-export function startService(args: string[], env: Record<string, string>, listening: RegExp): Promise<Service> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += String(chunk);
-      const match = listening.exec(out);
-      if (match) {
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        resolve({
-          origin: match[1]!,
-          child,
-          stop: () => new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }).then(() => void children.delete(child)),
-        });
-      }
+export function createProcessGroup(): ProcessGroup {
+  const live = new Set<ManagedProcess>();
+  const dirs = new Set<string>();
+
+  function start(name: string, args: string[], env: Record<string, string> = {}): ManagedProcess {
+    // stdin stays an open pipe: a child of ours that watches it can tell when the lab dies.
+    const child = spawn(NODE, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-KEEP_OUTPUT);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c) => (out += String(c)));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code} before listening:\n${out}`)));
-  });
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    const exited = new Promise<number | string>((resolve) => {
+      child.once('error', (error) => resolve(error.message));
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    });
+    const managed: ManagedProcess = {
+      name,
+      child,
+      output: () => output,
+      exited,
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+          await exited;
+          clearTimeout(timer);
+        }
+        live.delete(managed);
+      },
+    };
+    live.add(managed);
+    void exited.then(() => live.delete(managed));
+    return managed;
+  }
+
+  async function run(name: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<string> {
+    const managed = start(name, args, env);
+    const timer = setTimeout(() => void managed.stop(), timeoutMs);
+    const code = await managed.exited;
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`${name} (${args.join(' ')}) ended with ${code}:\n${managed.output()}`);
+    return managed.output();
+  }
+
+  return {
+    async tempDir(prefix) {
+      const dir = await mkdtemp(path.join(os.tmpdir(), `scalemart-lab-${prefix}-`));
+      dirs.add(dir);
+      return dir;
+    },
+    start,
+    run,
+    async stopAll() {
+      await Promise.all([...live].map((p) => p.stop()));
+      await Promise.all([...dirs].map((dir) => rm(dir, { recursive: true, force: true })));
+      dirs.clear();
+    },
+    killAllNow() {
+      for (const p of live) p.child.kill('SIGKILL');
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+      dirs.clear();
+    },
+  };
 }
 
-/** `scalemart start` on a free port with the given environment. */
-export function startScalemart(env: Record<string, string>): Promise<Service> {
-  return startService(['src/app/cli.ts', 'start', '--port', '0'], { LOG_LEVEL: 'warn', ...env }, /API\s+(http:\/\/\S+?)\/api\/v1\/products/);
+/**
+ * While `work` runs, Ctrl-C, SIGTERM or an exit kills the group's children before the lab ends;
+ * afterwards the handlers are removed, so the host process (the `scalemart` CLI) is left as it was.
+ */
+export async function withProcessGroup<T>(work: (group: ProcessGroup) => Promise<T>): Promise<T> {
+  const group = createProcessGroup();
+  const onExit = () => group.killAllNow();
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\nlab: ${signal}, stopping its processes\n`);
+    group.killAllNow();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('exit', onExit);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(group);
+  } finally {
+    await group.stopAll();
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -2,63 +2,98 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { LAB_DIR, RESULTS_DIR } from './paths.ts';
+
+export type Cell = string | number;
+
+export interface ReportTable {
+  columns: string[];
+  rows: Cell[][];
+}
+
+/** What a figure was measured on: without it a number cannot be repeated or compared. */
+export interface RunSetup {
+  commit: string;
+  /** Uncommitted changes in the work tree: the commit alone does not describe what ran. */
+  dirty: boolean;
+  node: string;
+  stage: string;
+  /** Options and settings the run held fixed (lab options, the target's environment). */
+  flags: Record<string, string | number | boolean>;
+  cpus: number;
+  cpuModel: string;
+  date: string;
+}
 
 export interface Report {
   scenario: string;
-  /** What the run held fixed: stage, flags, sizes. */
-  setup: Record<string, string | number | boolean>;
-  /** Column names, then rows of cells. */
-  columns: string[];
-  rows: (string | number)[][];
-  /** Lines under the table: the ratio and whether the bar holds. */
+  title: string;
+  setup: RunSetup;
+  table: ReportTable;
+  /** Lines under the table: ratios, and whether each bar holds. */
   verdict: string[];
-  raw: unknown;
+  /** Every per-round figure, for the JSON file. */
+  data: unknown;
 }
 
-function commit(): string {
+function git(args: string[]): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    return execFileSync('git', args, { cwd: LAB_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
-    return 'uncommitted';
+    return undefined; // not a repository, or no commit yet
   }
 }
 
-export const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-export const range = (values: number[], digits = 0) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
-
-function table(columns: string[], rows: (string | number)[][]): string {
-  const cells = [columns, ...rows.map((r) => r.map(String))];
-  const widths = columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(cells[0]!), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
+export function collectSetup(stage: string, flags: RunSetup['flags'], now = new Date()): RunSetup {
+  return {
+    commit: git(['rev-parse', 'HEAD']) ?? 'none',
+    dirty: (git(['status', '--porcelain']) ?? '') !== '',
+    node: process.version,
+    stage,
+    flags,
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    date: now.toISOString(),
+  };
 }
 
-/** Prints the one table and writes JSON and Markdown under lab/results/, with the setup recorded. */
-export async function writeReport(report: Report): Promise<string> {
-  const setup = {
-    commit: commit(), node: process.version, cpus: os.availableParallelism(), date: new Date().toISOString(), ...report.setup,
-  };
-  const markdown = [
-    `# ${report.scenario}`,
-    '',
-    Object.entries(setup).map(([k, v]) => `- ${k}: ${v}`).join('\n'),
-    '',
-    table(report.columns, report.rows),
-    '',
-    ...report.verdict,
-    '',
+/** A pipe table, readable as plain text and as Markdown; numbers are right-aligned. */
+export function renderTable(table: ReportTable): string {
+  const text = [table.columns, ...table.rows.map((row) => row.map(String))];
+  const numeric = table.columns.map((_, i) => table.rows.length > 0 && table.rows.every((row) => typeof row[i] === 'number' || /^[\d.,–\s%/-]+$/.test(String(row[i] ?? ''))));
+  const widths = table.columns.map((_, i) => Math.max(...text.map((row) => (row[i] ?? '').length)));
+  const line = (row: string[]) => `| ${widths.map((w, i) => (numeric[i] ? (row[i] ?? '').padStart(w) : (row[i] ?? '').padEnd(w))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(text[0]!), rule, ...text.slice(1).map(line)].join('\n');
+}
+
+export function renderSetup(setup: RunSetup): string {
+  const flags = Object.entries(setup.flags).map(([k, v]) => `${k}=${v}`).join(' ');
+  return [
+    `- commit: ${setup.commit}${setup.dirty ? ' (work tree has uncommitted changes)' : ''}`,
+    `- node: ${setup.node}`,
+    `- stage: ${setup.stage}`,
+    `- cpus: ${setup.cpus} (${setup.cpuModel})`,
+    `- date: ${setup.date}`,
+    `- flags: ${flags || '(none)'}`,
   ].join('\n');
-  process.stdout.write(`\n${table(report.columns, report.rows)}\n\n${report.verdict.join('\n')}\n`);
-  const dir = path.resolve('lab/results');
+}
+
+export function renderMarkdown(report: Report): string {
+  return [`# ${report.title}`, '', renderSetup(report.setup), '', renderTable(report.table), '', ...report.verdict, ''].join('\n');
+}
+
+/** `hot-read-2026-01-02T03-04-05-678Z`: sortable, and safe in any file system. */
+export const reportStem = (scenario: string, date: string) => `${scenario}-${date.replace(/[:.]/g, '-')}`;
+
+/** Prints the one table and the verdict, and writes `<scenario>-<date>.{json,md}`; returns the two paths. */
+export async function publishReport(report: Report, out: NodeJS.WritableStream = process.stdout, dir = RESULTS_DIR): Promise<{ json: string; markdown: string }> {
+  out.write(`\n${report.title}\n\n${renderTable(report.table)}\n\n${report.verdict.join('\n')}\n`);
   await mkdir(dir, { recursive: true });
-  const base = path.join(dir, `${report.scenario}-${setup.date.replace(/[:.]/g, '-')}`);
-  await writeFile(`${base}.md`, markdown);
-  await writeFile(`${base}.json`, JSON.stringify({ ...report, setup }, null, 2));
-  process.stdout.write(`\nReport: ${path.relative(process.cwd(), base)}.{md,json}\n`);
-  return base;
+  const base = path.join(dir, reportStem(report.scenario, report.setup.date));
+  const paths = { json: `${base}.json`, markdown: `${base}.md` };
+  await writeFile(paths.markdown, renderMarkdown(report));
+  await writeFile(paths.json, `${JSON.stringify(report, null, 2)}\n`);
+  out.write(`\nReport: ${path.relative(process.cwd(), paths.markdown)} (and .json)\n`);
+  return paths;
 }

@@ -1,17 +1,33 @@
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 
 /**
  * The hot read path's ceiling on this machine: Fastify returning the same product JSON from a
- * Map, with nothing else (no auth, limits, cache, metrics or logging).
- * Usage: node lab/references/bare-fastify.ts <products.json>
+ * Map, and nothing else (no auth, rate limits, cache, metrics, request ids or logging). It returns
+ * the parsed object, as an ordinary route would, so Fastify serialises it on every request.
+ *
+ * Usage: node lab/references/bare-fastify.ts --port N --bodies products.json
+ * where products.json is `{ "<id>": <the body Scalemart served for GET /api/v1/products/<id>> }`.
  */
-const products = new Map(Object.entries(JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Record<string, unknown>));
-const app = Fastify();
+const { values } = parseArgs({ options: { port: { type: 'string' }, bodies: { type: 'string' } } });
+if (!values.port || !values.bodies) {
+  process.stderr.write('Usage: bare-fastify.ts --port N --bodies products.json\n');
+  process.exit(2);
+}
+const products = new Map(Object.entries(JSON.parse(readFileSync(values.bodies, 'utf8')) as Record<string, unknown>));
+
+const app = Fastify({ logger: false });
 app.get<{ Params: { id: string } }>('/api/v1/products/:id', async (request, reply) => {
   const product = products.get(request.params.id);
-  return product ?? reply.code(404).send({ code: 'NOT_FOUND' });
+  return product ?? reply.code(404).send({ status: 404, title: 'Not Found' });
 });
-const address = await app.listen({ host: '127.0.0.1', port: 0 });
-process.stdout.write(`listening on ${address}\n`);
-process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+
+const address = await app.listen({ host: '127.0.0.1', port: Number(values.port) });
+process.stdout.write(`bare fastify: ${products.size} products on ${address}\n`);
+
+const close = () => void app.close().then(() => process.exit(0));
+process.once('SIGTERM', close);
+process.once('SIGINT', close);
+// The lab holds our stdin open; when it ends, the lab is gone and nobody will stop us.
+process.stdin.on('end', close).resume();

@@ -1,16 +1,11 @@
 import { hotRead } from './hot-read.ts';
+import { orderAsync } from './order-async.ts';
+import type { Scenario } from './types.ts';
 
-export interface ScenarioOptions {
-  rounds: number;
-  durationSeconds: number;
-  warmupSeconds: number;
-  connections: number;
-  products: number;
-  /** Open-loop rate, requests per second. */
-  rate: number;
-}
+export type { LabOptions, Scenario, ScenarioContext, ScenarioOutcome } from './types.ts';
 
-/** A scenario runs its comparison, prints its table and returns whether its bar holds. */
-export const SCENARIOS: Record<string, { describe: string; run: (options: ScenarioOptions) => Promise<boolean> }> = {
-  'hot-read': { describe: 'GET /products/:id (Zipf 1.0) against a bare Fastify route serving the same JSON', run: hotRead },
-};
+/** Every scenario `scalemart lab run <name>` knows, by name. A new scenario is one more entry. */
+export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
+  ['hot-read', hotRead],
+  ['order-async', orderAsync],
+]);

@@ -1,0 +1,41 @@
+import type { ProcessGroup } from '../processes.ts';
+
+/** What `scalemart lab run` lets a user set; every scenario reads what applies to it. */
+export interface LabOptions {
+  /** Alternated rounds per target (at least 3). */
+  rounds: number;
+  /** Measured seconds of each closed-loop run. */
+  durationSeconds: number;
+  /** Seconds of load before each measured run, not counted. */
+  warmupSeconds: number;
+  connections: number;
+  /** Catalog size the scenario seeds. */
+  products: number;
+  /** Open-loop rate, requests per second. */
+  rate: number;
+  openLoopSeconds: number;
+  /** Open-loop rate of order placements, orders per second. */
+  orderRate: number;
+  /** Seed of the workload's PRNG. */
+  seed: number;
+}
+
+export interface ScenarioContext {
+  /** Starts children and temp dirs; the runner stops and removes them whatever happens. */
+  group: ProcessGroup;
+  /** Progress for the person watching (stderr), never part of the result. */
+  log(line: string): void;
+  /** Where the one result table goes (stdout). */
+  out: NodeJS.WritableStream;
+}
+
+export interface ScenarioOutcome {
+  /** Whether the scenario's bar holds. */
+  barHolds: boolean;
+  reportPaths: { json: string; markdown: string };
+}
+
+export interface Scenario {
+  description: string;
+  run(options: LabOptions, context: ScenarioContext): Promise<ScenarioOutcome>;
+}
