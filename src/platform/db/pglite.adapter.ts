@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.ts';
@@ -18,8 +19,14 @@ export async function createPgliteDatabase(options: PgliteOptions): Promise<Data
   const pg = await PGlite.create(inMemory ? undefined : options.dataDir);
   let tail: Promise<unknown> = Promise.resolve();
   let queries = 0;
+  // Marks work running inside a transaction: a statement sent through the outer handle from
+  // there would wait for the transaction it is part of, forever. Failing loudly beats hanging.
+  const insideTransaction = new AsyncLocalStorage<boolean>();
 
   function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    if (insideTransaction.getStore()) {
+      return Promise.reject(new Error('PGlite: a statement was sent through the database handle inside a transaction; use the transaction handle (tx) instead'));
+    }
     const run = tail.then(work, work);
     tail = run.catch(() => undefined);
     return run;
@@ -44,7 +51,7 @@ export async function createPgliteDatabase(options: PgliteOptions): Promise<Data
     engine: 'pglite',
     query: (sql, params) => exclusive(() => direct.query(sql, params)),
     exec: (sql) => exclusive(() => direct.exec(sql)),
-    transaction: (fn) => exclusive(() => pg.transaction((tx) => fn(wrap(tx)))),
+    transaction: (fn) => exclusive(() => insideTransaction.run(true, () => pg.transaction((tx) => fn(wrap(tx))))),
     ping: () => exclusive(async () => void (await direct.query('select 1'))),
     stats: () => ({ queries }),
     close: () => exclusive(() => pg.close()),
