@@ -10,6 +10,8 @@ import { eventMigrations } from '../platform/events/events.schema.ts';
 import { createOutboxRelay } from '../platform/events/relay.ts';
 import { createTableTransport } from '../platform/events/table-transport.ts';
 import type { Subscription } from '../platform/events/transport.ts';
+import { createDatabaseMetrics } from '../platform/observability/db-metrics.ts';
+import type { Metrics } from '../platform/observability/metrics.ts';
 import { sagaMigrations } from '../platform/saga/saga.schema.ts';
 import { createSagaRunner } from '../platform/saga/saga-runner.ts';
 import { createCatalogModule } from '../modules/catalog/index.ts';
@@ -35,12 +37,16 @@ function createCache(config: Config): Cache {
  * the modules without processing anything.
  */
 export interface CoreOverrides {
+  /** Where database pool metrics go (the HTTP process has a registry; the CLI does not). */
+  metrics?: Metrics;
   /** Stand-ins for the outside systems (tests decline payments, fail carriers…). */
   providers?: Partial<Omit<Providers, 'close'>>;
 }
 
 export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
-  const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
+  const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
+  const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait });
+  dbMetrics?.watch(db);
   const cache = createCache(config);
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = createTableTransport(db);

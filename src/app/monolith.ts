@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config/config.ts';
 import { registerEventAdminRoutes } from '../platform/events/events.routes.ts';
 import { createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
-import { createMetrics, gaugeFrom, type Metrics } from '../platform/observability/metrics.ts';
+import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { createCore, type Core, type CoreOverrides } from './core.ts';
 import { registerEventMetrics } from './event-metrics.ts';
@@ -22,7 +22,7 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
   if (config.stage !== 'monolith') throw new Error(`SCALEMART_STAGE=${config.stage} is not wired yet; only monolith runs today`);
   const metrics = createMetrics();
   let started = false;
-  const core = await createCore(config, logger, overrides);
+  const core = await createCore(config, logger, { ...overrides, metrics });
   const { db, modules } = core;
 
   const app = await createHttpApp({
@@ -35,7 +35,6 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     version: VERSION,
     readiness: { started: () => started, check: () => db.ping() },
   });
-  gaugeFrom(metrics, 'scalemart_db_statements_sent', 'Statements sent to the database since start', () => db.stats().queries);
   registerEventMetrics(metrics, core);
   modules.identity.registerRoutes(app);
   modules.inventory.registerRoutes(app);

@@ -8,12 +8,14 @@ export interface DatabaseSettings {
   url: string;
   dataDir: string;
   poolSize: number;
+  /** Told each connection checkout's wait, in ms (PostgreSQL only). */
+  onAcquireWait?: (ms: number) => void;
 }
 
 /** Chooses the adapter for a connection setting. */
 export async function createDatabase(settings: DatabaseSettings): Promise<Database> {
   if (settings.url.startsWith('postgres')) {
-    return createPostgresDatabase({ connectionString: settings.url, poolSize: settings.poolSize });
+    return createPostgresDatabase({ connectionString: settings.url, poolSize: settings.poolSize, onAcquireWait: settings.onAcquireWait });
   }
   return createPgliteDatabase({ dataDir: settings.url === 'memory://' ? 'memory://' : path.join(settings.dataDir, 'pglite') });
 }

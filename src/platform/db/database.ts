@@ -16,6 +16,8 @@ export interface Queryable {
 export interface DatabaseStats {
   /** Statements sent to the engine since start: the lab divides it by requests. */
   queries: number;
+  /** Connection pool occupancy, for engines with a pool. */
+  pool?: { total: number; idle: number; waiting: number; max: number };
 }
 
 export interface Database extends Queryable {

@@ -7,6 +7,8 @@ export interface PostgresOptions {
   poolSize: number;
   /** Milliseconds to wait for a free connection before failing. */
   connectionTimeoutMs?: number;
+  /** Told how long each checkout waited for a connection (ms): the pool-sizing signal. */
+  onAcquireWait?: (ms: number) => void;
 }
 
 /** node-postgres adapter for a real PostgreSQL server. */
@@ -33,14 +35,34 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       },
     };
   }
-  const direct = wrap(pool);
+  /** Checks a connection out, timing the wait; `pool.query` would hide it. */
+  async function acquire(): Promise<pg.PoolClient> {
+    const started = performance.now();
+    const client = await pool.connect();
+    options.onAcquireWait?.(performance.now() - started);
+    return client;
+  }
+
+  async function withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+    const client = await acquire();
+    let broken = false;
+    try {
+      return await work(wrap(client));
+    } catch (error) {
+      // A connection-level failure leaves the client unusable; destroy it rather than reuse it.
+      broken = !(typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
 
   return {
     engine: 'postgres',
-    query: direct.query,
-    exec: direct.exec,
+    query: (sql, params) => withClient((client) => client.query(sql, params)),
+    exec: (sql) => withClient((client) => client.exec(sql)),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await acquire();
       let broken = false;
       try {
         await client.query('begin');
@@ -54,8 +76,8 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         client.release(broken);
       }
     },
-    ping: async () => void (await direct.query('select 1')),
-    stats: () => ({ queries }),
+    ping: () => withClient(async (client) => void (await client.query('select 1'))),
+    stats: () => ({ queries, pool: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: options.poolSize } }),
     close: () => pool.end(),
   };
 }

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -17,13 +17,4 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
   return { registry, httpDuration };
-}
-
-/** Registers a gauge whose value is read at scrape time. */
-export function gaugeFrom(metrics: Metrics, name: string, help: string, read: () => number): Gauge {
-  return new Gauge({ name, help, registers: [metrics.registry], collect() { this.set(read()); } });
-}
-
-export function counter<L extends string>(metrics: Metrics, name: string, help: string, labelNames: readonly L[]): Counter<L> {
-  return new Counter({ name, help, labelNames, registers: [metrics.registry] });
 }
