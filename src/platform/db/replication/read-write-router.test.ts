@@ -90,3 +90,36 @@ describe('read/write router', () => {
     expect(await served()).toBe('primary');
   });
 });
+
+describe('replicated database', () => {
+  it('tells plain reads from statements that must run on the primary', async () => {
+    const { isReadOnly } = await import('./replicated-database.ts');
+    expect(isReadOnly('  SELECT * FROM catalog.products WHERE id = $1')).toBe(true);
+    expect(isReadOnly('with x as (select 1) select * from x')).toBe(true);
+    expect(isReadOnly('select * from inventory.stock where sku = $1 for update')).toBe(false);
+    expect(isReadOnly('with moved as (delete from t returning *) select * from moved')).toBe(false);
+    expect(isReadOnly('update inventory.stock set available = 0')).toBe(false);
+    expect(isReadOnly('insert into t values (1)')).toBe(false);
+  });
+
+  it("routes a module's statements by kind, and a client's reads after its write to a replica that has it", async () => {
+    const { createReplicatedDatabase, createSessionContext } = await import('./replicated-database.ts');
+    const { router, primaryLsn, aLsn } = setup();
+    const sessions = createSessionContext();
+    const db = createReplicatedDatabase(fakeServer('primary', primaryLsn), router, sessions);
+    await router.probe();
+    const session = {};
+    await sessions.run(session, async () => {
+      expect((await db.query<{ server: string }>('select 1')).rows[0]!.server).toBe('a');
+      primaryLsn.value = '0/2000';
+      await db.query('update t set x = 1');
+      expect((await db.query<{ server: string }>('select 1')).rows[0]!.server).toBe('primary');
+    });
+    await router.probe();
+    // A client that did not write avoids the replica too: it is now past the lag bound.
+    expect((await db.query<{ server: string }>('select 1')).rows[0]!.server).toBe('primary');
+    aLsn.value = '0/2000';
+    await router.probe();
+    await sessions.run(session, async () => expect((await db.query<{ server: string }>('select 1')).rows[0]!.server).toBe('a'));
+  });
+});
