@@ -5,6 +5,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { ConfigError, loadConfig, type Config } from '../platform/config/config.ts';
 import { createLogger } from '../platform/observability/logger.ts';
 import { createCore } from './core.ts';
+import { infraCommand } from './infra/infra.command.ts';
 import { runServer, DEMO_USER_PASSWORD } from './server.ts';
 import { seed } from './seed/seed.ts';
 import { rebuildProjection } from '../modules/orders/index.ts';
@@ -13,6 +14,8 @@ const USAGE = `Usage: scalemart <command>
 
   start [--stage monolith|scaled] [--port N]   run the platform
   seed [--products N] [--users N]              load a realistic catalog and users (default 10000 products, 100 users)
+  infra up|down|status [--dir D] [--base-port N] [--purge] [--json]
+                                               local PostgreSQL (primary, 2 replicas, 4 shards), Redis, NATS for the scaled stage
   replay --projection NAME                     rebuild a read model from the event log (order-history, product-sales)
   lab run <scenario> | lab list                run a load-lab scenario
 `;
@@ -85,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
     case 'seed':
       await seedCommand(rest);
       return 0;
+    case 'infra':
+      return infraCommand(rest);
     case 'replay':
       await replayCommand(rest);
       return 0;
