@@ -35,10 +35,19 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       },
     };
   }
+  // A checked-out client whose server dies emits 'error' besides failing its query; the failure
+  // reaches the caller through the query, and an unheard 'error' event would crash the process.
+  const listening = new WeakSet<pg.PoolClient>();
+  const ignore = () => undefined;
+
   /** Checks a connection out, timing the wait; `pool.query` would hide it. */
   async function acquire(): Promise<pg.PoolClient> {
     const started = performance.now();
     const client = await pool.connect();
+    if (!listening.has(client)) {
+      client.on('error', ignore);
+      listening.add(client);
+    }
     options.onAcquireWait?.(performance.now() - started);
     return client;
   }
