@@ -92,14 +92,15 @@ export function createReadWriteRouter(options: RouterOptions): ReadWriteRouter {
 
   return {
     async write(session, fn) {
-      return options.primary.transaction(async (tx) => {
-        const result = await fn(tx);
-        if (session) {
-          const { rows } = await tx.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
-          session.lastWriteLsn = parseLsn(rows[0]!.lsn);
-        }
-        return result;
-      });
+      const result = await options.primary.transaction(fn);
+      if (session) {
+        // Taken after the commit: a position read inside the transaction precedes its commit
+        // record, and a replica can replay up to it (replicas hold back commit records under
+        // recovery_min_apply_delay) while the row is still invisible there.
+        const { rows } = await options.primary.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+        session.lastWriteLsn = parseLsn(rows[0]!.lsn);
+      }
+      return result;
     },
 
     async read<R>(session: Session | undefined, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
