@@ -1,3 +1,4 @@
+import { dataTier } from './data-tier.ts';
 import { hotRead } from './hot-read.ts';
 import { orderAsync } from './order-async.ts';
 import type { Scenario } from './types.ts';
@@ -8,4 +9,5 @@ export type { LabOptions, Scenario, ScenarioContext, ScenarioOutcome } from './t
 export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['hot-read', hotRead],
   ['order-async', orderAsync],
+  ['data-tier', dataTier],
 ]);
