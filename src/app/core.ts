@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createTokenService } from '../platform/auth/tokens.ts';
 import { createMemoryCache, createNoCache } from '../platform/cache/bentocache.adapter.ts';
 import type { Cache } from '../platform/cache/cache.ts';
+import { createTieredCache } from '../platform/cache/tiered-cache.ts';
 import type { Config } from '../platform/config/config.ts';
 import { createDatabase } from '../platform/db/create-database.ts';
 import { migrate } from '../platform/db/migrations.ts';
@@ -24,11 +25,18 @@ import { createShippingModule } from '../modules/shipping/index.ts';
 import { createProviders, type Providers } from './providers.ts';
 import { loadOrCreateSecret } from './secrets.ts';
 
-/** The cache the configuration asks for (the lab switches it). */
-function createCache(config: Config): Cache {
-  return config.cache.mode === 'off'
-    ? createNoCache()
-    : createMemoryCache({ defaultTtlSeconds: config.cache.ttlSeconds, maxItems: config.cache.l1MaxItems });
+/** The cache the configuration asks for (the lab switches it): off, L1 only, or L1 + Redis L2 with its bus. */
+function createCache(config: Config, logger: Logger): Cache {
+  const { mode, ttlSeconds, l1MaxItems, redisUrl, l2TimeoutMs } = config.cache;
+  if (mode === 'off') return createNoCache();
+  if (mode === 'l1l2' && redisUrl) {
+    // Every instance that shares data uses the same prefix; the version drops all cached data on a schema change.
+    return createTieredCache({
+      redisUrl, prefix: 'scalemart:v1', defaultTtlSeconds: ttlSeconds, l1MaxItems, l2TimeoutMs,
+      onConnectionError: (err) => logger.warn({ err: err.message }, 'cache: Redis connection error; serving from L1 and the database'),
+    });
+  }
+  return createMemoryCache({ defaultTtlSeconds: ttlSeconds, maxItems: l1MaxItems });
 }
 
 /**
@@ -47,7 +55,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
   const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait });
   dbMetrics?.watch(db);
-  const cache = createCache(config);
+  const cache = createCache(config, logger);
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = createTableTransport(db);
   const relay = createOutboxRelay({ db, transport, logger });

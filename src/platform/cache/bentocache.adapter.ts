@@ -30,7 +30,9 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
 
   function view(prefix: string): Cache {
     return {
-      getOrSet: (key, load, entry) => bento.getOrSet({ key: prefix + key, factory: load, ttl: ttlMs(entry), tags: entry?.tags }),
+      // timeout: null makes a read after an invalidation or expiry wait for the fresh value; bentocache's
+      // default (0) answers with the stale one while refreshing. Grace still covers a failing load.
+      getOrSet: (key, load, entry) => bento.getOrSet({ key: prefix + key, factory: load, ttl: ttlMs(entry), tags: entry?.tags, timeout: null }),
       set: async (key, value, entry) => void (await bento.set({ key: prefix + key, value, ttl: ttlMs(entry), tags: entry?.tags })),
       delete: async (key) => void (await bento.delete({ key: prefix + key })),
       deleteByTags: async (tags) => void (await bento.deleteByTag({ tags })),

@@ -22,6 +22,8 @@ describe('configuration', () => {
     [{ JWT_SECRET: 'short' }, /^JWT_SECRET: .*32/],
     [{ RATE_LIMIT_ROUTES: '{"GET /x": -1}' }, /^RATE_LIMIT_ROUTES: /],
     [{ ADMIN_EMAIL: 'a@b.co' }, /^ADMIN_EMAIL\/ADMIN_PASSWORD: set both/],
+    [{ CACHE_MODE: 'l1l2' }, /^REDIS_URL: required when CACHE_MODE=l1l2/],
+    [{ CACHE_MODE: 'l1l2', REDIS_URL: 'http://x' }, /^REDIS_URL: a redis:\/\/ URL/],
   ])('stops on %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
     try {

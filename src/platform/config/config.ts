@@ -43,7 +43,9 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
-  CACHE_MODE: z.enum(['off', 'l1']).default('l1'),
+  CACHE_MODE: z.enum(['off', 'l1', 'l1l2']).default('l1'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'a redis:// URL').optional(),
+  CACHE_L2_TIMEOUT_MS: int(5, 10_000).default(100),
   CACHE_TTL_SECONDS: int(1, 86_400).default(300),
   CACHE_L1_MAX_ITEMS: int(100).default(100_000),
   HTTP_MAX_AGE_SECONDS: int(0, 86_400).default(30),
@@ -73,7 +75,7 @@ export interface Config {
   admin?: { email: string; password: string };
   bodyLimitBytes: number;
   rateLimit: { points: number; windowSeconds: number; routes: Record<string, number> };
-  cache: { mode: 'off' | 'l1'; ttlSeconds: number; l1MaxItems: number };
+  cache: { mode: 'off' | 'l1' | 'l1l2'; ttlSeconds: number; l1MaxItems: number; redisUrl?: string; l2TimeoutMs: number };
   httpMaxAgeSeconds: number;
   seedDemoProducts: number;
   shutdownTimeoutMs: number;
@@ -101,6 +103,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`);
   }
   const c = parsed.data;
+  if (c.CACHE_MODE === 'l1l2' && !c.REDIS_URL) {
+    throw new ConfigError('REDIS_URL: required when CACHE_MODE=l1l2 (e.g. redis://127.0.0.1:6379)');
+  }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither');
   }
@@ -117,7 +122,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     admin: c.ADMIN_EMAIL && c.ADMIN_PASSWORD ? { email: c.ADMIN_EMAIL.toLowerCase(), password: c.ADMIN_PASSWORD } : undefined,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     rateLimit: { points: c.RATE_LIMIT_POINTS, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS, routes: c.RATE_LIMIT_ROUTES },
-    cache: { mode: c.CACHE_MODE, ttlSeconds: c.CACHE_TTL_SECONDS, l1MaxItems: c.CACHE_L1_MAX_ITEMS },
+    cache: { mode: c.CACHE_MODE, ttlSeconds: c.CACHE_TTL_SECONDS, l1MaxItems: c.CACHE_L1_MAX_ITEMS, redisUrl: c.REDIS_URL, l2TimeoutMs: c.CACHE_L2_TIMEOUT_MS },
     httpMaxAgeSeconds: c.HTTP_MAX_AGE_SECONDS,
     seedDemoProducts: c.SEED_DEMO_PRODUCTS,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
