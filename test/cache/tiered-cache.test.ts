@@ -2,28 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { createConnection, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TieredCache } from '../../src/platform/cache/tiered-cache.ts';
 import { createTieredCache } from '../../src/platform/cache/tiered-cache.ts';
 import { pollUntil } from '../contracts/cache.contract.ts';
+import { dropKeys, REDIS_URL } from '../support/redis.ts';
 
-/** The real server the suite talks to; `.ci/run` starts it when it is down. */
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Nothing listens here: the "Redis is down" case. */
 const DEAD_REDIS_URL = 'redis://127.0.0.1:6390';
-
-/** Removes every key this run wrote, found by its unique prefix. */
-async function dropKeys(prefix: string) {
-  const redis = new Redis(REDIS_URL);
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
-      if (keys.length) await redis.del(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** A TCP hop to the real Redis that the test can cut (connections dropped, port refused) and restore. */
 async function createRedisLink() {

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
-
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { REDIS_URL } from '../support/redis.ts';
 
 /** Two Scalemart instances on one PostgreSQL and one Redis, as the scaled stage runs them. */
 describe('L1 + Redis L2 across instances', () => {

@@ -1,24 +1,11 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState, type Database } from '../../platform/db/database.ts';
-import { DomainError, PlatformErrors } from '../../platform/errors/domain-error.ts';
+import { DomainError } from '../../platform/errors/domain-error.ts';
+import { decodeCursor, encodeCursor } from '../../platform/http/cursor.ts';
 import { stockStatus, type InventoryApi } from '../inventory/contract.ts';
 import { CatalogErrorCodes, type CatalogApi, type ProductDetail } from './contract.ts';
 import { createCatalogRepository } from './catalog.repository.ts';
-
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof decoded === 'object' && decoded !== null && 'after' in decoded && typeof decoded.after === 'string') return decoded.after;
-  } catch {
-    // fall through to the validation error
-  }
-  throw PlatformErrors.validation([{ field: 'cursor', message: 'is not a cursor this API issued' }]);
-}
 
 /**
  * The product page is one cache entry (product and stock summary together): each cache hit costs

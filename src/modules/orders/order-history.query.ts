@@ -1,23 +1,11 @@
 import type { Database } from '../../platform/db/database.ts';
-import { PlatformErrors } from '../../platform/errors/domain-error.ts';
-
-export const encodeHistoryCursor = (lastId: string) => Buffer.from(JSON.stringify({ before: lastId })).toString('base64url');
-
-function decode(cursor: string): string {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof value === 'object' && value !== null && 'before' in value && typeof value.before === 'string') return value.before;
-  } catch {
-    // fall through
-  }
-  throw PlatformErrors.validation([{ field: 'cursor', message: 'is not a cursor this API issued' }]);
-}
+import { decodeCursor } from '../../platform/http/cursor.ts';
 
 /** A customer's orders from the history read model, newest first (ids are time-ordered). */
 export async function listHistory(db: Database, customerId: string, cursor: string | undefined, limit: number) {
   const { rows } = await db.query<{ order_id: string; status: 'pending' | 'confirmed' | 'failed' | 'cancelled'; total: number; currency: string; item_count: number; failure_reason: string | null; created_at: Date | string; updated_at: Date | string }>(
     `select * from orders.history where customer_id = $1 and ($2::text is null or order_id < $2) order by order_id desc limit $3`,
-    [customerId, cursor === undefined ? null : decode(cursor), limit],
+    [customerId, cursor === undefined ? null : decodeCursor(cursor), limit],
   );
   return rows.map((r) => ({
     id: r.order_id, status: r.status, total: r.total, currency: r.currency, itemCount: r.item_count,

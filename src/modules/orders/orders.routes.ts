@@ -8,7 +8,8 @@ import { problemSchema } from '../../platform/http/problem.ts';
 import type { SagaRunner } from '../../platform/saga/saga-runner.ts';
 import type { NotificationsApi } from '../notifications/contract.ts';
 import type { OrdersApi } from './contract.ts';
-import { encodeHistoryCursor, listHistory } from './order-history.query.ts';
+import { listHistory } from './order-history.query.ts';
+import { encodeCursor } from '../../platform/http/cursor.ts';
 
 const Address = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100 }),
@@ -97,7 +98,7 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
     reply.header('Cache-Control', PRIVATE_NO_STORE);
     const items = await listHistory(deps.db, principalOf(request).subject, request.query.cursor, request.query.limit + 1);
     const page = items.slice(0, request.query.limit);
-    return { items: page, nextCursor: items.length > request.query.limit ? encodeHistoryCursor(page.at(-1)!.id) : null };
+    return { items: page, nextCursor: items.length > request.query.limit ? encodeCursor(page.at(-1)!.id) : null };
   });
 
   app.post('/api/v1/orders/:id/cancel', {

@@ -1,6 +1,6 @@
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
-import type { Cache, CacheEntryOptions } from './cache.ts';
+import { jitteredTtlMs, type Cache, type CacheEntryOptions } from './cache.ts';
 
 export interface MemoryCacheOptions {
   defaultTtlSeconds: number;
@@ -23,10 +23,7 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
     },
   });
   const jitter = options.jitter ?? 0.1;
-  const ttlMs = (entry?: CacheEntryOptions) => {
-    const base = (entry?.ttlSeconds ?? options.defaultTtlSeconds) * 1000;
-    return Math.round(base * (1 - jitter + Math.random() * 2 * jitter));
-  };
+  const ttlMs = (entry?: CacheEntryOptions) => jitteredTtlMs(entry, options.defaultTtlSeconds, jitter);
 
   function view(prefix: string): Cache {
     return {

@@ -17,3 +17,12 @@ export interface Cache {
   namespace(name: string): Cache;
   close(): Promise<void>;
 }
+
+/**
+ * The TTL in ms for an entry: its own or the default, moved at random by up to ±`jitter` of itself,
+ * so entries loaded together (a warm-up, a burst) do not all expire together.
+ */
+export function jitteredTtlMs(entry: CacheEntryOptions | undefined, defaultTtlSeconds: number, jitter: number): number {
+  const base = (entry?.ttlSeconds ?? defaultTtlSeconds) * 1000;
+  return Math.round(base * (1 - jitter + Math.random() * 2 * jitter));
+}

@@ -4,7 +4,7 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import type { CreateBusDriverResult } from 'bentocache/types';
 import { Redis } from 'ioredis';
-import type { Cache, CacheEntryOptions } from './cache.ts';
+import { jitteredTtlMs, type Cache, type CacheEntryOptions } from './cache.ts';
 
 export interface TieredCacheOptions {
   /** e.g. `redis://127.0.0.1:6379/0`; holds the shared L2 entries and carries the invalidation bus. */
@@ -94,10 +94,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
   });
 
   const jitter = options.jitter ?? 0.1;
-  const ttlMs = (entry?: CacheEntryOptions) => {
-    const base = (entry?.ttlSeconds ?? options.defaultTtlSeconds) * 1000;
-    return Math.round(base * (1 - jitter + Math.random() * 2 * jitter));
-  };
+  const ttlMs = (entry?: CacheEntryOptions) => jitteredTtlMs(entry, options.defaultTtlSeconds, jitter);
 
   function view(prefix: string): TieredCache {
     return {
