@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
+import { freePort } from '../support/process.ts';
+
+/** A Redis of the test's own on a spare port, so killing it disturbs nothing else on the machine. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // refusals while the server starts are expected
+  for (let i = 0; i < 100; i++) {
+    if (await probe.connect().then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  probe.disconnect();
+  return child;
+}
+
+describe('Redis dies under load', () => {
+  let port: number;
+  let redis: ChildProcess;
+  let m: TestMonolith;
+  let ids: string[] = [];
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    m = await startTestMonolith({ CACHE_MODE: 'l1l2', REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'error' });
+    const admin = bearer(await adminToken(m));
+    for (let i = 0; i < 50; i++) {
+      ids.push((await m.app.inject({ method: 'POST', url: '/api/v1/products', headers: admin, payload: { sku: `RF-${i}`, name: `P${i}`, category: 'Test', price: 100 + i, stock: 10 } })).json<{ id: string }>().id);
+    }
+  });
+  afterAll(async () => {
+    await m?.dispose();
+    redis?.kill('SIGKILL');
+  });
+
+  it('answers every request (no 5xx) when Redis is killed mid-load, and uses it again once it is back', async () => {
+    const admin = bearer(await adminToken(m));
+    const statuses = new Map<number, number>();
+    let running = true;
+    const load = Promise.all(Array.from({ length: 16 }, async (_, worker) => {
+      for (let i = worker; running; i++) {
+        // Reads of every product, and now and then a price change, which writes through and publishes.
+        const id = ids[i % ids.length]!;
+        const response = i % 25 === 0
+          ? await m.app.inject({ method: 'PATCH', url: `/api/v1/products/${id}`, headers: admin, payload: { price: 100 + (i % 97) } })
+          : await m.app.inject({ url: `/api/v1/products/${id}` });
+        statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
+      }
+    }));
+    await new Promise((r) => setTimeout(r, 2_000));
+    redis.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 4_000));
+    redis = await startRedis(port);
+    await new Promise((r) => setTimeout(r, 3_000));
+    running = false;
+    await load;
+    const served = [...statuses.values()].reduce((a, b) => a + b, 0);
+    expect([...statuses.keys()].filter((status) => status >= 500)).toEqual([]);
+    expect(served).toBeGreaterThan(1_000);
+
+    // Back in use: a change writes the new page to Redis again (L2), once bentocache's breaker has closed.
+    const client = new Redis({ port });
+    try {
+      const deadline = Date.now() + 15_000;
+      let keys: string[] = [];
+      while (Date.now() < deadline && keys.length === 0) {
+        await m.app.inject({ method: 'PATCH', url: `/api/v1/products/${ids[0]}`, headers: admin, payload: { price: 999 } });
+        keys = await client.keys('*catalog:v1:detail*');
+        if (keys.length === 0) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(keys.length).toBeGreaterThan(0);
+    } finally {
+      client.disconnect();
+    }
+  }, 60_000);
+});
