@@ -21,7 +21,7 @@ describe('Redis dies under load', () => {
   let port: number;
   let redis: ChildProcess;
   let m: TestMonolith;
-  let ids: string[] = [];
+  const ids: string[] = [];
   beforeAll(async () => {
     port = await freePort();
     redis = await startRedis(port);
