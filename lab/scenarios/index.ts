@@ -1,3 +1,4 @@
+import { cachePropagation } from './cache-propagation.ts';
 import { dataTier } from './data-tier.ts';
 import { hotRead } from './hot-read.ts';
 import { orderAsync } from './order-async.ts';
@@ -10,4 +11,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['hot-read', hotRead],
   ['order-async', orderAsync],
   ['data-tier', dataTier],
+  ['cache-propagation', cachePropagation],
 ]);
