@@ -97,6 +97,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
     /** Starts the relay and the consumers, and resumes every saga a crash left unfinished. */
     async startBackground(): Promise<void> {
       relay.start();
+      catalog.views.start();
       subscriptions = consumerOptions.map((options) => startConsumer({ db, transport, logger }, options as Parameters<typeof startConsumer>[1]));
       const resumed = await saga.resumeAll();
       if (resumed > 0) logger.info({ resumed }, 'resumed unfinished sagas');
@@ -104,6 +105,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
     /** Stops background work after what is in flight, then closes the cache and the database. */
     async close(): Promise<void> {
       await saga.stop();
+      await catalog.views.stop();
       await Promise.all(subscriptions.map((s) => s.stop()));
       await relay.stop();
       await providers.close();

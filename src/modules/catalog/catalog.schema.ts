@@ -25,4 +25,23 @@ export const catalogMigrations: Migration[] = [
       create index products_category_id on catalog.products (category, id);
       create index products_search on catalog.products using gin (search);`,
   },
+  {
+    id: '002-view-counts',
+    sql: `
+      -- Write-behind: each view lands here (durable, deduplicated by the client's view id) and a
+      -- flusher folds batches into product_views. Flushed rows stay a while so a retried view
+      -- that already counted is still recognised.
+      create table catalog.view_buffer (
+        view_id text primary key,
+        product_id text not null,
+        viewed_at timestamptz not null default now(),
+        flushed_at timestamptz
+      );
+      create index view_buffer_pending on catalog.view_buffer (viewed_at) where flushed_at is null;
+      create table catalog.product_views (
+        product_id text primary key,
+        views bigint not null default 0,
+        updated_at timestamptz not null default now()
+      );`,
+  },
 ];

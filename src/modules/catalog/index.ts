@@ -7,21 +7,30 @@ import type { CatalogApi } from './contract.ts';
 import { registerCatalogRoutes } from './catalog.routes.ts';
 import { catalogMigrations } from './catalog.schema.ts';
 import { createCatalogService } from './catalog.service.ts';
+import { createViewCounter, type ViewCounter } from './views/view-counter.ts';
+import { registerViewRoutes } from './views/views.routes.ts';
 
 export interface CatalogModule {
   name: 'catalog';
   migrations: Migration[];
   api: CatalogApi;
+  /** Write-behind view counts; the composition root starts and stops its flusher. */
+  views: ViewCounter;
   registerRoutes(app: HttpApp): void;
 }
 
 /** The catalog reaches stock through the inventory contract only. */
 export function createCatalogModule(deps: { db: Database; cache: Cache; inventory: InventoryApi; httpMaxAgeSeconds: number }): CatalogModule {
   const api = createCatalogService(deps.db, deps.cache, deps.inventory);
+  const views = createViewCounter(deps.db);
   return {
     name: 'catalog',
     migrations: catalogMigrations,
     api,
-    registerRoutes: (app) => registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds }),
+    views,
+    registerRoutes(app) {
+      registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds });
+      registerViewRoutes(app, api, views);
+    },
   };
 }

@@ -1,0 +1,82 @@
+import type { Database } from '../../../platform/db/database.ts';
+
+export interface ViewCounter {
+  /** Records a view durably; the same view id twice counts once. Resolves when it is stored. */
+  record(productId: string, viewId: string): Promise<void>;
+  /** Folds up to a batch of buffered views into the counters, in one transaction. Returns how many. */
+  flush(): Promise<number>;
+  /** Views counted so far (flushed), or 0. */
+  views(productId: string): Promise<number>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface ViewCounterOptions {
+  /** How often buffered views are folded in. Default 500 ms. */
+  flushEveryMs?: number;
+  batchSize?: number;
+  /** How long flushed views are kept to recognise retries. Default 1 h. */
+  dedupWindowSeconds?: number;
+}
+
+/**
+ * Write-behind for a high-rate counter: a view is one small insert into an append-only buffer
+ * (no contention on a hot product's counter row), and batches are folded into the counters. The
+ * fold and the marking happen in one transaction, so a kill at any point neither loses nor
+ * double-counts a view.
+ */
+export function createViewCounter(db: Database, options: ViewCounterOptions = {}): ViewCounter {
+  const batchSize = options.batchSize ?? 5_000;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+
+  async function flush(): Promise<number> {
+    return db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ product_id: string; n: number }>(
+        `with batch as (
+           select view_id from catalog.view_buffer where flushed_at is null order by viewed_at limit $1 for update skip locked
+         ), marked as (
+           update catalog.view_buffer b set flushed_at = now() from batch where b.view_id = batch.view_id returning b.product_id
+         )
+         select product_id, count(*)::int as n from marked group by product_id`,
+        [batchSize],
+      );
+      if (rows.length === 0) return 0;
+      await tx.query(
+        `insert into catalog.product_views (product_id, views)
+         select * from unnest($1::text[], $2::bigint[])
+         on conflict (product_id) do update set views = product_views.views + excluded.views, updated_at = now()`,
+        [rows.map((r) => r.product_id), rows.map((r) => r.n)],
+      );
+      await tx.query(`delete from catalog.view_buffer where flushed_at < now() - make_interval(secs => $1)`, [options.dedupWindowSeconds ?? 3_600]);
+      return rows.reduce((sum, r) => sum + r.n, 0);
+    });
+  }
+
+  return {
+    async record(productId, viewId) {
+      await db.query('insert into catalog.view_buffer (view_id, product_id) values ($1, $2) on conflict (view_id) do nothing', [viewId, productId]);
+    },
+    flush,
+    async views(productId) {
+      const { rows } = await db.query<{ views: string | number }>('select views from catalog.product_views where product_id = $1', [productId]);
+      return rows[0] ? Number(rows[0].views) : 0;
+    },
+    start() {
+      const every = options.flushEveryMs ?? 500;
+      const tick = () => {
+        running = flush().catch(() => undefined).finally(() => {
+          if (timer) timer = setTimeout(tick, every);
+        });
+      };
+      timer = setTimeout(tick, every);
+    },
+    async stop() {
+      clearTimeout(timer);
+      timer = undefined;
+      await running;
+      // What is still buffered is folded in now, so a graceful stop leaves nothing behind.
+      while ((await flush().catch(() => 0)) > 0);
+    },
+  };
+}
