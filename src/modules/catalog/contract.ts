@@ -62,5 +62,4 @@ export interface CatalogApi {
 
 export const CatalogErrorCodes = {
   skuTaken: 'SKU_TAKEN',
-  invalidCursor: 'VALIDATION_FAILED',
 } as const;

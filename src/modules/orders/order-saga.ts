@@ -87,14 +87,14 @@ export function createOrderSaga(deps: OrderSagaDeps): SagaDefinition<OrderSagaDa
     type: ORDER_SAGA,
     steps,
     async onCompleted(tx, _sagaId, data) {
-      const payload = await createOrdersRepository(tx).transition(data.orderId, ['pending'], 'confirmed', { trackingNumber: data.trackingNumber });
+      const payload = await createOrdersRepository(tx).transition(data.orderId, 'confirmed', { trackingNumber: data.trackingNumber });
       if (payload) await publish(tx, OrderEvents.confirmed, payload);
     },
     async onFailed(tx, _sagaId, data, reason) {
       const repository = createOrdersRepository(tx);
       const payload = reason === CANCELLED
-        ? await repository.transition(data.orderId, ['pending', 'confirmed'], 'cancelled', { failureReason: CANCELLED })
-        : await repository.transition(data.orderId, ['pending'], 'failed', { failureReason: reason });
+        ? await repository.transition(data.orderId, 'cancelled', { failureReason: CANCELLED })
+        : await repository.transition(data.orderId, 'failed', { failureReason: reason });
       if (payload) await publish(tx, reason === CANCELLED ? OrderEvents.cancelled : OrderEvents.failed, payload);
     },
   };

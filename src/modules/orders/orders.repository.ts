@@ -1,6 +1,6 @@
 import type { Queryable } from '../../platform/db/database.ts';
 import type { ShippingAddress } from '../shipping/contract.ts';
-import type { Order, OrderEventPayload, OrderLine, OrderStatus } from './contract.ts';
+import { ORDER_STATUSES, ORDER_TRANSITIONS, type Order, type OrderEventPayload, type OrderLine, type OrderStatus } from './contract.ts';
 
 interface OrderRow {
   id: string;
@@ -79,8 +79,12 @@ export function createOrdersRepository(db: Queryable) {
       const { rows } = await db.query<OrderRow>('select * from orders.orders where id = $1', [id]);
       return rows[0] ? toPayload(rows[0]) : null;
     },
-    /** Moves the order and returns the event payload describing it, or null when it was already elsewhere. */
-    async transition(id: string, from: readonly OrderStatus[], to: OrderStatus, changes: { failureReason?: string; trackingNumber?: string } = {}): Promise<OrderEventPayload | null> {
+    /**
+     * Moves the order to `to` if ORDER_TRANSITIONS allows it from its current status, and returns
+     * the event payload describing it; null when the order was in a status that cannot move there.
+     */
+    async transition(id: string, to: OrderStatus, changes: { failureReason?: string; trackingNumber?: string } = {}): Promise<OrderEventPayload | null> {
+      const from = ORDER_STATUSES.filter((status) => ORDER_TRANSITIONS[status].includes(to));
       const { rows } = await db.query<OrderRow & { previous: OrderStatus }>(
         `update orders.orders o set status = $3, failure_reason = coalesce($4, o.failure_reason), tracking_number = coalesce($5, o.tracking_number), updated_at = now()
          from (select id, status as previous from orders.orders where id = $1 for update) p

@@ -22,7 +22,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   pool.on('error', () => undefined);
   let queries = 0;
 
-  function wrap(target: pg.Pool | pg.PoolClient): Queryable {
+  function wrap(target: pg.PoolClient): Queryable {
     return {
       async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
         queries++;
