@@ -5,31 +5,27 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN } from '../support/monolith.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
-import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
+import { createRestartableScalemart } from '../support/process.ts';
 
 const VIEWS = 10_000;
 
 describe('write-behind view counts survive SIGKILL (PostgreSQL)', () => {
   let database: ScratchDatabase;
   let dataDir: string;
-  let server: Running | undefined;
+  let server: Awaited<ReturnType<typeof createRestartableScalemart>> | undefined;
   let origin = '';
-  let env: Record<string, string> = {};
-  let port = 0;
-  const start = async () => {
-    server = await startScalemartProcess(env, port);
-  };
 
   beforeAll(async () => {
     database = await createScratchDatabase('scalemart_views');
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'scalemart-views-'));
-    port = await freePort();
-    origin = `http://127.0.0.1:${port}`;
-    env = { SCALEMART_DATA_DIR: dataDir, DATABASE_URL: database.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SEED_DEMO_PRODUCTS: '0', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '100000000' };
-    await start();
+    server = await createRestartableScalemart({
+      SCALEMART_DATA_DIR: dataDir, DATABASE_URL: database.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
+      SEED_DEMO_PRODUCTS: '0', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '100000000',
+    });
+    origin = server.origin;
   }, 60_000);
   afterAll(async () => {
-    server?.child.kill('SIGKILL');
+    server?.kill();
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -46,10 +42,8 @@ describe('write-behind view counts survive SIGKILL (PostgreSQL)', () => {
     const killer = (async () => {
       for (const at of [VIEWS * 0.3, VIEWS * 0.6]) {
         while (sent < at) await new Promise((r) => setTimeout(r, 5));
-        server!.child.kill('SIGKILL');
-        await server!.exited;
+        await server!.restart('SIGKILL');
         kills++;
-        await start();
       }
     })();
     // A client retries a view whose answer it did not get, with the same view id.

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProviderSimulator, type ProviderSimulator } from '../../lab/simulators/providers.ts';
 import { createRandom } from '../../lab/workload/zipf.ts';
 import { ADMIN } from '../support/monolith.ts';
-import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
+import { createRestartableScalemart } from '../support/process.ts';
 import { createScratchDatabase } from '../support/postgres.ts';
 
 const ORDERS = 100;
@@ -26,14 +26,8 @@ describe.each(engines)('stopped at random points during the orders, on %s (%s)',
   let simulator: ProviderSimulator;
   let dataDir: string;
   let database: { url: string; drop: () => Promise<void> };
-  let server: Running | undefined;
+  let server: Awaited<ReturnType<typeof createRestartableScalemart>> | undefined;
   let origin = '';
-  let env: Record<string, string> = {};
-  let port = 0;
-
-  const start = async () => {
-    server = await startScalemartProcess(env, port);
-  };
   const api = async (method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${origin}${url}`, {
       method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
@@ -58,17 +52,15 @@ describe.each(engines)('stopped at random points during the orders, on %s (%s)',
     });
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'scalemart-crash-'));
     database = await openDatabase();
-    port = await freePort();
-    origin = `http://127.0.0.1:${port}`;
-    env = {
+    server = await createRestartableScalemart({
       SCALEMART_DATA_DIR: dataDir, DATABASE_URL: database.url, PROVIDERS_URL: simulator.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
       SEED_DEMO_PRODUCTS: '0', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '1000000', SAGA_STEP_ATTEMPTS: '5', EMAIL_URL: `${simulator.url}/email/messages`,
-    };
-    await start();
+    });
+    origin = server.origin;
   }, 60_000);
 
   afterAll(async () => {
-    server?.child.kill('SIGKILL');
+    server?.kill();
     await simulator?.close();
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
@@ -95,10 +87,8 @@ describe.each(engines)('stopped at random points during the orders, on %s (%s)',
       while (placing) {
         await new Promise((r) => setTimeout(r, 150 + random() * 600));
         if (!placing) break;
-        server!.child.kill(signal);
-        await server!.exited;
+        await server!.restart(signal);
         kills++;
-        await start();
       }
     })();
     const placer = async (worker: number) => {

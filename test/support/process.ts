@@ -36,3 +36,22 @@ export function startScalemartProcess(env: Record<string, string>, port: number)
     void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${out}`)));
   });
 }
+
+/**
+ * A Scalemart process that a test can stop at any moment and bring back on the same port, the
+ * way an orchestrator restarts a crashed instance; clients keep using one origin throughout.
+ */
+export async function createRestartableScalemart(env: Record<string, string>) {
+  const port = await freePort();
+  let current = await startScalemartProcess(env, port);
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    /** Sends `signal`, waits for the exit, starts it again. */
+    async restart(signal: NodeJS.Signals): Promise<void> {
+      current.child.kill(signal);
+      await current.exited;
+      current = await startScalemartProcess(env, port);
+    },
+    kill: () => void current.child.kill('SIGKILL'),
+  };
+}
