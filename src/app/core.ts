@@ -63,7 +63,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
 
   const identity = createIdentityModule({ db, tokens });
   const inventory = createInventoryModule({ db, cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
-  const catalog = createCatalogModule({ db, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
+  const catalog = createCatalogModule({ db, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
   const payments = createPaymentsModule({ db, provider: providers.payments });
   const shipping = createShippingModule({ db, carrier: providers.carrier });
   const notifications = createNotificationsModule({
@@ -88,7 +88,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   for (const module of Object.values(modules)) await migrate(db, module.name, module.migrations);
   if (config.admin) await identity.api.ensureAdmin(config.admin.email, config.admin.password);
 
-  const consumerOptions = [...notifications.consumers, ...orders.consumers].map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
+  const consumerOptions = [...catalog.consumers, ...notifications.consumers, ...orders.consumers].map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
   let subscriptions: Subscription[] = [];
 
   return {

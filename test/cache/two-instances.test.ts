@@ -42,4 +42,17 @@ describe('L1 + Redis L2 across instances', () => {
     while (Date.now() < deadline && (status = (await b.app.inject({ url })).json().stock.status) !== 'out_of_stock') await new Promise((r) => setTimeout(r, 5));
     expect(status).toBe('out_of_stock');
   });
+
+  it('drops a cached category page on the other instance when a product on it changes', async () => {
+    const admin = bearer(await adminToken(a));
+    const category = `Cat-${randomBytes(4).toString('hex')}`;
+    const created = await a.app.inject({ method: 'POST', url: '/api/v1/products', headers: admin, payload: { sku: `PG-${category}`, name: 'Before', category, price: 100 } });
+    const url = `/api/v1/products?category=${category}`;
+    const namesOnB = async () => (await b.app.inject({ url })).json<{ items: { name: string }[] }>().items.map((p) => p.name);
+    expect(await namesOnB()).toEqual(['Before']); // B caches the page
+    await a.app.inject({ method: 'PATCH', url: `/api/v1/products/${created.json().id}`, headers: admin, payload: { name: 'After' } });
+    const deadline = Date.now() + 1_000;
+    while (Date.now() < deadline && (await namesOnB())[0] !== 'After') await new Promise((r) => setTimeout(r, 5));
+    expect(await namesOnB()).toEqual(['After']);
+  });
 });

@@ -31,8 +31,8 @@ const toProduct = (row: ProductRow): Product => ({
 
 export function createCatalogRepository(db: Queryable) {
   return {
-    async findById(id: string): Promise<Product | null> {
-      const { rows } = await db.query<ProductRow>(`select ${COLUMNS} from catalog.products where id = $1`, [id]);
+    async findById(id: string, lock = false): Promise<Product | null> {
+      const { rows } = await db.query<ProductRow>(`select ${COLUMNS} from catalog.products where id = $1${lock ? ' for update' : ''}`, [id]);
       return rows[0] ? toProduct(rows[0]) : null;
     },
     /** Keyset pagination on id (time-ordered UUIDv7), so deep pages cost what the first one does. */

@@ -1,21 +1,75 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Cache } from '../../platform/cache/cache.ts';
-import { sqlStateOf, SqlState, type Database } from '../../platform/db/database.ts';
+import { sqlStateOf, SqlState, type Database, type Queryable } from '../../platform/db/database.ts';
 import { DomainError } from '../../platform/errors/domain-error.ts';
+import { appendToOutbox } from '../../platform/events/outbox.ts';
 import { decodeCursor, encodeCursor } from '../../platform/http/cursor.ts';
 import { stockStatus, type InventoryApi } from '../inventory/contract.ts';
-import { CatalogErrorCodes, type CatalogApi, type ProductDetail } from './contract.ts';
+import { CatalogErrorCodes, CatalogEvents, type CatalogApi, type Product, type ProductChangedPayload, type ProductDetail, type ProductPage, type ProductQuery } from './contract.ts';
 import { createCatalogRepository } from './catalog.repository.ts';
+
+/**
+ * Tags of cached list pages. Every page carries one tag per product on it and one for its scope
+ * (the unfiltered list, a category, or search), so a change drops exactly the pages it can alter:
+ * the pages showing the product, plus, when it moved or its text changed, the pages it may now join.
+ */
+const ListTags = {
+  product: (id: string) => `catalog:product:${id}`,
+  all: 'catalog:list:all',
+  category: (category: string) => `catalog:list:category:${category}`,
+  search: 'catalog:list:search',
+};
+
+function scopeTag(query: ProductQuery): string {
+  if (query.q !== undefined) return ListTags.search;
+  return query.category === undefined ? ListTags.all : ListTags.category(query.category);
+}
+
+/** The list pages a change makes stale (besides the pages that show the product, tagged with it). */
+function staleListTags(change: ProductChangedPayload, created: boolean): string[] {
+  const tags = [ListTags.product(change.productId)];
+  if (created) tags.push(ListTags.all);
+  if (created || change.previousCategory !== undefined) tags.push(ListTags.category(change.category));
+  if (created || change.textChanged) tags.push(ListTags.search);
+  return tags;
+}
+
+const changedPayload = (product: Product, before?: Product): ProductChangedPayload => ({
+  productId: product.id,
+  sku: product.sku,
+  version: product.version,
+  category: product.category,
+  ...(before && before.category !== product.category ? { previousCategory: before.category } : {}),
+  textChanged: !before || before.name !== product.name || before.description !== product.description || before.category !== product.category,
+});
+
+export interface CatalogService extends CatalogApi {
+  /** Drops what a catalog event makes stale, on every instance (the cache's bus carries it). Idempotent. */
+  invalidate(type: string, change: ProductChangedPayload): Promise<void>;
+}
 
 /**
  * The product page is one cache entry (product and stock summary together): each cache hit costs
  * about a microsecond of allocation-heavy work, and a second lookup per request cost a fifth of
  * hot-read throughput. The entry is dropped when the product changes or its SKU's stock moves.
  */
-export function createCatalogService(db: Database, cache: Cache, inventory: InventoryApi): CatalogApi {
+export function createCatalogService(db: Database, cache: Cache, inventory: InventoryApi, afterCommit: () => void): CatalogService {
   const repository = createCatalogRepository(db);
   const details = cache.namespace('catalog:v1:detail');
   const skuToId = cache.namespace('catalog:v1:sku');
+  const pages = cache.namespace('catalog:v1:list');
+
+  async function invalidate(type: string, change: ProductChangedPayload): Promise<void> {
+    await details.delete(change.productId);
+    await cache.deleteByTags(staleListTags(change, type === CatalogEvents.created));
+  }
+
+  async function loadPage(query: ProductQuery, afterId: string | undefined): Promise<ProductPage> {
+    // One extra row tells whether another page exists without a count query.
+    const rows = await repository.list({ category: query.category, q: query.q, afterId, limit: query.limit + 1 });
+    const items = rows.slice(0, query.limit);
+    return { items, nextCursor: rows.length > query.limit ? encodeCursor(items.at(-1)!.id) : null };
+  }
 
   async function loadDetail(id: string): Promise<ProductDetail | null> {
     const product = await repository.findById(id);
@@ -35,37 +89,71 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
   // Cache-aside: a miss loads once however many requests wait for it (bentocache's stampede lock).
   const getProductDetail = (id: string) => details.getOrSet(id, () => loadDetail(id));
 
+  /**
+   * Commits a change with its event. The caches are updated before returning (read-your-writes for
+   * the admin); the event repeats the invalidation for whatever that missed (a crash in between, a
+   * cache that was unreachable), since the outbox delivers it whatever happens after the commit.
+   */
+  async function commitChange(type: string, write: (tx: Queryable) => Promise<{ product: Product; before?: Product } | null>) {
+    const result = await db.transaction(async (tx) => {
+      const written = await write(tx);
+      if (written) await appendToOutbox(tx, [{ type, key: written.product.id, payload: changedPayload(written.product, written.before) }]);
+      return written;
+    });
+    if (result) afterCommit();
+    return result;
+  }
+
   return {
     getProductDetail,
     getProduct: async (id) => (await getProductDetail(id))?.product ?? null,
+    invalidate,
 
-    async listProducts(query) {
+    // Category and search pages are cache-aside too, tagged so that a change drops only what it alters.
+    listProducts: (query) => {
+      // A forged cursor is refused before it reaches the cache (and never becomes a key).
       const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      // One extra row tells whether another page exists without a count query.
-      const rows = await repository.list({ category: query.category, q: query.q, afterId, limit: query.limit + 1 });
-      const items = rows.slice(0, query.limit);
-      return { items, nextCursor: rows.length > query.limit ? encodeCursor(items.at(-1)!.id) : null };
+      const key = JSON.stringify([query.category ?? null, query.q ?? null, afterId ?? null, query.limit]);
+      return pages.getOrSet(key, async (context) => {
+        const page = await loadPage(query, afterId);
+        context.setTags(page.items.map((product) => ListTags.product(product.id)));
+        return page;
+      }, { tags: [scopeTag(query)] });
     },
 
     async createProduct(input) {
-      const product = await repository.insert({ ...input, id: uuidv7() }).catch((error: unknown) => {
-        if (sqlStateOf(error) === SqlState.uniqueViolation) {
-          throw new DomainError('conflict', CatalogErrorCodes.skuTaken, `A product with SKU ${input.sku} exists.`);
-        }
-        throw error;
-      });
-      await details.delete(product.id);
+      const created = await commitChange(CatalogEvents.created, async (tx) => ({ product: await createCatalogRepository(tx).insert({ ...input, id: uuidv7() }) }))
+        .catch((error: unknown) => {
+          if (sqlStateOf(error) === SqlState.uniqueViolation) {
+            throw new DomainError('conflict', CatalogErrorCodes.skuTaken, `A product with SKU ${input.sku} exists.`);
+          }
+          throw error;
+        });
+      const product = created!.product;
+      await skuToId.set(product.sku, product.id);
+      await invalidate(CatalogEvents.created, changedPayload(product));
       return product;
     },
 
     async updateProduct(id, changes) {
-      const product = await repository.update(id, changes);
+      const updated = await commitChange(CatalogEvents.updated, async (tx) => {
+        const txRepository = createCatalogRepository(tx);
+        const before = await txRepository.findById(id, true);
+        const product = before && (await txRepository.update(id, changes));
+        return product ? { product, before: before! } : null;
+      });
+      if (!updated) return null;
+      await cache.deleteByTags(staleListTags(changedPayload(updated.product, updated.before), false));
       // Write-through: the new page is in the cache before the write returns.
-      if (product) await details.set(id, await loadDetail(id));
-      return product;
+      await details.set(id, await loadDetail(id));
+      return updated.product;
     },
 
-    importProducts: (batch) => repository.insertMany(batch),
+    async importProducts(batch) {
+      await repository.insertMany(batch);
+      // A bulk load (the seeder) publishes no events: it drops every list page it may have changed.
+      await cache.deleteByTags([ListTags.all, ListTags.search, ...new Set(batch.map((p) => ListTags.category(p.category)))]);
+    },
     countProducts: () => repository.count(),
   };
 }

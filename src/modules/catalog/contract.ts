@@ -60,6 +60,24 @@ export interface CatalogApi {
   countProducts(): Promise<number>;
 }
 
+/** Events the catalog publishes through its outbox. */
+export const CatalogEvents = {
+  created: 'catalog.product.created',
+  updated: 'catalog.product.updated',
+} as const;
+
+/** What a catalog event carries: which cached pages it makes stale. */
+export interface ProductChangedPayload {
+  productId: string;
+  sku: string;
+  version: number;
+  category: string;
+  /** Set when the product moved between categories. */
+  previousCategory?: string;
+  /** Name, description or category changed: search results may differ. */
+  textChanged: boolean;
+}
+
 export const CatalogErrorCodes = {
   skuTaken: 'SKU_TAKEN',
 } as const;

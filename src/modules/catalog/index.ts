@@ -1,9 +1,10 @@
 import type { Cache } from '../../platform/cache/cache.ts';
 import type { Database } from '../../platform/db/database.ts';
 import type { Migration } from '../../platform/db/migrations.ts';
+import type { ConsumerOptions } from '../../platform/events/consumer.ts';
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import type { InventoryApi } from '../inventory/contract.ts';
-import type { CatalogApi } from './contract.ts';
+import { CatalogEvents, type CatalogApi, type ProductChangedPayload } from './contract.ts';
 import { registerCatalogRoutes } from './catalog.routes.ts';
 import { catalogMigrations } from './catalog.schema.ts';
 import { createCatalogService } from './catalog.service.ts';
@@ -16,18 +17,32 @@ export interface CatalogModule {
   api: CatalogApi;
   /** Write-behind view counts; the composition root starts and stops its flusher. */
   views: ViewCounter;
+  /** Drops cached pages on every catalog change, whichever instance or process made it. */
+  consumers: ConsumerOptions<ProductChangedPayload>[];
   registerRoutes(app: HttpApp): void;
 }
 
 /** The catalog reaches stock through the inventory contract only. */
-export function createCatalogModule(deps: { db: Database; cache: Cache; inventory: InventoryApi; httpMaxAgeSeconds: number }): CatalogModule {
-  const api = createCatalogService(deps.db, deps.cache, deps.inventory);
+export function createCatalogModule(deps: {
+  db: Database;
+  cache: Cache;
+  inventory: InventoryApi;
+  httpMaxAgeSeconds: number;
+  /** Called after a change commits: wakes the outbox relay. */
+  afterCommit: () => void;
+}): CatalogModule {
+  const api = createCatalogService(deps.db, deps.cache, deps.inventory, deps.afterCommit);
   const views = createViewCounter(deps.db);
   return {
     name: 'catalog',
     migrations: catalogMigrations,
     api,
     views,
+    consumers: [{
+      name: 'catalog-cache-invalidation',
+      types: [CatalogEvents.created, CatalogEvents.updated],
+      handle: (event) => api.invalidate(event.type, event.payload),
+    }],
     registerRoutes(app) {
       registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds });
       registerViewRoutes(app, api, views);

@@ -43,7 +43,7 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
 /** Caching switched off: every read loads. The lab's reference point. */
 export function createNoCache(): Cache {
   const none: Cache = {
-    getOrSet: (_key, load) => load(),
+    getOrSet: (_key, load) => load({ setTags: () => undefined }),
     set: async () => undefined,
     delete: async () => undefined,
     deleteByTags: async () => undefined,

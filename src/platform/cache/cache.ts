@@ -6,9 +6,15 @@ export interface CacheEntryOptions {
   tags?: string[];
 }
 
+/** What a loader can say about the entry it is producing. */
+export interface LoadContext {
+  /** Adds tags known only once the value is loaded (the products on a list page). */
+  setTags(tags: string[]): void;
+}
+
 export interface Cache {
   /** Cache-aside read: returns the cached value or loads it once, even under concurrent callers. */
-  getOrSet<T>(key: string, load: () => Promise<T>, options?: CacheEntryOptions): Promise<T>;
+  getOrSet<T>(key: string, load: (context: LoadContext) => Promise<T>, options?: CacheEntryOptions): Promise<T>;
   /** Write-through: puts a fresh value in place. */
   set<T>(key: string, value: T, options?: CacheEntryOptions): Promise<void>;
   delete(key: string): Promise<void>;

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../../../test/support/monolith.ts';
+import { appendToOutbox } from '../../platform/events/outbox.ts';
+import { CatalogEvents, type Product, type ProductChangedPayload } from './contract.ts';
+
+interface Page {
+  items: Product[];
+  nextCursor: string | null;
+}
+
+/** List, category and search pages are cached and dropped by exactly the changes that alter them. */
+describe('cached product lists', () => {
+  let m: TestMonolith;
+  let admin: Record<string, string>;
+  const list = async (query: string) => (await m.app.inject({ url: `/api/v1/products?${query}` })).json<Page>();
+  const names = async (query: string) => (await list(query)).items.map((p) => p.name);
+  const patch = (id: string, payload: object) => m.app.inject({ method: 'PATCH', url: `/api/v1/products/${id}`, headers: admin, payload });
+  /** Statements the database ran while `work` ran. */
+  async function queriesDuring(work: () => Promise<unknown>): Promise<number> {
+    const before = m.db.stats().queries;
+    await work();
+    return m.db.stats().queries - before;
+  }
+
+  let lamp: Product;
+  let kettle: Product;
+  beforeAll(async () => {
+    m = await startTestMonolith();
+    admin = bearer(await adminToken(m));
+    const create = async (payload: object) => (await m.app.inject({ method: 'POST', url: '/api/v1/products', headers: admin, payload })).json<Product>();
+    lamp = await create({ sku: 'LC-LAMP', name: 'Storm Lamp', description: 'Lights a tent', category: 'Lighting', price: 1500, stock: 5 });
+    kettle = await create({ sku: 'LC-KETTLE', name: 'Camp Kettle', description: 'Boils water', category: 'Kitchen', price: 2500, stock: 5 });
+  });
+  afterAll(() => m.dispose());
+
+  it('serves a repeated list, category or search page without touching the database', async () => {
+    for (const query of ['limit=10', 'category=Lighting', 'q=kettle']) {
+      const first = await list(query);
+      expect(first.items.length, query).toBeGreaterThan(0);
+      let again: Page | undefined;
+      expect(await queriesDuring(async () => (again = await list(query))), query).toBe(0);
+      expect(again).toEqual(first);
+    }
+  });
+
+  it('shows a renamed product on every cached page that lists it, at once', async () => {
+    expect(await names('category=Lighting')).toEqual(['Storm Lamp']);
+    expect(await names('limit=10')).toContain('Storm Lamp');
+    expect((await patch(lamp.id, { name: 'Hurricane Lamp' })).statusCode).toBe(200);
+    expect(await names('category=Lighting')).toEqual(['Hurricane Lamp']);
+    expect(await names('limit=10')).toContain('Hurricane Lamp');
+    expect(await names('q=hurricane')).toEqual(['Hurricane Lamp']);
+  });
+
+  it('moves a product between cached category pages when its category changes', async () => {
+    expect(await names('category=Outdoors')).toEqual([]);
+    expect(await names('category=Kitchen')).toEqual(['Camp Kettle']);
+    await patch(kettle.id, { category: 'Outdoors' });
+    expect(await names('category=Outdoors')).toEqual(['Camp Kettle']);
+    expect(await names('category=Kitchen')).toEqual([]);
+  });
+
+  it('adds a new product to the cached pages of its category and to search results', async () => {
+    expect(await names('q=compass')).toEqual([]);
+    const before = await names('category=Outdoors');
+    await m.app.inject({ method: 'POST', url: '/api/v1/products', headers: admin, payload: { sku: 'LC-COMPASS', name: 'Compass', category: 'Outdoors', price: 900 } });
+    expect(await names('category=Outdoors')).toEqual([...before, 'Compass']);
+    expect(await names('q=compass')).toEqual(['Compass']);
+  });
+
+  it('keeps caching a page that a change elsewhere does not touch', async () => {
+    await list('category=Lighting');
+    await patch(kettle.id, { price: 2600 });
+    expect(await queriesDuring(() => list('category=Lighting'))).toBe(0);
+  });
+
+  it('drops stale pages when only the event says what changed (a writer that crashed before invalidating)', async () => {
+    expect(await names('category=Lighting')).toEqual(['Hurricane Lamp']);
+    // Another process changed the row and committed its event, but never touched this cache.
+    const version = await m.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ version: number }>("update catalog.products set name = 'Lantern', version = version + 1 where id = $1 returning version", [lamp.id]);
+      const payload: ProductChangedPayload = { productId: lamp.id, sku: lamp.sku, version: rows[0]!.version, category: 'Lighting', textChanged: true };
+      await appendToOutbox(tx, [{ type: CatalogEvents.updated, key: lamp.id, payload }]);
+      return rows[0]!.version;
+    });
+    m.relay.nudge();
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && (await names('category=Lighting'))[0] !== 'Lantern') await new Promise((r) => setTimeout(r, 20));
+    expect(await names('category=Lighting')).toEqual(['Lantern']);
+    const detail = (await m.app.inject({ url: `/api/v1/products/${lamp.id}` })).json<Product>();
+    expect(detail).toMatchObject({ name: 'Lantern', version });
+  });
+});
