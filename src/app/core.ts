@@ -61,7 +61,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const relay = createOutboxRelay({ db, transport, logger });
   const providers = createProviders(config, overrides.providers);
 
-  const identity = createIdentityModule({ db, tokens });
+  const identity = createIdentityModule({ db, tokens, cache });
   const inventory = createInventoryModule({ db, cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
   const catalog = createCatalogModule({ db, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
   const payments = createPaymentsModule({ db, provider: providers.payments });

@@ -18,6 +18,17 @@ describe('identity over HTTP', () => {
     expect(me.headers['cache-control']).toBe('private, no-store');
   });
 
+  it('serves a repeated profile read from the cache and a changed profile at once', async () => {
+    const { token } = await signup(m, 'cached@example.com');
+    const me = () => m.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(token) });
+    await me();
+    const before = m.db.stats().queries;
+    expect((await me()).statusCode).toBe(200);
+    expect(m.db.stats().queries - before).toBe(0);
+    await m.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: bearer(token), payload: { name: 'Renamed' } });
+    expect((await me()).json().name).toBe('Renamed');
+  });
+
   it('refuses a taken email, whatever its case, with 409 EMAIL_TAKEN', async () => {
     await signup(m, 'grace@example.com');
     const again = await m.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: 'GRACE@example.com', password: 'password-xyz', name: 'G', country: 'US' } });

@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { DomainError } from '../../platform/errors/domain-error.ts';
 import { DECOY_HASH, hashPassword, verifyPassword } from '../../platform/auth/passwords.ts';
 import { generateApiKey, hashApiKey, type TokenService } from '../../platform/auth/tokens.ts';
+import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState } from '../../platform/db/database.ts';
 import { IdentityErrorCodes, type IdentityApi, type User } from './contract.ts';
 import type { IdentityRepository, StoredUser } from './identity.repository.ts';
@@ -10,7 +11,9 @@ const publicUser = ({ passwordHash: _hidden, ...user }: StoredUser): User => use
 
 const emailTaken = () => new DomainError('conflict', IdentityErrorCodes.emailTaken, 'An account with this email already exists.');
 
-export function createIdentityService(repository: IdentityRepository, tokens: TokenService): IdentityApi {
+/** Profiles are cache-aside (read on every order and every `GET /users/me`) and written through on change. */
+export function createIdentityService(repository: IdentityRepository, tokens: TokenService, cache: Cache): IdentityApi {
+  const profiles = cache.namespace('identity:v1:user');
   return {
     async signup(input) {
       if (await repository.findByEmail(input.email)) throw emailTaken();
@@ -40,15 +43,17 @@ export function createIdentityService(repository: IdentityRepository, tokens: To
       return tokens.issue(stored.id, stored.role);
     },
 
-    async getUser(id) {
+    getUser: (id) => profiles.getOrSet(id, async () => {
       const stored = await repository.findById(id);
       return stored ? publicUser(stored) : null;
-    },
+    }),
 
     async updateUser(id, changes) {
       const stored = await repository.update(id, { ...changes, country: changes.country?.toUpperCase() });
       if (!stored) throw new DomainError('not_found', 'NOT_FOUND', 'No such user.');
-      return publicUser(stored);
+      const user = publicUser(stored);
+      await profiles.set(id, user);
+      return user;
     },
 
     async createApiKey(ownerId, name, role) {
@@ -70,8 +75,10 @@ export function createIdentityService(repository: IdentityRepository, tokens: To
 
     async ensureAdmin(email, password) {
       const passwordHash = await hashPassword(password);
-      if (await repository.findByEmail(email)) {
+      const existing = await repository.findByEmail(email);
+      if (existing) {
         await repository.promote(email, passwordHash);
+        await profiles.delete(existing.id);
         return;
       }
       await repository.insertUser({ id: uuidv7(), email: email.toLowerCase(), passwordHash, name: 'Administrator', country: 'US', role: 'admin' });

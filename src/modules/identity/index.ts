@@ -1,4 +1,5 @@
 import type { TokenService } from '../../platform/auth/tokens.ts';
+import type { Cache } from '../../platform/cache/cache.ts';
 import type { Database } from '../../platform/db/database.ts';
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import type { IdentityApi } from './contract.ts';
@@ -14,8 +15,8 @@ export interface IdentityModule {
   registerRoutes(app: HttpApp): void;
 }
 
-export function createIdentityModule(deps: { db: Database; tokens: TokenService }): IdentityModule {
-  const api = createIdentityService(createIdentityRepository(deps.db), deps.tokens);
+export function createIdentityModule(deps: { db: Database; tokens: TokenService; cache: Cache }): IdentityModule {
+  const api = createIdentityService(createIdentityRepository(deps.db), deps.tokens, deps.cache);
   return {
     name: 'identity',
     migrations: identityMigrations,
