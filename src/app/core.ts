@@ -22,7 +22,11 @@ import { createMailer, createNotificationsModule } from '../modules/notification
 import { createOrderSaga, createOrdersModule } from '../modules/orders/index.ts';
 import { createPaymentsModule } from '../modules/payments/index.ts';
 import { createShippingModule } from '../modules/shipping/index.ts';
+import type { Shard } from '../platform/db/sharding/shard-set.ts';
+import type { OutboxRelay } from '../platform/events/relay.ts';
+import type { SagaRunner } from '../platform/saga/saga-runner.ts';
 import { createProviders, type Providers } from './providers.ts';
+import { openShards } from './shards.ts';
 import { loadOrCreateSecret } from './secrets.ts';
 
 /** The cache the configuration asks for (the lab switches it): off, L1 only, or L1 + Redis L2 with its bus. */
@@ -60,9 +64,10 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const transport = createTableTransport(db);
   const relay = createOutboxRelay({ db, transport, logger });
   const providers = createProviders(config, overrides.providers);
+  const shards = await openShards(config, db, { onAcquireWait: dbMetrics?.onAcquireWait });
 
   const identity = createIdentityModule({ db, tokens, cache });
-  const inventory = createInventoryModule({ db, cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
+  const inventory = createInventoryModule({ shards, cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
   const catalog = createCatalogModule({ db, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
   const payments = createPaymentsModule({ db, provider: providers.payments });
   const shipping = createShippingModule({ db, carrier: providers.carrier });
@@ -76,10 +81,13 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
     inventory: inventory.api, payments: payments.api, shipping: shipping.api,
     attempts: config.orders.stepAttempts, timeoutMs: config.orders.stepTimeoutMs,
   });
-  const saga = createSagaRunner({ db, logger, definitions: [orderSaga], afterSettled: () => relay.nudge() });
+  // Each shard works off its own sagas and its own outbox; the main database's are the monolith's shard.
+  const cells = new Map<string, { relay: OutboxRelay; saga: SagaRunner }>();
+  let background = false;
+  const cellOf = (shard: Shard) => cells.get(shard.name)!;
   const orders = createOrdersModule({
-    db, saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
-    afterCommit: () => relay.nudge(), processing: config.orders.processing,
+    db, shards, sagaFor: (shard) => cellOf(shard).saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
+    afterCommit: (shard) => cellOf(shard).relay.nudge(), processing: config.orders.processing,
   });
   const modules = { identity, inventory, catalog, payments, shipping, notifications, orders };
 
@@ -88,28 +96,49 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   for (const module of Object.values(modules)) await migrate(db, module.name, module.migrations);
   if (config.admin) await identity.api.ensureAdmin(config.admin.email, config.admin.password);
 
+  await shards.onShard(async (shard) => {
+    const shardRelay = shard.db === db ? relay : createOutboxRelay({ db: shard.db, transport, logger });
+    const saga = createSagaRunner({ db: shard.db, logger, definitions: [orderSaga], afterSettled: () => shardRelay.nudge() });
+    cells.set(shard.name, { relay: shardRelay, saga });
+    // A shard added while running starts working at once.
+    if (background) await startCell(shard.name);
+  });
+  async function startCell(name: string): Promise<void> {
+    const cell = cells.get(name)!;
+    if (cell.relay !== relay) cell.relay.start();
+    const resumed = await cell.saga.resumeAll();
+    if (resumed > 0) logger.info({ resumed, shard: name }, 'resumed unfinished sagas');
+  }
+  let mapWatch: NodeJS.Timeout | undefined;
+
   const consumerOptions = [...catalog.consumers, ...notifications.consumers, ...orders.consumers].map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
   let subscriptions: Subscription[] = [];
 
   return {
-    db, cache, tokens, transport, relay, saga, modules,
+    db, cache, tokens, transport, relay, shards, modules,
     consumers: consumerOptions.map(({ name, types }) => ({ name, types })),
     /** Starts the relay and the consumers, and resumes every saga a crash left unfinished. */
     async startBackground(): Promise<void> {
       relay.start();
       catalog.views.start();
       subscriptions = consumerOptions.map((options) => startConsumer({ db, transport, logger }, options as Parameters<typeof startConsumer>[1]));
-      const resumed = await saga.resumeAll();
-      if (resumed > 0) logger.info({ resumed }, 'resumed unfinished sagas');
+      background = true;
+      for (const name of cells.keys()) await startCell(name);
+      // Another process (`scalemart shards add`) may change the shard map; a write routed by an old map is refused by the fence anyway.
+      mapWatch = setInterval(() => void shards.refresh().catch((error: unknown) => logger.warn({ err: String(error) }, 'shard map refresh failed')), 1_000);
+      mapWatch.unref();
     },
     /** Stops background work after what is in flight, then closes the cache and the database. */
     async close(): Promise<void> {
-      await saga.stop();
+      clearInterval(mapWatch);
+      await Promise.all([...cells.values()].map((cell) => cell.saga.stop()));
       await catalog.views.stop();
       await Promise.all(subscriptions.map((s) => s.stop()));
       await relay.stop();
+      await Promise.all([...cells.values()].filter((cell) => cell.relay !== relay).map((cell) => cell.relay.stop()));
       await providers.close();
       await cache.close();
+      await shards.close();
       await db.close();
     },
   };

@@ -1,5 +1,5 @@
 import type { Cache } from '../../platform/cache/cache.ts';
-import type { Database } from '../../platform/db/database.ts';
+import type { ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import type { Migration } from '../../platform/db/migrations.ts';
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import type { InventoryApi } from './contract.ts';
@@ -14,8 +14,9 @@ export interface InventoryModule {
   registerRoutes(app: HttpApp): void;
 }
 
-export function createInventoryModule(deps: { db: Database; cache: Cache; httpMaxAgeSeconds: number }): InventoryModule {
-  const api = createInventoryService(deps.db, deps.cache);
+/** Stock lives on the shards, by SKU (one shard, the main database, in the monolith stage). */
+export function createInventoryModule(deps: { shards: ShardSet; cache: Cache; httpMaxAgeSeconds: number }): InventoryModule {
+  const api = createInventoryService(deps.shards, deps.cache);
   return {
     name: 'inventory',
     migrations: inventoryMigrations,
@@ -23,3 +24,4 @@ export function createInventoryModule(deps: { db: Database; cache: Cache; httpMa
     registerRoutes: (app) => registerInventoryRoutes(app, api, { maxAgeSeconds: deps.httpMaxAgeSeconds }),
   };
 }
+export { inventoryMigrations } from './inventory.schema.ts';

@@ -76,6 +76,15 @@ export function createInventoryRepository(db: Queryable) {
         [reservationId, lines.map((l) => l.sku), lines.map((l) => l.quantity)],
       );
     },
+    /** Gives back the units a reservation holds here and forgets it, as if it had never been taken. */
+    async undoReservation(reservationId: string): Promise<void> {
+      await db.query(
+        `update inventory.stock s set available = s.available + r.quantity, reserved = s.reserved - r.quantity, version = s.version + 1, updated_at = now()
+         from inventory.reservations r where r.id = $1 and r.sku = s.sku and r.status = 'reserved'`,
+        [reservationId],
+      );
+      await db.query('delete from inventory.reservations where id = $1', [reservationId]);
+    },
     /** Moves a reservation along one of SETTLEMENTS and applies that move's stock change. */
     async settle(reservationId: string, move: Settlement): Promise<void> {
       const { from, to, stock } = SETTLEMENTS[move];

@@ -4,40 +4,75 @@ import type { Database } from '../../platform/db/database.ts';
 import { migrate } from '../../platform/db/migrations.ts';
 import { createPgliteDatabase } from '../../platform/db/pglite.adapter.ts';
 import { createPostgresDatabase } from '../../platform/db/postgres.adapter.ts';
+import { createHashStrategy } from '../../platform/db/sharding/hash.strategy.ts';
+import {
+  createMappedShardSet, createSingleShardSet, seedShardMap, shardFenceMigrations, shardMapMigrations, type ShardSet,
+} from '../../platform/db/sharding/shard-set.ts';
 import { createScratchDatabase } from '../../../test/support/postgres.ts';
 import type { InventoryApi } from './contract.ts';
 import { inventoryMigrations } from './inventory.schema.ts';
 import { createInventoryService } from './inventory.service.ts';
 
-const engines: Array<[string, () => Promise<{ db: Database; dispose: () => Promise<void> }>]> = [
-  ['PGlite', async () => ({ db: await createPgliteDatabase({ dataDir: 'memory://' }), dispose: async () => undefined })],
+async function single(db: Database) {
+  await migrate(db, 'inventory', inventoryMigrations);
+  return createSingleShardSet(db);
+}
+
+const engines: Array<[string, () => Promise<{ shards: ShardSet; dispose: () => Promise<void> }>]> = [
+  ['PGlite', async () => {
+    const db = await createPgliteDatabase({ dataDir: 'memory://' });
+    return { shards: await single(db), dispose: () => db.close() };
+  }],
   ['PostgreSQL', async () => {
     const scratch = await createScratchDatabase();
-    return { db: createPostgresDatabase({ connectionString: scratch.url, poolSize: 20 }), dispose: scratch.drop };
+    const db = createPostgresDatabase({ connectionString: scratch.url, poolSize: 20 });
+    return { shards: await single(db), dispose: async () => (await db.close(), await scratch.drop()) };
+  }],
+  // Three shards: the lines of one reservation land on different shards (A, B and C do).
+  ['PostgreSQL, three shards', async () => {
+    const scratches = await Promise.all([0, 1, 2, 3].map(() => createScratchDatabase()));
+    const main = createPostgresDatabase({ connectionString: scratches[0]!.url, poolSize: 4 });
+    await migrate(main, 'sharding', shardMapMigrations);
+    await seedShardMap(main, scratches.slice(1).map((s) => s.url));
+    const shards = await createMappedShardSet({
+      main,
+      open: async (entry) => {
+        const db = createPostgresDatabase({ connectionString: entry.url, poolSize: 20 });
+        await migrate(db, 'sharding-fence', shardFenceMigrations);
+        await migrate(db, 'inventory', inventoryMigrations);
+        return db;
+      },
+    });
+    return {
+      shards,
+      dispose: async () => {
+        await shards.close();
+        await main.close();
+        for (const scratch of scratches) await scratch.drop();
+      },
+    };
   }],
 ];
 
 describe.each(engines)('inventory reservations on %s', (_name, open) => {
-  let db: Database;
+  let shards: ShardSet;
   let dispose: () => Promise<void>;
   let inventory: InventoryApi;
+  /** The stock row as stored on the shard that owns the SKU. */
+  const stored = async (sku: string) =>
+    (await shards.shardFor(sku).db.query<{ available: number; reserved: number }>('select available, reserved from inventory.stock where sku = $1', [sku])).rows[0];
   beforeAll(async () => {
-    ({ db, dispose } = await open());
-    await migrate(db, 'inventory', inventoryMigrations);
-    inventory = createInventoryService(db, createMemoryCache({ defaultTtlSeconds: 60, maxItems: 1000 }));
+    ({ shards, dispose } = await open());
+    inventory = createInventoryService(shards, createMemoryCache({ defaultTtlSeconds: 60, maxItems: 1000 }));
   });
-  afterAll(async () => {
-    await db.close();
-    await dispose();
-  });
+  afterAll(() => dispose());
 
   it('never oversells: 100 concurrent reservations of 1 against stock 10 hold exactly 10', async () => {
     await inventory.setStock('HOT', 10);
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => inventory.reserve(`order-${i}`, [{ sku: 'HOT', quantity: 1 }])));
     expect(results.filter((r) => r.ok)).toHaveLength(10);
     expect(results.filter((r) => !r.ok && r.reason === 'OUT_OF_STOCK')).toHaveLength(90);
-    const { rows } = await db.query<{ available: number; reserved: number }>("select available, reserved from inventory.stock where sku = 'HOT'");
-    expect(rows[0]).toEqual({ available: 0, reserved: 10 });
+    expect(await stored('HOT')).toEqual({ available: 0, reserved: 10 });
   });
 
   it('reserves all lines or none, and is idempotent per reservation id', async () => {
@@ -67,4 +102,24 @@ describe.each(engines)('inventory reservations on %s', (_name, open) => {
     expect(await inventory.returnStock('keep')).toBe(false);
     expect(await inventory.getStock('C')).toMatchObject({ available: 4, reserved: 0 });
   });
+
+  it('holds nothing anywhere after a refusal, even when the lines span shards, and decides afresh later', async () => {
+    await inventory.setStock('S1', 3);
+    await inventory.setStock('S2', 3);
+    await inventory.setStock('S3', 0);
+    const lines = [{ sku: 'S1', quantity: 2 }, { sku: 'S2', quantity: 2 }, { sku: 'S3', quantity: 1 }];
+    expect(await inventory.reserve('span', lines)).toEqual({ ok: false, reason: 'OUT_OF_STOCK', sku: 'S3' });
+    for (const sku of ['S1', 'S2']) expect(await stored(sku)).toEqual({ available: 3, reserved: 0 });
+    await inventory.setStock('S3', 1);
+    expect(await inventory.reserve('span', lines)).toEqual({ ok: true, reservationId: 'span' });
+    expect(await inventory.commit('span')).toBe(true);
+    expect([await stored('S1'), await stored('S2'), await stored('S3')]).toEqual([
+      { available: 1, reserved: 0 }, { available: 1, reserved: 0 }, { available: 0, reserved: 0 },
+    ]);
+  });
+});
+
+it('puts the SKUs of one order on different shards (so the sharded suite above spans shards)', () => {
+  const strategy = createHashStrategy({ shards: ['shard-0', 'shard-1', 'shard-2'] });
+  expect(new Set(['S1', 'S2', 'S3'].map((sku) => strategy.shardFor(sku))).size).toBeGreaterThan(1);
 });

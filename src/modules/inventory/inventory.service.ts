@@ -1,5 +1,6 @@
 import type { Cache } from '../../platform/cache/cache.ts';
-import { sqlStateOf, SqlState, type Database } from '../../platform/db/database.ts';
+import { sqlStateOf, SqlState, type Queryable } from '../../platform/db/database.ts';
+import { StaleShardMapError, type Shard, type ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import type { InventoryApi, ReserveResult, StockLevel, StockLine } from './contract.ts';
 import { createInventoryRepository, SETTLEMENTS, type Settlement } from './inventory.repository.ts';
 
@@ -19,13 +20,38 @@ function normalise(lines: readonly StockLine[]): StockLine[] {
   return [...totals].sort(([a], [b]) => (a < b ? -1 : 1)).map(([sku, quantity]) => ({ sku, quantity }));
 }
 
+/** Runs `work` again on a fresh shard map when a rebalance moved keys under it (every step is idempotent). */
+async function onCurrentMap<T>(shards: ShardSet, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof StaleShardMapError) || attempt >= 5) throw error;
+      await shards.refresh();
+    }
+  }
+}
+
+function groupByShard<L extends { sku: string }>(shards: ShardSet, lines: readonly L[]): Map<Shard, L[]> {
+  const groups = new Map<Shard, L[]>();
+  for (const line of lines) {
+    const shard = shards.shardFor(line.sku);
+    groups.set(shard, [...(groups.get(shard) ?? []), line]);
+  }
+  return groups;
+}
+
 /**
+ * Stock lives on the shard that owns its SKU. A reservation spanning shards is one transaction per
+ * shard, taken in shard order; a refusal on one undoes the others, so a refusal holds nothing
+ * anywhere. Settling (commit, release, return) visits every shard, since a reservation id does not
+ * say where its lines are.
+ *
  * Stock entries are dropped or replaced on every change (reserve, commit, release, set), so their
  * TTL is only the cache's safety net: the cache's default, not a short one. A short TTL made every
  * entry loaded in one burst expire in one burst, and the refresh storm halved read throughput.
  */
-export function createInventoryService(db: Database, cache: Cache): InventoryApi {
-  const repository = createInventoryRepository(db);
+export function createInventoryService(shards: ShardSet, cache: Cache): InventoryApi {
   const stockCache = cache.namespace('inventory:v1:stock');
   const listeners: ((skus: readonly string[]) => Promise<void>)[] = [];
   const forget = async (skus: readonly string[]) => {
@@ -33,24 +59,58 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
     await Promise.all(listeners.map((listener) => listener(skus)));
   };
 
+  async function findStock(sku: string): Promise<StockLevel | null> {
+    const level = (await createInventoryRepository(shards.shardFor(sku).db).find([sku]))[0];
+    // A miss may mean the SKU just moved to a shard this process does not route to yet.
+    if (!level && (await shards.refresh())) return findStock(sku);
+    return level ?? null;
+  }
+
   async function settle(reservationId: string, move: Settlement): Promise<boolean> {
-    const skus = await db.transaction(async (tx) => {
-      const txRepository = createInventoryRepository(tx);
-      const lines = await txRepository.reservationLines(reservationId, true);
-      const open = lines.filter((line) => line.status === SETTLEMENTS[move].from);
-      if (open.length === 0) return [];
-      await txRepository.settle(reservationId, move);
-      return open.map((line) => line.sku);
+    const skus = await onCurrentMap(shards, async () => {
+      const settled = await Promise.all(shards.shards().map((shard) => shards.writeOn(shard, async (tx) => {
+        const repository = createInventoryRepository(tx);
+        const open = (await repository.reservationLines(reservationId, true)).filter((line) => line.status === SETTLEMENTS[move].from);
+        if (open.length > 0) await repository.settle(reservationId, move);
+        return open.map((line) => line.sku);
+      })));
+      return settled.flat();
     });
     await forget(skus);
     return skus.length > 0;
   }
 
+  /** Takes the lines of one shard not yet held under the id; refuses if the id's hold there was released. */
+  async function reserveOn(tx: Queryable, reservationId: string, lines: StockLine[]): Promise<void> {
+    const repository = createInventoryRepository(tx);
+    const held = new Map((await repository.reservationLines(reservationId, true)).map((line) => [line.sku, line.status]));
+    const missing = lines.filter((line) => !held.has(line.sku));
+    for (const line of missing) {
+      const outcome = await repository.take(line);
+      if (outcome !== 'taken') throw new Refusal({ ok: false, reason: outcome === 'short' ? 'OUT_OF_STOCK' : 'UNKNOWN_SKU', sku: line.sku });
+    }
+    if (missing.length > 0) await repository.recordReservation(reservationId, missing);
+  }
+
+  async function reserveAll(reservationId: string, wanted: StockLine[]): Promise<ReserveResult> {
+    const done: Shard[] = [];
+    try {
+      for (const [shard, lines] of groupByShard(shards, wanted)) {
+        await shards.writeOn(shard, (tx) => reserveOn(tx, reservationId, lines));
+        done.push(shard);
+      }
+      return { ok: true, reservationId };
+    } catch (error) {
+      // Holds taken on other shards go back, and their rows with them: a later call decides afresh.
+      if (error instanceof Refusal) {
+        await Promise.all(done.map((shard) => shards.writeOn(shard, (tx) => createInventoryRepository(tx).undoReservation(reservationId))));
+      }
+      throw error;
+    }
+  }
+
   return {
-    async getStock(sku) {
-      const level = await stockCache.getOrSet(sku, async () => (await repository.find([sku]))[0] ?? null);
-      return level;
-    },
+    getStock: (sku) => stockCache.getOrSet(sku, () => findStock(sku)),
 
     async getStockMany(skus) {
       const levels = await Promise.all(skus.map((sku) => this.getStock(sku)));
@@ -58,7 +118,7 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
     },
 
     async setStock(sku, available) {
-      const level = await repository.upsert(sku, available);
+      const level = await shards.write(sku, (tx) => createInventoryRepository(tx).upsert(sku, available));
       await stockCache.set(sku, level);
       await Promise.all(listeners.map((listener) => listener([sku])));
       return level;
@@ -67,16 +127,7 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
     async reserve(reservationId, lines) {
       const wanted = normalise(lines);
       try {
-        const result = await db.transaction(async (tx): Promise<ReserveResult> => {
-          const txRepository = createInventoryRepository(tx);
-          if ((await txRepository.reservationLines(reservationId, true)).length > 0) return { ok: true, reservationId };
-          for (const line of wanted) {
-            const outcome = await txRepository.take(line);
-            if (outcome !== 'taken') throw new Refusal({ ok: false, reason: outcome === 'short' ? 'OUT_OF_STOCK' : 'UNKNOWN_SKU', sku: line.sku });
-          }
-          await txRepository.recordReservation(reservationId, wanted);
-          return { ok: true, reservationId };
-        });
+        const result = await onCurrentMap(shards, () => reserveAll(reservationId, wanted));
         await forget(wanted.map((line) => line.sku));
         return result;
       } catch (error) {
@@ -94,7 +145,9 @@ export function createInventoryService(db: Database, cache: Cache): InventoryApi
     onStockChanged: (listener) => void listeners.push(listener),
 
     async importStock(levels) {
-      await repository.upsertMany(levels);
+      await onCurrentMap(shards, async () => {
+        for (const [shard, group] of groupByShard(shards, levels)) await shards.writeOn(shard, (tx) => createInventoryRepository(tx).upsertMany(group));
+      });
       await forget(levels.map((l) => l.sku));
     },
   };

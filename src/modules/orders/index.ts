@@ -1,4 +1,5 @@
 import type { Database } from '../../platform/db/database.ts';
+import type { Shard, ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import type { ConsumerOptions } from '../../platform/events/consumer.ts';
 import type { Migration } from '../../platform/db/migrations.ts';
 import type { HttpApp } from '../../platform/http/create-app.ts';
@@ -25,18 +26,24 @@ export interface OrdersModule {
 }
 
 export interface OrdersModuleDeps {
+  /** The unsharded database: the read models live here. */
   db: Database;
-  /** Built by the composition root from `createOrderSaga`. */
-  saga: SagaRunner;
+  /** Where orders live, by customer id. */
+  shards: ShardSet;
+  /** Each shard's saga runner, built by the composition root from `createOrderSaga`. */
+  sagaFor: (shard: Shard) => SagaRunner;
   catalog: CatalogApi;
   identity: IdentityApi;
   notifications: NotificationsApi;
-  afterCommit: () => void;
+  afterCommit: (shard: Shard) => void;
   processing: 'async' | 'sync';
 }
 
 export function createOrdersModule(deps: OrdersModuleDeps): OrdersModule {
-  const api = createOrdersService({ db: deps.db, saga: deps.saga, catalog: deps.catalog, identity: deps.identity, afterCommit: deps.afterCommit, processing: deps.processing, notifications: deps.notifications });
+  const api = createOrdersService({
+    shards: deps.shards, sagaFor: deps.sagaFor, catalog: deps.catalog, identity: deps.identity,
+    afterCommit: deps.afterCommit, processing: deps.processing, notifications: deps.notifications,
+  });
   const projections = [orderHistoryProjection, productSalesProjection];
   return {
     name: 'orders',
@@ -44,9 +51,10 @@ export function createOrdersModule(deps: OrdersModuleDeps): OrdersModule {
     api,
     projections,
     consumers: projections.map((p) => ({ name: p.name, types: p.types, transactional: true, handle: (event, tx) => p.apply(tx, event) })),
-    registerRoutes: (app) => registerOrderRoutes(app, { db: deps.db, orders: api, saga: deps.saga, notifications: deps.notifications }),
+    registerRoutes: (app) => registerOrderRoutes(app, { db: deps.db, orders: api, notifications: deps.notifications }),
   };
 }
 
 export { createOrderSaga } from './order-saga.ts';
 export { rebuildProjection } from './projections/projection.ts';
+export { ordersMigrations } from './orders.schema.ts';

@@ -5,9 +5,8 @@ import { AUTHENTICATED, principalOf, requireRole } from '../../platform/http/aut
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import { PRIVATE_NO_STORE } from '../../platform/http/http-cache.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
-import type { SagaRunner } from '../../platform/saga/saga-runner.ts';
 import type { NotificationsApi } from '../notifications/contract.ts';
-import type { OrdersApi } from './contract.ts';
+import type { OrdersService } from './orders.service.ts';
 import { listHistory } from './order-history.query.ts';
 import { encodeCursor } from '../../platform/http/cursor.ts';
 
@@ -38,13 +37,13 @@ const OrderView = Type.Object({
 const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 409: problemSchema, 422: problemSchema };
 const Id = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) });
 
-export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: OrdersApi; saga: SagaRunner; notifications: NotificationsApi }): void {
-  const { orders, saga } = deps;
+export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: OrdersService; notifications: NotificationsApi }): void {
+  const { orders } = deps;
   const view = async (orderId: string, customerId: string) => {
     const order = await orders.get(customerId, orderId);
     if (!order) throw PlatformErrors.notFound('order');
     const { customerId: _owner, ...rest } = order;
-    return { ...rest, timeline: await saga.history(orderId) };
+    return { ...rest, timeline: await orders.timeline(order) };
   };
 
   app.post('/api/v1/orders', {

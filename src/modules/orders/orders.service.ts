@@ -1,23 +1,27 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { sqlStateOf, SqlState, type Database } from '../../platform/db/database.ts';
+import { sqlStateOf, SqlState } from '../../platform/db/database.ts';
+import type { Shard, ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import { DomainError, PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
 import type { SagaRunner } from '../../platform/saga/saga-runner.ts';
+import type { SagaHistoryEntry } from '../../platform/saga/saga.ts';
 import type { CatalogApi } from '../catalog/contract.ts';
 import type { IdentityApi } from '../identity/contract.ts';
 import type { NotificationsApi } from '../notifications/contract.ts';
-import { OrderErrorCodes, OrderEvents, type OrderLine, type OrdersApi, type PlaceOrder } from './contract.ts';
+import { OrderErrorCodes, OrderEvents, type Order, type OrderLine, type OrdersApi, type PlaceOrder } from './contract.ts';
 import { ORDER_SAGA, type OrderSagaData } from './order-saga.ts';
 import { createOrdersRepository } from './orders.repository.ts';
 
 export interface OrdersDeps {
-  db: Database;
-  saga: SagaRunner;
+  /** Orders live on the shard that owns their customer, with their saga and their outbox rows. */
+  shards: ShardSet;
+  /** The saga runner working on a shard's sagas. */
+  sagaFor: (shard: Shard) => SagaRunner;
   catalog: CatalogApi;
   identity: IdentityApi;
-  /** Called after an order commits: wakes the outbox relay. */
-  afterCommit: () => void;
+  /** Called after an order commits on a shard: wakes that shard's outbox relay. */
+  afterCommit: (shard: Shard) => void;
   /**
    * `async` answers at once; the saga and the notifications run in the background. `sync` (the
    * lab's naive switch) does all of it, notifications included, before answering.
@@ -31,12 +35,31 @@ function requestHash(request: PlaceOrder): string {
   return createHash('sha256').update(JSON.stringify({ items: request.items, shippingAddress: request.shippingAddress })).digest('hex');
 }
 
-export function createOrdersService(deps: OrdersDeps): OrdersApi {
-  const repository = createOrdersRepository(deps.db);
+export interface OrdersService extends OrdersApi {
+  /** The saga steps an order went through, from its shard. */
+  timeline(order: Order): Promise<SagaHistoryEntry[]>;
+}
+
+export function createOrdersService(deps: OrdersDeps): OrdersService {
+  const { shards } = deps;
+  const repositoryFor = (customerId: string) => createOrdersRepository(shards.shardFor(customerId).db);
+
+  /** The customer's order, looked up again on a fresh shard map if a rebalance just moved the customer. */
+  async function findOwn(customerId: string, orderId: string): Promise<Order | null> {
+    const order = await repositoryFor(customerId).findById(orderId);
+    if (order) return order.customerId === customerId ? order : null;
+    return (await shards.refresh()) ? findOwn(customerId, orderId) : null;
+  }
+
+  /** Any customer's order (support and admin): every shard is asked. */
+  async function findAnywhere(orderId: string): Promise<Order | null> {
+    const found = await Promise.all(shards.shards().map((shard) => createOrdersRepository(shard.db).findById(orderId)));
+    return found.find((order) => order !== null) ?? null;
+  }
 
   async function replay(request: PlaceOrder, hash: string) {
     if (!request.idempotencyKey) return null;
-    const previous = await repository.findByIdempotencyKey(request.customerId, request.idempotencyKey);
+    const previous = await repositoryFor(request.customerId).findByIdempotencyKey(request.customerId, request.idempotencyKey);
     if (!previous) return null;
     if (previous.requestHash !== hash) {
       throw new DomainError('unprocessable', OrderErrorCodes.idempotencyMismatch, 'This Idempotency-Key was used with a different request.');
@@ -72,17 +95,18 @@ export function createOrdersService(deps: OrdersDeps): OrdersApi {
         orderId: id, customerId: request.customerId, total, currency, address: request.shippingAddress,
         lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
       };
-      let order;
+      let order: Order;
+      let shard: Shard;
       try {
-        // The order, its saga and its event commit together or not at all.
-        order = await deps.db.transaction(async (tx) => {
+        // The order, its saga and its event commit together or not at all, on the customer's shard.
+        [order, shard] = await shards.write(customer.id, async (tx, owner) => {
           const created = await createOrdersRepository(tx).insert({
             id, customerId: customer.id, customerEmail: customer.email, customerName: customer.name, items: lines, total, currency,
             shippingAddress: request.shippingAddress, idempotencyKey: request.idempotencyKey, requestHash: hash,
           });
-          await deps.saga.begin(tx, ORDER_SAGA, id, data);
+          await deps.sagaFor(owner).begin(tx, ORDER_SAGA, id, data);
           await appendToOutbox(tx, [{ type: OrderEvents.placed, key: id, payload: { orderId: id, customerId: customer.id, status: 'pending', items: lines, total, currency, createdAt: created.createdAt } }]);
-          return created;
+          return [created, owner] as const;
         });
       } catch (error) {
         // The same key raced itself: the other request created the order.
@@ -92,10 +116,11 @@ export function createOrdersService(deps: OrdersDeps): OrdersApi {
         }
         throw error;
       }
-      deps.afterCommit();
-      const running = deps.saga.run(id);
+      deps.afterCommit(shard);
+      const running = deps.sagaFor(shard).run(id);
       if (deps.processing === 'sync') {
         await running;
+        const repository = createOrdersRepository(shard.db);
         const payload = (await repository.payload(id))!;
         const type = payload.status === 'confirmed' ? OrderEvents.confirmed : OrderEvents.failed;
         await deps.notifications.processNow(type, payload);
@@ -104,19 +129,19 @@ export function createOrdersService(deps: OrdersDeps): OrdersApi {
       return { order, replayed: false };
     },
 
-    async get(customerId, orderId) {
-      const order = await repository.findById(orderId);
-      return order && (customerId === null || order.customerId === customerId) ? order : null;
-    },
+    get: (customerId, orderId) => (customerId === null ? findAnywhere(orderId) : findOwn(customerId, orderId)),
 
     async cancel(customerId, orderId) {
-      const order = await this.get(customerId, orderId);
+      const order = await findOwn(customerId, orderId);
       if (!order) throw PlatformErrors.notFound('order');
-      if ((order.status !== 'pending' && order.status !== 'confirmed') || !(await deps.saga.cancel(orderId))) {
+      const shard = shards.shardFor(customerId);
+      if ((order.status !== 'pending' && order.status !== 'confirmed') || !(await deps.sagaFor(shard).cancel(orderId))) {
         throw new DomainError('conflict', OrderErrorCodes.notCancellable, `An order that is ${order.status} cannot be cancelled.`);
       }
-      deps.afterCommit();
-      return (await repository.findById(orderId))!;
+      deps.afterCommit(shard);
+      return (await createOrdersRepository(shard.db).findById(orderId))!;
     },
+
+    timeline: (order) => deps.sagaFor(shards.shardFor(order.customerId)).history(order.id),
   };
 }

@@ -24,6 +24,10 @@ const schema = z.object({
     .default(''),
   DB_POOL_SIZE: int(1, 1000).optional(),
   DB_SPINDLES: int(0, 64).default(1),
+  SHARD_URLS: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/[^,\s]+)(,postgres(ql)?:\/\/[^,\s]+)*$/, 'comma-separated postgres:// URLs')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 30).default(3600),
@@ -69,6 +73,8 @@ export interface Config {
   /** `''` means embedded PGlite under dataDir; `memory://` an in-memory PGlite. */
   databaseUrl: string;
   dbPoolSize: number;
+  /** Orders and inventory shards, in jump-hash order; they seed the shard map on first start. Empty: the main database is the one shard. */
+  shardUrls: string[];
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   jwtSecret?: string;
   jwtTtlSeconds: number;
@@ -106,6 +112,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (c.CACHE_MODE === 'l1l2' && !c.REDIS_URL) {
     throw new ConfigError('REDIS_URL: required when CACHE_MODE=l1l2 (e.g. redis://127.0.0.1:6379)');
   }
+  if (c.SHARD_URLS && !c.DATABASE_URL.startsWith('postgres')) {
+    throw new ConfigError('SHARD_URLS: needs DATABASE_URL to be a postgres:// URL (the shard map lives on the main database)');
+  }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither');
   }
@@ -116,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: path.resolve(c.SCALEMART_DATA_DIR),
     databaseUrl: c.DATABASE_URL,
     dbPoolSize: c.DB_POOL_SIZE ?? defaultPoolSize(os.availableParallelism(), c.DB_SPINDLES),
+    shardUrls: c.SHARD_URLS?.split(',') ?? [],
     logLevel: c.LOG_LEVEL,
     jwtSecret: c.JWT_SECRET,
     jwtTtlSeconds: c.JWT_TTL_SECONDS,

@@ -1,0 +1,54 @@
+import type { Config } from '../platform/config/config.ts';
+import { createDatabase } from '../platform/db/create-database.ts';
+import type { Database } from '../platform/db/database.ts';
+import { migrate } from '../platform/db/migrations.ts';
+import {
+  createMappedShardSet,
+  createSingleShardSet,
+  readShardMap,
+  seedShardMap,
+  shardFenceMigrations,
+  shardMapMigrations,
+  type ShardMapEntry,
+  type ShardSet,
+} from '../platform/db/sharding/shard-set.ts';
+import { eventMigrations } from '../platform/events/events.schema.ts';
+import { sagaMigrations } from '../platform/saga/saga.schema.ts';
+import { inventoryMigrations } from '../modules/inventory/index.ts';
+import { ordersMigrations } from '../modules/orders/index.ts';
+
+/**
+ * Every schema a shard carries: its fence, the outbox and the sagas (an order commits with its saga
+ * and its event on its own shard), and the orders and inventory tables.
+ */
+export async function migrateShard(db: Database): Promise<void> {
+  await migrate(db, 'sharding-fence', shardFenceMigrations);
+  await migrate(db, 'events', eventMigrations);
+  await migrate(db, 'saga', sagaMigrations);
+  await migrate(db, 'inventory', inventoryMigrations);
+  await migrate(db, 'orders', ordersMigrations);
+}
+
+export interface OpenShardsOptions {
+  /** Told each shard connection checkout's wait, in ms. */
+  onAcquireWait?: (ms: number) => void;
+}
+
+/**
+ * The shards orders and inventory live on. The shard map on the main database is the truth once it
+ * lists any shard; `SHARD_URLS` only seeds it. With no shards, the main database is the one shard
+ * (the monolith stage), with no fence and no map lookups.
+ */
+export async function openShards(config: Config, main: Database, options: OpenShardsOptions = {}): Promise<ShardSet> {
+  await migrate(main, 'sharding', shardMapMigrations);
+  if (config.shardUrls.length > 0) await seedShardMap(main, config.shardUrls);
+  if ((await readShardMap(main)).shards.length === 0) return createSingleShardSet(main);
+  return createMappedShardSet({
+    main,
+    open: async (entry: ShardMapEntry) => {
+      const db = await createDatabase({ url: entry.url, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: options.onAcquireWait });
+      await migrateShard(db);
+      return db;
+    },
+  });
+}
