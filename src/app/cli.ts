@@ -4,7 +4,11 @@ import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { ConfigError, loadConfig, type Config } from '../platform/config/config.ts';
 import { createLogger } from '../platform/observability/logger.ts';
+import { createDatabase } from '../platform/db/create-database.ts';
+import { migrate } from '../platform/db/migrations.ts';
+import { readShardMap, shardMapMigrations } from '../platform/db/sharding/shard-set.ts';
 import { createCore } from './core.ts';
+import { addShard } from './shard-rebalance.ts';
 import { infraCommand } from './infra/infra.command.ts';
 import { runServer, DEMO_USER_PASSWORD } from './server.ts';
 import { seed } from './seed/seed.ts';
@@ -17,6 +21,7 @@ const USAGE = `Usage: scalemart <command>
   infra up|down|status [--dir D] [--base-port N] [--purge] [--json]
                                                local PostgreSQL (primary, 2 replicas, 4 shards), Redis, NATS for the scaled stage
   replay --projection NAME                     rebuild a read model from the event log (order-history, product-sales)
+  shards status | shards add --url URL         list the orders/inventory shard map; add a shard online (moves only the keys it takes)
   lab run <scenario> | lab list                run a load-lab scenario
 `;
 
@@ -79,6 +84,33 @@ async function replayCommand(args: string[]): Promise<void> {
   }
 }
 
+async function shardsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { url: { type: 'string' } } });
+  const cfg = config();
+  if (!cfg.databaseUrl.startsWith('postgres')) throw new ConfigError('DATABASE_URL: shards need the main database on PostgreSQL (postgres://…)');
+  const main = await createDatabase({ url: cfg.databaseUrl, dataDir: cfg.dataDir, poolSize: 2 });
+  try {
+    await migrate(main, 'sharding', shardMapMigrations);
+    if (positionals[0] === 'status') {
+      const map = await readShardMap(main);
+      const lines = map.shards.map((s) => `${s.position}  ${s.name.padEnd(9)} ${s.url}`);
+      process.stdout.write(`shard map version ${map.version}\n${lines.join('\n') || '(no shards: the main database holds orders and stock)'}\n`);
+      return 0;
+    }
+    if (positionals[0] === 'add') {
+      if (!values.url?.startsWith('postgres')) throw new ConfigError("--url: the new shard's postgres:// URL");
+      const report = await addShard({ main, url: values.url, logger: createLogger(cfg.logLevel) });
+      process.stdout.write(`Added ${report.shard} (map version ${report.version}); writers waited ${report.fencedMs} ms\n`);
+      for (const m of report.moved) process.stdout.write(`  from ${m.from}: ${m.skus} SKUs, ${m.customers} customers (${m.orders} orders)\n`);
+      return 0;
+    }
+    process.stderr.write(USAGE);
+    return 2;
+  } finally {
+    await main.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -93,6 +125,8 @@ async function main(argv: string[]): Promise<number> {
     case 'replay':
       await replayCommand(rest);
       return 0;
+    case 'shards':
+      return shardsCommand(rest);
     case 'lab': {
       const { runLab } = await import('../../lab/cli.ts');
       return runLab(rest);

@@ -67,7 +67,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const shards = await openShards(config, db, { onAcquireWait: dbMetrics?.onAcquireWait });
 
   const identity = createIdentityModule({ db, tokens, cache });
-  const inventory = createInventoryModule({ shards, cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
+  const inventory = createInventoryModule({ shards: shards.keyspace('inventory'), cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
   const catalog = createCatalogModule({ db, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
   const payments = createPaymentsModule({ db, provider: providers.payments });
   const shipping = createShippingModule({ db, carrier: providers.carrier });
@@ -86,7 +86,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   let background = false;
   const cellOf = (shard: Shard) => cells.get(shard.name)!;
   const orders = createOrdersModule({
-    db, shards, sagaFor: (shard) => cellOf(shard).saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
+    db, shards: shards.keyspace('orders'), sagaFor: (shard) => cellOf(shard).saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
     afterCommit: (shard) => cellOf(shard).relay.nudge(), processing: config.orders.processing,
   });
   const modules = { identity, inventory, catalog, payments, shipping, notifications, orders };

@@ -63,7 +63,7 @@ describe.each(engines)('inventory reservations on %s', (_name, open) => {
     (await shards.shardFor(sku).db.query<{ available: number; reserved: number }>('select available, reserved from inventory.stock where sku = $1', [sku])).rows[0];
   beforeAll(async () => {
     ({ shards, dispose } = await open());
-    inventory = createInventoryService(shards, createMemoryCache({ defaultTtlSeconds: 60, maxItems: 1000 }));
+    inventory = createInventoryService(shards.keyspace('inventory'), createMemoryCache({ defaultTtlSeconds: 60, maxItems: 1000 }));
   });
   afterAll(() => dispose());
 

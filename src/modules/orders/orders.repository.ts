@@ -42,6 +42,13 @@ function toPayload(row: OrderRow): OrderEventPayload {
   };
 }
 
+export interface SalesTotal {
+  currency: string;
+  orders: number;
+  /** Minor units. */
+  revenue: number;
+}
+
 export interface NewOrder {
   id: string;
   customerId: string;
@@ -73,6 +80,22 @@ export function createOrdersRepository(db: Queryable) {
     async findByIdempotencyKey(customerId: string, key: string): Promise<{ order: Order; requestHash: string | null } | null> {
       const { rows } = await db.query<OrderRow>('select * from orders.orders where customer_id = $1 and idempotency_key = $2', [customerId, key]);
       return rows[0] ? { order: toOrder(rows[0]), requestHash: rows[0].request_hash } : null;
+    },
+    /** Newest first (ids are UUIDv7, so id order is time order); `beforeId` continues a listing. */
+    async listRecent(filter: { status?: OrderStatus; beforeId?: string; limit: number }, signal?: AbortSignal): Promise<Order[]> {
+      const { rows } = await db.query<OrderRow>(
+        `select * from orders.orders where ($1::text is null or status = $1) and ($2::text is null or id < $2) order by id desc limit $3`,
+        [filter.status ?? null, filter.beforeId ?? null, filter.limit],
+      );
+      signal?.throwIfAborted();
+      return rows.map(toOrder);
+    },
+    /** Confirmed orders and their revenue, per currency. */
+    async sales(): Promise<SalesTotal[]> {
+      const { rows } = await db.query<{ currency: string; orders: number; revenue: string }>(
+        `select currency, count(*)::int as orders, sum(total)::bigint as revenue from orders.orders where status = 'confirmed' group by currency`,
+      );
+      return rows.map((row) => ({ currency: row.currency, orders: row.orders, revenue: Number(row.revenue) }));
     },
     /** The event payload describing the order as it stands. */
     async payload(id: string): Promise<OrderEventPayload | null> {

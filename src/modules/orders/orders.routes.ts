@@ -8,7 +8,8 @@ import { problemSchema } from '../../platform/http/problem.ts';
 import type { NotificationsApi } from '../notifications/contract.ts';
 import type { OrdersService } from './orders.service.ts';
 import { listHistory } from './order-history.query.ts';
-import { encodeCursor } from '../../platform/http/cursor.ts';
+import { decodeCursor, encodeCursor } from '../../platform/http/cursor.ts';
+import { DependencyUnavailableError } from '../../platform/resilience/dependency-error.ts';
 
 const Address = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100 }),
@@ -106,6 +107,50 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
   }, async (request, reply) => {
     const order = await orders.cancel(principalOf(request).subject, request.params.id);
     return reply.code(202).header('Cache-Control', PRIVATE_NO_STORE).send({ id: order.id, status: order.status });
+  });
+
+  app.get('/api/v1/admin/orders', {
+    preValidation: requireRole('admin'),
+    schema: {
+      tags: ['orders'],
+      summary: 'Every customer\'s orders, newest first, merged from all shards (admin)',
+      security: AUTHENTICATED,
+      querystring: Type.Object({ status: Type.Optional(Status), cursor: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          items: Type.Array(Type.Object({ id: Type.String(), customerId: Type.String(), status: Status, total: Type.Integer(), currency: Type.String(), createdAt: Type.String() })),
+          nextCursor: Type.Union([Type.String(), Type.Null()]),
+          partial: Type.Array(Type.String(), { description: 'shards that did not answer in time; their orders are missing from this page' }),
+        }),
+        ...errors,
+      },
+    },
+  }, async (request, reply) => {
+    const { status, cursor, limit } = request.query;
+    const { items, partial } = await orders.listAll({ status, beforeId: cursor === undefined ? undefined : decodeCursor(cursor), limit: limit + 1 });
+    const page = items.slice(0, limit);
+    reply.header('Cache-Control', PRIVATE_NO_STORE);
+    return {
+      items: page.map(({ id, customerId, status: orderStatus, total, currency, createdAt }) => ({ id, customerId, status: orderStatus, total, currency, createdAt })),
+      nextCursor: items.length > limit ? encodeCursor(page.at(-1)!.id) : null,
+      partial: [...partial],
+    };
+  });
+
+  app.get('/api/v1/admin/sales', {
+    preValidation: requireRole('admin'),
+    schema: {
+      tags: ['orders'],
+      summary: 'Confirmed orders and revenue per currency, summed over all shards (admin)',
+      security: AUTHENTICATED,
+      response: { 200: Type.Object({ totals: Type.Array(Type.Object({ currency: Type.String(), orders: Type.Integer(), revenue: Type.Integer() })) }), 503: problemSchema, ...errors },
+    },
+  }, async (_request, reply) => {
+    const { totals, partial } = await orders.salesTotals();
+    // A total missing a shard's share is wrong, not partial: refuse it.
+    if (partial.length > 0) throw new DependencyUnavailableError(`order shards ${partial.join(', ')}`, 'did not answer in time; totals would be short');
+    reply.header('Cache-Control', PRIVATE_NO_STORE);
+    return { totals };
   });
 
   app.get('/api/v1/orders/:id/invoice', {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { sqlStateOf, SqlState } from '../../platform/db/database.ts';
+import { scatterGather } from '../../platform/db/sharding/scatter-gather.ts';
 import type { Shard, ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import { DomainError, PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
@@ -9,9 +10,9 @@ import type { SagaHistoryEntry } from '../../platform/saga/saga.ts';
 import type { CatalogApi } from '../catalog/contract.ts';
 import type { IdentityApi } from '../identity/contract.ts';
 import type { NotificationsApi } from '../notifications/contract.ts';
-import { OrderErrorCodes, OrderEvents, type Order, type OrderLine, type OrdersApi, type PlaceOrder } from './contract.ts';
+import { OrderErrorCodes, OrderEvents, type Order, type OrderLine, type OrdersApi, type OrderStatus, type PlaceOrder } from './contract.ts';
 import { ORDER_SAGA, type OrderSagaData } from './order-saga.ts';
-import { createOrdersRepository } from './orders.repository.ts';
+import { createOrdersRepository, type SalesTotal } from './orders.repository.ts';
 
 export interface OrdersDeps {
   /** Orders live on the shard that owns their customer, with their saga and their outbox rows. */
@@ -35,9 +36,16 @@ function requestHash(request: PlaceOrder): string {
   return createHash('sha256').update(JSON.stringify({ items: request.items, shippingAddress: request.shippingAddress })).digest('hex');
 }
 
+/** Each shard's share of a cross-shard query must answer within this, or the answer says it is partial. */
+const SHARD_QUERY_TIMEOUT_MS = 2_000;
+
 export interface OrdersService extends OrdersApi {
   /** The saga steps an order went through, from its shard. */
   timeline(order: Order): Promise<SagaHistoryEntry[]>;
+  /** Every customer's orders, newest first, merged from all shards; `partial` names shards that did not answer. */
+  listAll(query: { status?: OrderStatus; beforeId?: string; limit: number }): Promise<{ items: Order[]; partial: readonly string[] }>;
+  /** Confirmed sales per currency over all shards; `partial` names shards that did not answer (then the totals are short). */
+  salesTotals(): Promise<{ totals: SalesTotal[]; partial: readonly string[] }>;
 }
 
 export function createOrdersService(deps: OrdersDeps): OrdersService {
@@ -136,6 +144,8 @@ export function createOrdersService(deps: OrdersDeps): OrdersService {
       if (!order) throw PlatformErrors.notFound('order');
       const shard = shards.shardFor(customerId);
       if ((order.status !== 'pending' && order.status !== 'confirmed') || !(await deps.sagaFor(shard).cancel(orderId))) {
+        // A rebalance may have moved the customer's orders just now: ask their new shard.
+        if (await shards.refresh()) return this.cancel(customerId, orderId);
         throw new DomainError('conflict', OrderErrorCodes.notCancellable, `An order that is ${order.status} cannot be cancelled.`);
       }
       deps.afterCommit(shard);
@@ -143,5 +153,34 @@ export function createOrdersService(deps: OrdersDeps): OrdersService {
     },
 
     timeline: (order) => deps.sagaFor(shards.shardFor(order.customerId)).history(order.id),
+
+    async listAll(query) {
+      const byName = new Map(shards.shards().map((shard) => [shard.name, shard]));
+      // Each shard sorts and limits its share, so the merge handles at most shards × limit rows.
+      const { rows, partial } = await scatterGather({
+        shards: [...byName.keys()],
+        query: (name, signal) => createOrdersRepository(byName.get(name)!.db).listRecent(query, signal),
+        timeoutMs: SHARD_QUERY_TIMEOUT_MS,
+        compare: (a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+        limit: query.limit,
+      });
+      return { items: [...rows], partial };
+    },
+
+    async salesTotals() {
+      const byName = new Map(shards.shards().map((shard) => [shard.name, shard]));
+      const { rows, partial } = await scatterGather({
+        shards: [...byName.keys()],
+        query: (name) => createOrdersRepository(byName.get(name)!.db).sales(),
+        timeoutMs: SHARD_QUERY_TIMEOUT_MS,
+        compare: (a, b) => a.currency.localeCompare(b.currency),
+      });
+      const totals = new Map<string, SalesTotal>();
+      for (const row of rows) {
+        const sum = totals.get(row.currency) ?? { currency: row.currency, orders: 0, revenue: 0 };
+        totals.set(row.currency, { currency: row.currency, orders: sum.orders + row.orders, revenue: sum.revenue + row.revenue });
+      }
+      return { totals: [...totals.values()], partial };
+    },
   };
 }

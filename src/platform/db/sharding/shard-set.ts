@@ -12,12 +12,15 @@ export interface Shard {
  * The shards that own a module's rows, and the key → shard routing over them.
  *
  * Rows move between shards only under the fence: every write transaction on a shard first reads
- * the shard's fence epoch (`for share`); a rebalance takes the same row `for update`, moves the
- * keys, and raises the epoch. A writer that was routed by an older shard map than the epoch finds
+ * the shard's fence epoch for its keyspace (`for share`); a rebalance takes the same row
+ * `for update`, moves the keys, and raises the epoch. Keyspaces (orders, inventory) have separate
+ * fences so that a rebalance can hold order placement while in-flight sagas still reserve stock. A writer that was routed by an older shard map than the epoch finds
  * that out inside its transaction, and `write` refreshes the map and runs the work again on the
  * key's new owner. A write therefore never lands on a shard that no longer owns its key.
  */
 export interface ShardSet {
+  /** The same shards, with writes fenced by `name`'s fence (each module writes through its own keyspace). */
+  keyspace(name: Keyspace): ShardSet;
   /** The shard-map version this process routes by. */
   version(): number;
   shards(): readonly Shard[];
@@ -42,14 +45,18 @@ export class StaleShardMapError extends Error {
   }
 }
 
-/** Schema every sharded database carries besides the modules' own: the fence. */
+/** The sharded keyspaces; each has its own fence row on every shard. */
+export const KEYSPACES = ['orders', 'inventory'] as const;
+export type Keyspace = (typeof KEYSPACES)[number];
+
+/** Schema every sharded database carries besides the modules' own: the fences. */
 export const shardFenceMigrations: Migration[] = [
   {
     id: '001-fence',
     sql: `
       create schema if not exists sharding;
-      create table sharding.fence (id boolean primary key default true check (id), epoch integer not null);
-      insert into sharding.fence (epoch) values (0);`,
+      create table sharding.fence (keyspace text primary key, epoch integer not null);
+      insert into sharding.fence (keyspace, epoch) values ('orders', 0), ('inventory', 0);`,
   },
 ];
 
@@ -98,7 +105,8 @@ export async function seedShardMap(main: Database, urls: readonly string[]): Pro
 /** One shard: the unsharded database itself (the monolith stage). No fence, no map, no moves. */
 export function createSingleShardSet(db: Database): ShardSet {
   const shard: Shard = { name: 'main', db };
-  return {
+  const set: ShardSet = {
+    keyspace: () => set,
     version: () => 0,
     shards: () => [shard],
     shardFor: () => shard,
@@ -108,6 +116,7 @@ export function createSingleShardSet(db: Database): ShardSet {
     onShard: async (listener) => void (await listener(shard)),
     close: async () => undefined,
   };
+  return set;
 }
 
 export interface ShardSetOptions {
@@ -150,41 +159,45 @@ export async function createMappedShardSet(options: ShardSetOptions): Promise<Sh
   // Concurrent callers share one refresh.
   const refresh = () => (refreshing ??= load().finally(() => (refreshing = undefined)));
 
-  async function writeOn<T>(shard: Shard, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  async function writeOn<T>(keyspace: Keyspace, shard: Shard, work: (tx: Queryable) => Promise<T>): Promise<T> {
     const seen = version;
     return shard.db.transaction(async (tx) => {
-      const { rows } = await tx.query<{ epoch: number }>('select epoch from sharding.fence for share');
+      const { rows } = await tx.query<{ epoch: number }>('select epoch from sharding.fence where keyspace = $1 for share', [keyspace]);
       const epoch = rows[0]?.epoch ?? 0;
       if (epoch > seen) throw new StaleShardMapError(shard.name, seen, epoch);
       return work(tx);
     });
   }
 
-  const set: ShardSet = {
-    version: () => version,
-    shards: () => shards,
-    shardFor: (key) => byName.get(strategy!.shardFor(key))!,
-    async write(key, work) {
-      for (let attempt = 1; ; attempt++) {
-        const shard = set.shardFor(key);
-        try {
-          return await writeOn(shard, (tx) => work(tx, shard));
-        } catch (error) {
-          if (!(error instanceof StaleShardMapError) || attempt >= 5) throw error;
-          await refresh();
+  const view = (keyspace: Keyspace): ShardSet => {
+    const set: ShardSet = {
+      keyspace: (name) => view(name),
+      version: () => version,
+      shards: () => shards,
+      shardFor: (key) => byName.get(strategy!.shardFor(key))!,
+      async write(key, work) {
+        for (let attempt = 1; ; attempt++) {
+          const shard = set.shardFor(key);
+          try {
+            return await writeOn(keyspace, shard, (tx) => work(tx, shard));
+          } catch (error) {
+            if (!(error instanceof StaleShardMapError) || attempt >= 5) throw error;
+            await refresh();
+          }
         }
-      }
-    },
-    writeOn,
-    refresh,
-    async onShard(listener) {
-      listeners.push(listener);
-      for (const shard of shards) await listener(shard);
-    },
-    async close() {
-      await Promise.all(shards.map((s) => s.db.close()));
-    },
+      },
+      writeOn: (shard, work) => writeOn(keyspace, shard, work),
+      refresh,
+      async onShard(listener) {
+        listeners.push(listener);
+        for (const shard of shards) await listener(shard);
+      },
+      async close() {
+        await Promise.all(shards.map((s) => s.db.close()));
+      },
+    };
+    return set;
   };
   await refresh();
-  return set;
+  return view('orders');
 }
