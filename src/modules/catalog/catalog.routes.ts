@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import { AUTHENTICATED, requireRole } from '../../platform/http/authenticate.ts';
@@ -52,12 +53,15 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
         cursor: Type.Optional(Type.String({ maxLength: 500 })),
         limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
       }, { additionalProperties: false }),
-      response: { 200: Type.Object({ items: Type.Array(ProductSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: problemSchema },
+      response: { 200: Type.Object({ items: Type.Array(ProductSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 304: Type.Null(), 400: problemSchema },
     },
   }, async (request, reply) => {
     const page = await catalog.listProducts(request.query);
     const stock = await inventory.getStockMany(page.items.map((p) => p.sku));
-    reply.header('Cache-Control', cacheControl);
+    // Strong tag over what the page shows: which products, at which versions, with which stock versions.
+    const shown = page.items.map((p) => `${p.id}:${p.version}:${stock.get(p.sku)?.version ?? 0}`).join(',');
+    const etag = `"l${createHash('sha1').update(`${shown}|${page.nextCursor ?? ''}`).digest('base64url')}"`;
+    if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
     return { items: page.items.map((p) => withStock(p, stock.get(p.sku))), nextCursor: page.nextCursor };
   });
 

@@ -68,6 +68,20 @@ describe('cached product lists', () => {
     expect(await names('q=compass')).toEqual(['Compass']);
   });
 
+  it('answers a current list ETag with 304 from the cache, and a changed page with a new tag', async () => {
+    const first = await m.app.inject({ url: '/api/v1/products?category=Lighting' });
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"l[\w-]+"$/);
+    expect(first.headers['cache-control']).toMatch(/^public, max-age=\d+, stale-while-revalidate=\d+$/);
+    let again: Awaited<ReturnType<typeof m.app.inject>> | undefined;
+    expect(await queriesDuring(async () => (again = await m.app.inject({ url: '/api/v1/products?category=Lighting', headers: { 'if-none-match': etag } })))).toBe(0);
+    expect(again!.statusCode).toBe(304);
+    await m.app.inject({ method: 'PUT', url: `/api/v1/inventory/${lamp.sku}`, headers: admin, payload: { available: 1 } });
+    const changed = await m.app.inject({ url: '/api/v1/products?category=Lighting', headers: { 'if-none-match': etag } });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.headers.etag).not.toBe(etag);
+  });
+
   it('keeps caching a page that a change elsewhere does not touch', async () => {
     await list('category=Lighting');
     await patch(kettle.id, { price: 2600 });
