@@ -26,6 +26,7 @@ import type { Shard } from '../platform/db/sharding/shard-set.ts';
 import type { OutboxRelay } from '../platform/events/relay.ts';
 import type { SagaRunner } from '../platform/saga/saga-runner.ts';
 import { createProviders, type Providers } from './providers.ts';
+import { openReplication } from './replication.ts';
 import { openShards } from './shards.ts';
 import { loadOrCreateSecret } from './secrets.ts';
 
@@ -57,18 +58,22 @@ export interface CoreOverrides {
 
 export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
+  // The primary: migrations, the event log, sagas and consumers always work here.
   const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait });
   dbMetrics?.watch(db);
+  // What the modules' requests use: the primary, or the primary with its read replicas.
+  const replication = await openReplication(config, db, overrides.metrics);
+  const reads = replication?.db ?? db;
   const cache = createCache(config, logger);
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = createTableTransport(db);
   const relay = createOutboxRelay({ db, transport, logger });
   const providers = createProviders(config, overrides.providers);
-  const shards = await openShards(config, db, { onAcquireWait: dbMetrics?.onAcquireWait });
+  const shards = await openShards(config, db, { onAcquireWait: dbMetrics?.onAcquireWait, unsharded: reads });
 
-  const identity = createIdentityModule({ db, tokens, cache });
+  const identity = createIdentityModule({ db: reads, tokens, cache });
   const inventory = createInventoryModule({ shards: shards.keyspace('inventory'), cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
-  const catalog = createCatalogModule({ db, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
+  const catalog = createCatalogModule({ db: reads, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
   const payments = createPaymentsModule({ db, provider: providers.payments });
   const shipping = createShippingModule({ db, carrier: providers.carrier });
   const notifications = createNotificationsModule({
@@ -86,7 +91,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   let background = false;
   const cellOf = (shard: Shard) => cells.get(shard.name)!;
   const orders = createOrdersModule({
-    db, shards: shards.keyspace('orders'), sagaFor: (shard) => cellOf(shard).saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
+    db: reads, shards: shards.keyspace('orders'), sagaFor: (shard) => cellOf(shard).saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
     afterCommit: (shard) => cellOf(shard).relay.nudge(), processing: config.orders.processing,
   });
   const modules = { identity, inventory, catalog, payments, shipping, notifications, orders };
@@ -97,8 +102,10 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   if (config.admin) await identity.api.ensureAdmin(config.admin.email, config.admin.password);
 
   await shards.onShard(async (shard) => {
-    const shardRelay = shard.db === db ? relay : createOutboxRelay({ db: shard.db, transport, logger });
-    const saga = createSagaRunner({ db: shard.db, logger, definitions: [orderSaga], afterSettled: () => shardRelay.nudge() });
+    // Unsharded, the one shard is the main database: its sagas and outbox are on the primary, never read from a replica.
+    const unsharded = shard.name === 'main';
+    const shardRelay = unsharded ? relay : createOutboxRelay({ db: shard.db, transport, logger });
+    const saga = createSagaRunner({ db: unsharded ? db : shard.db, logger, definitions: [orderSaga], afterSettled: () => shardRelay.nudge() });
     cells.set(shard.name, { relay: shardRelay, saga });
     // A shard added while running starts working at once.
     if (background) await startCell(shard.name);
@@ -115,7 +122,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   let subscriptions: Subscription[] = [];
 
   return {
-    db, cache, tokens, transport, relay, shards, modules,
+    db, cache, tokens, transport, relay, shards, modules, replication,
     consumers: consumerOptions.map(({ name, types }) => ({ name, types })),
     /** Starts the relay and the consumers, and resumes every saga a crash left unfinished. */
     async startBackground(): Promise<void> {
@@ -139,6 +146,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
       await providers.close();
       await cache.close();
       await shards.close();
+      await replication?.close();
       await db.close();
     },
   };

@@ -17,9 +17,12 @@ export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
   close(): Promise<void>;
 }
 
-/** The monolith stage: every module in one process on embedded defaults. */
+/**
+ * Every module in one process behind one HTTP app. The monolith stage runs it on embedded defaults;
+ * the scaled stage runs the same process, several times over, on PostgreSQL (primary, read
+ * replicas, shards) and a shared Redis cache (the configuration decides).
+ */
 export async function createMonolith(config: Config, logger: Logger, overrides: CoreOverrides = {}): Promise<Monolith> {
-  if (config.stage !== 'monolith') throw new Error(`SCALEMART_STAGE=${config.stage} is not wired yet; only monolith runs today`);
   const metrics = createMetrics();
   let started = false;
   const core = await createCore(config, logger, { ...overrides, metrics });
@@ -34,6 +37,7 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
     readiness: { started: () => started, check: () => db.ping() },
+    runAsClient: core.replication?.runAs,
   });
   registerEventMetrics(metrics, core);
   modules.identity.registerRoutes(app);

@@ -32,6 +32,8 @@ export async function migrateShard(db: Database): Promise<void> {
 export interface OpenShardsOptions {
   /** Told each shard connection checkout's wait, in ms. */
   onAcquireWait?: (ms: number) => void;
+  /** The one shard when there are no shards: the main database as the modules use it (with its replicas, if any). */
+  unsharded?: Database;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface OpenShardsOptions {
 export async function openShards(config: Config, main: Database, options: OpenShardsOptions = {}): Promise<ShardSet> {
   await migrate(main, 'sharding', shardMapMigrations);
   if (config.shardUrls.length > 0) await seedShardMap(main, config.shardUrls);
-  if ((await readShardMap(main)).shards.length === 0) return createSingleShardSet(main);
+  if ((await readShardMap(main)).shards.length === 0) return createSingleShardSet(options.unsharded ?? main);
   return createMappedShardSet({
     main,
     open: async (entry: ShardMapEntry) => {

@@ -13,6 +13,8 @@ export function defaultPoolSize(cores = os.availableParallelism(), spindles = 1)
   return cores * 2 + spindles;
 }
 
+const postgresUrls = z.string().regex(/^(postgres(ql)?:\/\/[^,\s]+)(,postgres(ql)?:\/\/[^,\s]+)*$/, 'comma-separated postgres:// URLs');
+
 const schema = z.object({
   SCALEMART_STAGE: z.enum(STAGES).default('monolith'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -24,10 +26,9 @@ const schema = z.object({
     .default(''),
   DB_POOL_SIZE: int(1, 1000).optional(),
   DB_SPINDLES: int(0, 64).default(1),
-  SHARD_URLS: z
-    .string()
-    .regex(/^(postgres(ql)?:\/\/[^,\s]+)(,postgres(ql)?:\/\/[^,\s]+)*$/, 'comma-separated postgres:// URLs')
-    .optional(),
+  SHARD_URLS: postgresUrls.optional(),
+  DATABASE_REPLICA_URLS: postgresUrls.optional(),
+  DB_REPLICA_MAX_LAG_BYTES: int(0).default(16 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 30).default(3600),
@@ -47,7 +48,7 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
-  CACHE_MODE: z.enum(['off', 'l1', 'l1l2']).default('l1'),
+  CACHE_MODE: z.enum(['off', 'l1', 'l1l2']).optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'a redis:// URL').optional(),
   CACHE_L2_TIMEOUT_MS: int(5, 10_000).default(100),
   CACHE_TTL_SECONDS: int(1, 86_400).default(300),
@@ -75,6 +76,10 @@ export interface Config {
   dbPoolSize: number;
   /** Orders and inventory shards, in jump-hash order; they seed the shard map on first start. Empty: the main database is the one shard. */
   shardUrls: string[];
+  /** Streaming replicas of DATABASE_URL: plain reads go there (read-your-writes per client). */
+  replicaUrls: string[];
+  /** A replica further behind the primary than this many bytes of WAL is skipped. */
+  replicaMaxLagBytes: number;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   jwtSecret?: string;
   jwtTtlSeconds: number;
@@ -109,8 +114,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`);
   }
   const c = parsed.data;
-  if (c.CACHE_MODE === 'l1l2' && !c.REDIS_URL) {
+  if (c.SCALEMART_STAGE === 'scaled') {
+    if (!c.DATABASE_URL.startsWith('postgres')) throw new ConfigError('DATABASE_URL: the scaled stage needs PostgreSQL (postgres://…); `scalemart infra up` prints the URLs');
+    if (!c.REDIS_URL) throw new ConfigError('REDIS_URL: the scaled stage needs Redis for its shared cache (e.g. redis://127.0.0.1:6379)');
+  }
+  // The monolith keeps its cache in process; the scaled stage shares an L2 across instances.
+  const cacheMode = c.CACHE_MODE ?? (c.SCALEMART_STAGE === 'scaled' ? 'l1l2' : 'l1');
+  if (cacheMode === 'l1l2' && !c.REDIS_URL) {
     throw new ConfigError('REDIS_URL: required when CACHE_MODE=l1l2 (e.g. redis://127.0.0.1:6379)');
+  }
+  if (c.DATABASE_REPLICA_URLS && !c.DATABASE_URL.startsWith('postgres')) {
+    throw new ConfigError('DATABASE_REPLICA_URLS: needs DATABASE_URL to be the postgres:// URL of their primary');
   }
   if (c.SHARD_URLS && !c.DATABASE_URL.startsWith('postgres')) {
     throw new ConfigError('SHARD_URLS: needs DATABASE_URL to be a postgres:// URL (the shard map lives on the main database)');
@@ -126,13 +140,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: c.DATABASE_URL,
     dbPoolSize: c.DB_POOL_SIZE ?? defaultPoolSize(os.availableParallelism(), c.DB_SPINDLES),
     shardUrls: c.SHARD_URLS?.split(',') ?? [],
+    replicaUrls: c.DATABASE_REPLICA_URLS?.split(',') ?? [],
+    replicaMaxLagBytes: c.DB_REPLICA_MAX_LAG_BYTES,
     logLevel: c.LOG_LEVEL,
     jwtSecret: c.JWT_SECRET,
     jwtTtlSeconds: c.JWT_TTL_SECONDS,
     admin: c.ADMIN_EMAIL && c.ADMIN_PASSWORD ? { email: c.ADMIN_EMAIL.toLowerCase(), password: c.ADMIN_PASSWORD } : undefined,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     rateLimit: { points: c.RATE_LIMIT_POINTS, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS, routes: c.RATE_LIMIT_ROUTES },
-    cache: { mode: c.CACHE_MODE, ttlSeconds: c.CACHE_TTL_SECONDS, l1MaxItems: c.CACHE_L1_MAX_ITEMS, redisUrl: c.REDIS_URL, l2TimeoutMs: c.CACHE_L2_TIMEOUT_MS },
+    cache: { mode: cacheMode, ttlSeconds: c.CACHE_TTL_SECONDS, l1MaxItems: c.CACHE_L1_MAX_ITEMS, redisUrl: c.REDIS_URL, l2TimeoutMs: c.CACHE_L2_TIMEOUT_MS },
     httpMaxAgeSeconds: c.HTTP_MAX_AGE_SECONDS,
     seedDemoProducts: c.SEED_DEMO_PRODUCTS,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,

@@ -39,6 +39,11 @@ export interface HttpAppOptions {
   rateLimits: RateLimitPolicy;
   bodyLimitBytes: number;
   version: string;
+  /**
+   * Runs the rest of each request as its client (the principal's subject, else the IP), so that
+   * database reads can honour that client's earlier writes (read replicas). Optional.
+   */
+  runAsClient?: (client: string, address: string, next: () => void) => void;
 }
 
 /** An id a client may send; anything else is replaced so it cannot forge log lines. */
@@ -93,5 +98,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   observe(app, options.metrics, options.readiness);
   installAuthentication(app, options.tokens, options.resolveApiKey);
   installRateLimits(app, options.rateLimits);
+  const runAsClient = options.runAsClient;
+  if (runAsClient) {
+    // preValidation, after the body is parsed: async work entered here keeps the context to the handler.
+    app.addHook('preValidation', (request, _reply, done) => runAsClient(request.principal?.subject ?? request.ip, request.ip, done));
+  }
   return app.withTypeProvider<TypeBoxTypeProvider>();
 }

@@ -1,0 +1,71 @@
+import { LRUCache } from 'lru-cache';
+import type { Config } from '../platform/config/config.ts';
+import { createDatabase } from '../platform/db/create-database.ts';
+import type { Database } from '../platform/db/database.ts';
+import { createReadWriteRouter, type ReadWriteRouter, type Session } from '../platform/db/replication/read-write-router.ts';
+import { createReplicatedDatabase, createSessionContext } from '../platform/db/replication/replicated-database.ts';
+import type { Metrics } from '../platform/observability/metrics.ts';
+import { createReplicationMetrics } from '../platform/observability/replication-metrics.ts';
+
+/** Clients whose last write position is remembered; an evicted client's next read may go to the primary. */
+const REMEMBERED_CLIENTS = 100_000;
+
+export interface Replication {
+  /** The Database port over the primary and its replicas: what the modules use. */
+  db: Database;
+  router: ReadWriteRouter;
+  /**
+   * Runs `next` (the rest of a request) as `client` from `address`, so its reads see its own
+   * earlier writes. A client is tracked by both: a signup (anonymous, by address) followed by the
+   * new account's first authenticated read must see the account.
+   */
+  runAs(client: string, address: string, next: () => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Reads on streaming replicas, writes and transactions on the primary, read-your-writes per
+ * client. Null when no replica is configured: the modules then use the primary directly.
+ */
+export async function openReplication(config: Config, primary: Database, metrics?: Metrics): Promise<Replication | null> {
+  if (config.replicaUrls.length === 0) return null;
+  const replicas = await Promise.all(config.replicaUrls.map(async (url, index) => ({
+    name: `replica-${index + 1}`,
+    db: await createDatabase({ url, dataDir: config.dataDir, poolSize: config.dbPoolSize }),
+  })));
+  const events = metrics ? createReplicationMetrics(metrics) : undefined;
+  const router = createReadWriteRouter({ primary, replicas, maxLagBytes: BigInt(config.replicaMaxLagBytes), onRead: events?.onRead, onFallback: events?.onFallback });
+  events?.watch(router);
+  // The first probe decides which replicas may serve; until it answers, reads go to the primary.
+  await router.probe();
+  router.start();
+  const sessions = createSessionContext();
+  const clients = new LRUCache<string, Session>({ max: REMEMBERED_CLIENTS });
+  const sessionOf = (key: string) => {
+    let session = clients.get(key);
+    if (!session) clients.set(key, (session = {}));
+    return session;
+  };
+  return {
+    db: createReplicatedDatabase(primary, router, sessions),
+    router,
+    runAs(client, address, next) {
+      const own = sessionOf(client);
+      const fromAddress = client === address ? own : sessionOf(address);
+      sessions.run({
+        get lastWriteLsn() {
+          const [a, b] = [own.lastWriteLsn, fromAddress.lastWriteLsn];
+          return a === undefined || (b !== undefined && b > a) ? b : a;
+        },
+        set lastWriteLsn(lsn) {
+          own.lastWriteLsn = lsn;
+          fromAddress.lastWriteLsn = lsn;
+        },
+      }, next);
+    },
+    async close() {
+      router.stop();
+      await Promise.all(replicas.map((replica) => replica.db.close()));
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.ts';
+import { startTestInfra, type TestInfra } from '../support/infra.ts';
+import { adminToken, bearer, signup, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
+import { ADDRESS, settled } from '../support/orders.ts';
+
+/** The value of one labelled series in the Prometheus text. */
+function metric(text: string, name: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+async function until(condition: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function delayReplay(url: string, delay: string): Promise<void> {
+  const replica = createPostgresDatabase({ connectionString: url, poolSize: 1 });
+  await replica.exec(`alter system set recovery_min_apply_delay = '${delay}'`);
+  await replica.query('select pg_reload_conf()');
+  await replica.close();
+}
+
+/**
+ * The scaled stage over real servers from `scalemart infra`: a primary with two streaming
+ * replicas, four shards. Caching is off so that every read reaches the database router.
+ */
+describe('the scaled stage on a primary, two replicas and four shards', () => {
+  let infra: TestInfra;
+  let m: TestMonolith;
+  let admin: Record<string, string>;
+  const metrics = async () => (await m.app.inject({ url: '/metrics' })).body;
+  /** An anonymous reader from its own address: a client that never wrote. */
+  const readAs = (address: string, url: string) => m.app.inject({ url, remoteAddress: address });
+
+  beforeAll(async () => {
+    infra = await startTestInfra({ basePort: 56832 });
+    // Both replicas apply the WAL 2 s late: a read right after a write finds neither has it yet.
+    for (const url of infra.replicas) await delayReplay(url, '2s');
+    m = await startTestMonolith({
+      SCALEMART_STAGE: 'scaled',
+      DATABASE_URL: infra.main,
+      DATABASE_REPLICA_URLS: infra.replicas.join(','),
+      SHARD_URLS: infra.shards.join(','),
+      REDIS_URL: infra.redis,
+      CACHE_MODE: 'off',
+      DB_REPLICA_MAX_LAG_BYTES: String(4 * 1024 * 1024),
+      LOG_LEVEL: 'warn',
+    });
+    admin = bearer(await adminToken(m));
+    await until(async () => {
+      const text = await metrics();
+      return infra.replicas.every((_, i) => metric(text, 'scalemart_db_replica_healthy', `replica="replica-${i + 1}"`) === 1
+        && metric(text, 'scalemart_db_replica_lag_bytes', `replica="replica-${i + 1}"`) === 0);
+    });
+    // A reader that never wrote, so the replicas serve it (this also shows them the schema).
+    expect((await readAs('10.9.9.9', '/api/v1/products')).statusCode).toBe(200);
+  }, 120_000);
+  afterAll(async () => {
+    await m?.dispose();
+    await infra?.stop();
+  }, 60_000);
+
+  it('shows a client its own writes at once, though the replicas apply them 2 s late', async () => {
+    const { token, user } = await signup(m, 'scaled@example.com');
+    const me = await m.app.inject({ url: '/api/v1/users/me', headers: bearer(token) });
+    expect(me.json()).toMatchObject({ id: user.id }); // the new account, right after signup
+    for (let i = 0; i < 10; i++) {
+      await m.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: bearer(token), payload: { name: `Name ${i}` } });
+      expect((await m.app.inject({ url: '/api/v1/users/me', headers: bearer(token) })).json().name).toBe(`Name ${i}`);
+    }
+    const created = await m.app.inject({ method: 'POST', url: '/api/v1/products', headers: admin, payload: { sku: 'SC-1', name: 'Scaled', category: 'Scaled', price: 500, stock: 10 } });
+    expect((await m.app.inject({ url: `/api/v1/products/${created.json().id}`, headers: admin })).statusCode).toBe(200);
+    // Reads did reach the replicas: only this client's reads went to the primary.
+    const text = await metrics();
+    expect(metric(text, 'scalemart_db_reads_total', 'target="replica-1"') + metric(text, 'scalemart_db_reads_total', 'target="replica-2"')).toBeGreaterThan(0);
+  });
+
+  it('serves other clients from the replicas, and skips the one lagging past the bound', async () => {
+    // replica-1 falls a minute behind; after some MiB of WAL it is past the 4 MiB bound, while replica-2 catches up in 2 s.
+    await delayReplay(infra.replicas[0]!, '60s');
+    const primary = createPostgresDatabase({ connectionString: infra.main, poolSize: 1 });
+    await primary.exec("create table lag_filler as select repeat('x', 200) as body from generate_series(1, 40000)");
+    await primary.close();
+    let before = '';
+    await until(async () => {
+      before = await metrics();
+      return metric(before, 'scalemart_db_replica_lag_bytes', 'replica="replica-1"') > 4 * 1024 * 1024
+        && metric(before, 'scalemart_db_replica_lag_bytes', 'replica="replica-2"') < 1024 * 1024;
+    });
+    for (let i = 0; i < 30; i++) expect((await readAs(`10.0.0.${i + 1}`, '/api/v1/products?category=Scaled')).json().items).toHaveLength(1);
+    const after = await metrics();
+    expect(metric(after, 'scalemart_db_reads_total', 'target="replica-2"') - metric(before, 'scalemart_db_reads_total', 'target="replica-2"')).toBeGreaterThanOrEqual(30);
+    expect(metric(after, 'scalemart_db_reads_total', 'target="replica-1"')).toBe(metric(before, 'scalemart_db_reads_total', 'target="replica-1"'));
+  });
+
+  it('fails no read when a replica is stopped mid-load', async () => {
+    const statuses: number[] = [];
+    let stop = false;
+    const load = Promise.all(Array.from({ length: 4 }, async (_, k) => {
+      for (let i = 0; !stop; i++) statuses.push((await readAs(`10.1.${k}.${i % 250}`, '/api/v1/products?category=Scaled')).statusCode);
+    }));
+    await new Promise((r) => setTimeout(r, 300));
+    execFileSync('runuser', ['-u', 'postgres', '--', 'pg_ctl', '-D', join(infra.dir, 'pg', 'replica-2'), 'stop', '-m', 'immediate'], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/local/bin` } });
+    await new Promise((r) => setTimeout(r, 1_000));
+    stop = true;
+    await load;
+    expect(statuses.length).toBeGreaterThan(50);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const text = await metrics();
+    expect(metric(text, 'scalemart_db_replica_healthy', 'replica="replica-2"')).toBe(0);
+  });
+
+  it('takes orders end to end with orders and stock on the shards', async () => {
+    const { token } = await signup(m, 'scaled-buyer@example.com');
+    const product = (await m.app.inject({ url: '/api/v1/products?category=Scaled', headers: admin })).json().items[0];
+    const placed = await m.app.inject({ method: 'POST', url: '/api/v1/orders', headers: bearer(token), payload: { items: [{ productId: product.id, quantity: 2 }], shippingAddress: ADDRESS } });
+    expect(placed.statusCode).toBe(202);
+    expect((await settled(m, token, placed.json().id)).status).toBe('confirmed');
+  });
+});
