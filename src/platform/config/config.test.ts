@@ -24,6 +24,11 @@ describe('configuration', () => {
     [{ ADMIN_EMAIL: 'a@b.co' }, /^ADMIN_EMAIL\/ADMIN_PASSWORD: set both/],
     [{ CACHE_MODE: 'l1l2' }, /^REDIS_URL: required when CACHE_MODE=l1l2/],
     [{ CACHE_MODE: 'l1l2', REDIS_URL: 'http://x' }, /^REDIS_URL: a redis:\/\/ URL/],
+    [{ SCALEMART_STAGE: 'scaled', REDIS_URL: 'redis://r' }, /^DATABASE_URL: the scaled stage needs PostgreSQL/],
+    [{ SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db' }, /^REDIS_URL: the scaled stage needs Redis/],
+    [{ DATABASE_REPLICA_URLS: 'postgres://r/db' }, /^DATABASE_REPLICA_URLS: needs DATABASE_URL/],
+    [{ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://a/db,,postgres://b/db' }, /^DATABASE_REPLICA_URLS: comma-separated/],
+    [{ SHARD_URLS: 'postgres://s/db' }, /^SHARD_URLS: needs DATABASE_URL/],
   ])('stops on %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
     try {
@@ -31,5 +36,15 @@ describe('configuration', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+
+  it('runs the scaled stage on an L1 + Redis L2 cache unless told otherwise, and splits URL lists', () => {
+    const scaled = loadConfig({
+      SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r',
+      DATABASE_REPLICA_URLS: 'postgres://a/db,postgres://b/db', SHARD_URLS: 'postgres://s0/db,postgres://s1/db',
+    });
+    expect(scaled).toMatchObject({ stage: 'scaled', replicaUrls: ['postgres://a/db', 'postgres://b/db'], shardUrls: ['postgres://s0/db', 'postgres://s1/db'] });
+    expect(scaled.cache.mode).toBe('l1l2');
+    expect(loadConfig({}).cache.mode).toBe('l1');
   });
 });
