@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { createTokenService } from '../platform/auth/tokens.ts';
 import { createMemoryCache, createNoCache } from '../platform/cache/bentocache.adapter.ts';
-import type { Cache } from '../platform/cache/cache.ts';
+import type { Cache, CacheObserver } from '../platform/cache/cache.ts';
+import { createCacheMetrics } from '../platform/cache/cache-metrics.ts';
 import { createTieredCache } from '../platform/cache/tiered-cache.ts';
 import type { Config } from '../platform/config/config.ts';
 import { createDatabase } from '../platform/db/create-database.ts';
@@ -31,17 +32,17 @@ import { openShards } from './shards.ts';
 import { loadOrCreateSecret } from './secrets.ts';
 
 /** The cache the configuration asks for (the lab switches it): off, L1 only, or L1 + Redis L2 with its bus. */
-function createCache(config: Config, logger: Logger): Cache {
+function createCache(config: Config, logger: Logger, observer?: CacheObserver): Cache {
   const { mode, ttlSeconds, l1MaxItems, redisUrl, l2TimeoutMs } = config.cache;
-  if (mode === 'off') return createNoCache();
+  if (mode === 'off') return createNoCache(observer);
   if (mode === 'l1l2' && redisUrl) {
     // Every instance that shares data uses the same prefix; the version drops all cached data on a schema change.
     return createTieredCache({
-      redisUrl, prefix: 'scalemart:v1', defaultTtlSeconds: ttlSeconds, l1MaxItems, l2TimeoutMs,
+      redisUrl, prefix: 'scalemart:v1', defaultTtlSeconds: ttlSeconds, l1MaxItems, l2TimeoutMs, observer,
       onConnectionError: (err) => logger.warn({ err: err.message }, 'cache: Redis connection error; serving from L1 and the database'),
     });
   }
-  return createMemoryCache({ defaultTtlSeconds: ttlSeconds, maxItems: l1MaxItems });
+  return createMemoryCache({ defaultTtlSeconds: ttlSeconds, maxItems: l1MaxItems, observer });
 }
 
 /**
@@ -64,7 +65,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   // What the modules' requests use: the primary, or the primary with its read replicas.
   const replication = await openReplication(config, db, overrides.metrics);
   const reads = replication?.db ?? db;
-  const cache = createCache(config, logger);
+  const cache = createCache(config, logger, overrides.metrics ? createCacheMetrics(overrides.metrics) : undefined);
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = createTableTransport(db);
   const relay = createOutboxRelay({ db, transport, logger });

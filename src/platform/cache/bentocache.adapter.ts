@@ -1,25 +1,57 @@
+import { EventEmitter } from 'node:events';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
-import { jitteredTtlMs, type Cache, type CacheEntryOptions } from './cache.ts';
+import { LRUCache } from 'lru-cache';
+import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver } from './cache.ts';
 
 export interface MemoryCacheOptions {
   defaultTtlSeconds: number;
   maxItems: number;
   /** Fraction of the TTL added or removed at random, so a warm-up's entries do not all expire at once. */
   jitter?: number;
+  /** Told every hit, miss, load and eviction (the cache metrics). */
+  observer?: CacheObserver;
+}
+
+/** bentocache's events, told to an observer. Tag invalidation stamps are read the same way, but they are not callers' reads. */
+export function observeBentoEvents(observer: CacheObserver): EventEmitter {
+  const emitter = new EventEmitter();
+  const isTagKey = (key: string) => key.startsWith('___bc:t:');
+  emitter.on('cache:hit', (hit: { key: string; layer: 'l1' | 'l2'; graced: boolean }) => {
+    if (!isTagKey(hit.key)) observer.hit(hit.layer, hit.graced);
+  });
+  emitter.on('cache:miss', (miss: { key: string }) => {
+    if (!isTagKey(miss.key)) observer.miss();
+  });
+  return emitter;
+}
+
+/**
+ * bentocache's memory driver over an LRU we own, so that evictions can be counted (bentocache
+ * reports none). `cacheInstance` is the driver's documented constructor option for a shared LRU.
+ */
+export function observedMemoryDriver(options: { maxItems: number; serialize: boolean }, observer: CacheObserver) {
+  const lru = new LRUCache<string, string>({
+    max: options.maxItems,
+    ttlAutopurge: false,
+    dispose: (_value, _key, reason) => void (reason === 'evict' && observer.evicted('l1')),
+  });
+  return memoryDriver({ maxItems: options.maxItems, serialize: options.serialize, cacheInstance: lru } as Parameters<typeof memoryDriver>[0]);
 }
 
 /** bentocache with an in-process L1 tier only (the monolith stage). */
 export function createMemoryCache(options: MemoryCacheOptions): Cache {
+  const observer = options.observer ?? IGNORE_CACHE;
   const bento = new BentoCache({
     default: 'cache',
+    emitter: observeBentoEvents(observer),
     // Grace keeps the last value for an hour past expiry: a failing load serves it instead of an error.
     // Durations are numbers (ms): bentocache parses duration strings on every call.
     grace: 3_600_000,
     graceBackoff: 5_000,
     stores: {
       // serialize: false keeps objects by reference; safe because the port's values are immutable.
-      cache: bentostore().useL1Layer(memoryDriver({ maxItems: options.maxItems, serialize: false })),
+      cache: bentostore().useL1Layer(observedMemoryDriver({ maxItems: options.maxItems, serialize: false }, observer)),
     },
   });
   const jitter = options.jitter ?? 0.1;
@@ -29,7 +61,8 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
     return {
       // timeout: null makes a read after an invalidation or expiry wait for the fresh value; bentocache's
       // default (0) answers with the stale one while refreshing. Grace still covers a failing load.
-      getOrSet: (key, load, entry) => bento.getOrSet({ key: prefix + key, factory: load, ttl: ttlMs(entry), tags: entry?.tags, timeout: null }),
+      getOrSet: (key, load, entry) =>
+        bento.getOrSet({ key: prefix + key, factory: (context) => observedLoad(observer, load, context), ttl: ttlMs(entry), tags: entry?.tags, timeout: null }),
       set: async (key, value, entry) => void (await bento.set({ key: prefix + key, value, ttl: ttlMs(entry), tags: entry?.tags })),
       delete: async (key) => void (await bento.delete({ key: prefix + key })),
       deleteByTags: async (tags) => void (await bento.deleteByTag({ tags })),
@@ -40,10 +73,15 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
   return view('');
 }
 
-/** Caching switched off: every read loads. The lab's reference point. */
-export function createNoCache(): Cache {
+const NO_TAGS = { setTags: () => undefined };
+
+/** Caching switched off: every read loads (and counts as a miss and a load). The lab's reference point. */
+export function createNoCache(observer: CacheObserver = IGNORE_CACHE): Cache {
   const none: Cache = {
-    getOrSet: (_key, load) => load({ setTags: () => undefined }),
+    getOrSet: (_key, load) => {
+      observer.miss();
+      return observedLoad(observer, load, NO_TAGS);
+    },
     set: async () => undefined,
     delete: async () => undefined,
     deleteByTags: async () => undefined,

@@ -32,3 +32,36 @@ export function jitteredTtlMs(entry: CacheEntryOptions | undefined, defaultTtlSe
   const base = (entry?.ttlSeconds ?? defaultTtlSeconds) * 1000;
   return Math.round(base * (1 - jitter + Math.random() * 2 * jitter));
 }
+
+export type CacheTier = 'l1' | 'l2';
+
+/**
+ * What a cache adapter reports as it works: the per-tier figures behind the cache metrics and the
+ * lab's hit ratios. Called on the hot path, so implementations only count.
+ */
+export interface CacheObserver {
+  /** A read answered by `tier`; `stale` when it served a value past its TTL because the load failed (grace). */
+  hit(tier: CacheTier, stale: boolean): void;
+  /** A read no tier could answer. */
+  miss(): void;
+  /** A loader ran (a miss under stampede protection loads once however many readers missed). */
+  loaded(ms: number, ok: boolean): void;
+  /** An entry pushed out of a full tier before its TTL. */
+  evicted(tier: CacheTier): void;
+}
+
+/** Counts nothing. */
+export const IGNORE_CACHE: CacheObserver = { hit: () => undefined, miss: () => undefined, loaded: () => undefined, evicted: () => undefined };
+
+/** Runs a loader and tells the observer how long it took and whether it worked. */
+export async function observedLoad<T, C>(observer: CacheObserver, load: (context: C) => Promise<T>, context: C): Promise<T> {
+  const started = performance.now();
+  try {
+    const value = await load(context);
+    observer.loaded(performance.now() - started, true);
+    return value;
+  } catch (error) {
+    observer.loaded(performance.now() - started, false);
+    throw error;
+  }
+}

@@ -1,10 +1,9 @@
-import { EventEmitter } from 'node:events';
 import { BentoCache, bentostore } from 'bentocache';
-import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import type { CreateBusDriverResult } from 'bentocache/types';
 import { Redis } from 'ioredis';
-import { jitteredTtlMs, type Cache, type CacheEntryOptions } from './cache.ts';
+import { observeBentoEvents, observedMemoryDriver } from './bentocache.adapter.ts';
+import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver } from './cache.ts';
 
 export interface TieredCacheOptions {
   /** e.g. `redis://127.0.0.1:6379/0`; holds the shared L2 entries and carries the invalidation bus. */
@@ -22,6 +21,8 @@ export interface TieredCacheOptions {
   l2BreakerMs?: number;
   /** Redis connection errors; they repeat on every reconnect attempt while Redis is down. Default: ignored. */
   onConnectionError?: (error: Error) => void;
+  /** Told every hit (per tier), miss, load and L1 eviction (the cache metrics). */
+  observer?: CacheObserver;
 }
 
 export interface TieredCacheStats {
@@ -58,17 +59,23 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
   l2.on('error', onError);
   const bus = createGuardedBus(options.redisUrl, l2TimeoutMs, onError);
 
-  const emitter = new EventEmitter();
   const counts: TieredCacheStats = { l1Hits: 0, l2Hits: 0, misses: 0, graced: 0 };
-  // bentocache reads tag invalidation stamps through the same path; they are not the callers' reads.
-  const isTagKey = (key: string) => key.startsWith('___bc:t:');
-  emitter.on('cache:hit', (hit: { key: string; layer: string; graced: boolean }) => {
-    if (isTagKey(hit.key)) return;
-    if (hit.graced) counts.graced++;
-    else if (hit.layer === 'l1') counts.l1Hits++;
-    else counts.l2Hits++;
-  });
-  emitter.on('cache:miss', (miss: { key: string }) => void (isTagKey(miss.key) || counts.misses++));
+  const outer = options.observer ?? IGNORE_CACHE;
+  const observer: CacheObserver = {
+    hit(tier, stale) {
+      if (stale) counts.graced++;
+      else if (tier === 'l1') counts.l1Hits++;
+      else counts.l2Hits++;
+      outer.hit(tier, stale);
+    },
+    miss() {
+      counts.misses++;
+      outer.miss();
+    },
+    loaded: (ms, ok) => outer.loaded(ms, ok),
+    evicted: (tier) => outer.evicted(tier),
+  };
+  const emitter = observeBentoEvents(observer);
 
   const bento = new BentoCache({
     default: 'cache',
@@ -87,7 +94,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
       // with a JSON string that a `serialize: false` L1 cannot read back (TypeError on the next read
       // and on every bus message). Julien-R44/bentocache#111, fix proposed in #113. Cost: a JSON.parse per L1 hit.
       cache: bentostore()
-        .useL1Layer(memoryDriver({ maxItems: options.l1MaxItems, serialize: true }))
+        .useL1Layer(observedMemoryDriver({ maxItems: options.l1MaxItems, serialize: true }, observer))
         .useL2Layer(redisDriver({ connection: l2 }))
         .useBus(bus.driver),
     },
@@ -103,7 +110,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
       // serves the old value when the loader fails. Only a per-call null does this: the global option
       // turns null into 0.
       getOrSet: (key, load, entry) =>
-        bento.getOrSet({ key: prefix + key, factory: load, ttl: ttlMs(entry), tags: entry?.tags, timeout: null }),
+        bento.getOrSet({ key: prefix + key, factory: (context) => observedLoad(observer, load, context), ttl: ttlMs(entry), tags: entry?.tags, timeout: null }),
       set: async (key, value, entry) => void (await bento.set({ key: prefix + key, value, ttl: ttlMs(entry), tags: entry?.tags })),
       delete: async (key) => void (await bento.delete({ key: prefix + key })),
       deleteByTags: async (tags) => void (await bento.deleteByTag({ tags })),

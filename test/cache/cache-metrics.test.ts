@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
+import { REDIS_URL } from '../support/redis.ts';
+
+/** Every sample of the metrics text whose name and labels start with `prefix`, summed. */
+async function sample(m: TestMonolith, prefix: string): Promise<number> {
+  const text = (await m.app.inject({ url: '/metrics' })).body;
+  return text.split('\n').filter((line) => line.startsWith(prefix)).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+async function createProducts(m: TestMonolith, count: number): Promise<string[]> {
+  const admin = bearer(await adminToken(m));
+  const tag = randomBytes(3).toString('hex');
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await m.app.inject({ method: 'POST', url: '/api/v1/products', headers: admin, payload: { sku: `CM-${tag}-${i}`, name: `Metric ${i}`, category: 'Metrics', price: 100 } });
+    ids.push(response.json<{ id: string }>().id);
+  }
+  return ids;
+}
+
+describe('cache metrics per tier', () => {
+  it('counts L1 hits, misses, loads and evictions in the monolith, and a hit ratio', async () => {
+    const m = await startTestMonolith({ CACHE_L1_MAX_ITEMS: '100' });
+    try {
+      const [id] = await createProducts(m, 1);
+      const before = { hits: await sample(m, 'scalemart_cache_hits_total{tier="l1"}'), loads: await sample(m, 'scalemart_cache_loads_total{outcome="ok"}') };
+      await m.cache.delete(`catalog:v1:detail:${id}`);
+      for (let i = 0; i < 5; i++) expect((await m.app.inject({ url: `/api/v1/products/${id}` })).statusCode).toBe(200);
+      expect(await sample(m, 'scalemart_cache_loads_total{outcome="ok"}') - before.loads).toBe(1);
+      // Four page hits, and the one load found the stock level in L1 too.
+      expect(await sample(m, 'scalemart_cache_hits_total{tier="l1"}') - before.hits).toBe(5);
+      expect(await sample(m, 'scalemart_cache_misses_total')).toBeGreaterThan(0);
+      expect(await sample(m, 'scalemart_cache_load_seconds_count')).toBeGreaterThan(0);
+      const ratio = await sample(m, 'scalemart_cache_hit_ratio{tier="l1"}');
+      expect(ratio).toBeGreaterThan(0);
+      expect(ratio).toBeLessThan(1);
+
+      // 150 product pages through an L1 of 100 entries push some out.
+      const ids = await createProducts(m, 150);
+      for (const other of ids) await m.app.inject({ url: `/api/v1/products/${other}` });
+      expect(await sample(m, 'scalemart_cache_evictions_total{tier="l1"}')).toBeGreaterThanOrEqual(50);
+    } finally {
+      await m.dispose();
+    }
+  });
+
+  describe('with a Redis L2 shared by two instances', () => {
+    let database: ScratchDatabase;
+    let a: TestMonolith;
+    let b: TestMonolith;
+    beforeAll(async () => {
+      database = await createScratchDatabase();
+      const env = { DATABASE_URL: database.url, CACHE_MODE: 'l1l2', REDIS_URL };
+      a = await startTestMonolith(env);
+      b = await startTestMonolith(env);
+    });
+    afterAll(async () => {
+      await a?.dispose();
+      await b?.dispose();
+      await database?.drop();
+    });
+
+    it('counts a page loaded by one instance as an L2 hit on the other, then L1 hits', async () => {
+      const [id] = await createProducts(a, 1);
+      await a.app.inject({ url: `/api/v1/products/${id}` });
+      const before = { l2: await sample(b, 'scalemart_cache_hits_total{tier="l2"}'), l1: await sample(b, 'scalemart_cache_hits_total{tier="l1"}'), loads: await sample(b, 'scalemart_cache_loads_total') };
+      for (let i = 0; i < 3; i++) expect((await b.app.inject({ url: `/api/v1/products/${id}` })).statusCode).toBe(200);
+      expect(await sample(b, 'scalemart_cache_hits_total{tier="l2"}') - before.l2).toBe(1);
+      expect(await sample(b, 'scalemart_cache_hits_total{tier="l1"}') - before.l1).toBe(2);
+      expect(await sample(b, 'scalemart_cache_loads_total') - before.loads).toBe(0);
+      expect(await sample(b, 'scalemart_cache_hit_ratio{tier="l2"}')).toBeGreaterThan(0);
+    });
+  });
+});
