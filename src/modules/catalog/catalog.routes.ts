@@ -57,12 +57,14 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
     },
   }, async (request, reply) => {
     const page = await catalog.listProducts(request.query);
-    const stock = await inventory.getStockMany(page.items.map((p) => p.sku));
     // Strong tag over what the page shows: which products, at which versions, with which stock versions.
-    const shown = page.items.map((p) => `${p.id}:${p.version}:${stock.get(p.sku)?.version ?? 0}`).join(',');
+    const shown = page.items.map(({ product, stock }) => `${product.id}:${product.version}:${stock.version}`).join(',');
     const etag = `"l${createHash('sha1').update(`${shown}|${page.nextCursor ?? ''}`).digest('base64url')}"`;
     if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
-    return { items: page.items.map((p) => withStock(p, stock.get(p.sku))), nextCursor: page.nextCursor };
+    return {
+      items: page.items.map(({ product, stock }) => ({ ...product, stock: { available: stock.available, status: stock.status } })),
+      nextCursor: page.nextCursor,
+    };
   });
 
   app.get('/api/v1/products/:id', {

@@ -4,17 +4,18 @@ import { sqlStateOf, SqlState, type Database, type Queryable } from '../../platf
 import { DomainError } from '../../platform/errors/domain-error.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
 import { decodeCursor, encodeCursor } from '../../platform/http/cursor.ts';
-import { stockStatus, type InventoryApi } from '../inventory/contract.ts';
+import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
 import { CatalogErrorCodes, CatalogEvents, type CatalogApi, type Product, type ProductChangedPayload, type ProductDetail, type ProductPage, type ProductQuery } from './contract.ts';
 import { createCatalogRepository } from './catalog.repository.ts';
 
 /**
- * Tags of cached list pages. Every page carries one tag per product on it and one for its scope
- * (the unfiltered list, a category, or search), so a change drops exactly the pages it can alter:
- * the pages showing the product, plus, when it moved or its text changed, the pages it may now join.
+ * Tags of cached list pages. A page entry holds only which products it shows, in order; the
+ * products themselves (with stock) come from the product page entries, which every change already
+ * refreshes. So a page goes stale only when its membership can change: a new product (its
+ * category, the full list, search), a category move (both categories), a text change (search).
+ * A price or stock change drops no list page at all.
  */
 const ListTags = {
-  product: (id: string) => `catalog:product:${id}`,
   all: 'catalog:list:all',
   category: (category: string) => `catalog:list:category:${category}`,
   search: 'catalog:list:search',
@@ -25,12 +26,11 @@ function scopeTag(query: ProductQuery): string {
   return query.category === undefined ? ListTags.all : ListTags.category(query.category);
 }
 
-/** The list pages a change makes stale (besides the pages that show the product, tagged with it). */
+/** The list pages a change can make stale. */
 function staleListTags(change: ProductChangedPayload, created: boolean): string[] {
-  const tags = [ListTags.product(change.productId)];
-  if (created) tags.push(ListTags.all);
-  if (created || change.previousCategory !== undefined) tags.push(ListTags.category(change.category));
-  if (created || change.textChanged) tags.push(ListTags.search);
+  if (created) return [ListTags.all, ListTags.category(change.category), ListTags.search];
+  const tags = change.previousCategory === undefined ? [] : [ListTags.category(change.category), ListTags.category(change.previousCategory)];
+  if (change.textChanged) tags.push(ListTags.search);
   return tags;
 }
 
@@ -42,6 +42,17 @@ const changedPayload = (product: Product, before?: Product): ProductChangedPaylo
   ...(before && before.category !== product.category ? { previousCategory: before.category } : {}),
   textChanged: !before || before.name !== product.name || before.description !== product.description || before.category !== product.category,
 });
+
+/** What a list page entry keeps: the ids shown, in order. */
+interface CachedPage {
+  ids: string[];
+  nextCursor: string | null;
+}
+
+function detailOf(product: Product, level: StockLevel | null | undefined): ProductDetail {
+  const available = level?.available ?? 0;
+  return { product, stock: { available, status: stockStatus(available), version: level?.version ?? 0 } };
+}
 
 export interface CatalogService extends CatalogApi {
   /** Drops what a catalog event makes stale, on every instance (the cache's bus carries it). Idempotent. */
@@ -61,7 +72,8 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
 
   async function invalidate(type: string, change: ProductChangedPayload): Promise<void> {
     await details.delete(change.productId);
-    await cache.deleteByTags(staleListTags(change, type === CatalogEvents.created));
+    const tags = staleListTags(change, type === CatalogEvents.created);
+    if (tags.length > 0) await cache.deleteByTags(tags);
   }
 
   async function loadPage(query: ProductQuery, afterId: string | undefined): Promise<ProductPage> {
@@ -73,10 +85,7 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
 
   async function loadDetail(id: string): Promise<ProductDetail | null> {
     const product = await repository.findById(id);
-    if (!product) return null;
-    const level = await inventory.getStock(product.sku);
-    const available = level?.available ?? 0;
-    return { product, stock: { available, status: stockStatus(available), version: level?.version ?? 0 } };
+    return product && detailOf(product, await inventory.getStock(product.sku));
   }
 
   inventory.onStockChanged(async (skus) => {
@@ -109,16 +118,24 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
     getProduct: async (id) => (await getProductDetail(id))?.product ?? null,
     invalidate,
 
-    // Category and search pages are cache-aside too, tagged so that a change drops only what it alters.
-    listProducts: (query) => {
+    // Category and search pages are cache-aside too: the ids of a page, tagged with its scope.
+    async listProducts(query) {
       // A forged cursor is refused before it reaches the cache (and never becomes a key).
       const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       const key = JSON.stringify([query.category ?? null, query.q ?? null, afterId ?? null, query.limit]);
-      return pages.getOrSet(key, async (context) => {
-        const page = await loadPage(query, afterId);
-        context.setTags(page.items.map((product) => ListTags.product(product.id)));
-        return page;
+      let loaded: ProductPage | undefined;
+      const page = await pages.getOrSet<CachedPage>(key, async () => {
+        loaded = await loadPage(query, afterId);
+        return { ids: loaded.items.map((product) => product.id), nextCursor: loaded.nextCursor };
       }, { tags: [scopeTag(query)] });
+      if (loaded) {
+        // This request read the rows itself: it needs only their stock, not a lookup per product.
+        const { items } = loaded;
+        const stock = await inventory.getStockMany(items.map((product) => product.sku));
+        return { items: items.map((product) => detailOf(product, stock.get(product.sku))), nextCursor: loaded.nextCursor };
+      }
+      const items = await Promise.all(page.ids.map(getProductDetail));
+      return { items: items.filter((item): item is ProductDetail => item !== null), nextCursor: page.nextCursor };
     },
 
     async createProduct(input) {
@@ -143,7 +160,8 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
         return product ? { product, before: before! } : null;
       });
       if (!updated) return null;
-      await cache.deleteByTags(staleListTags(changedPayload(updated.product, updated.before), false));
+      const stale = staleListTags(changedPayload(updated.product, updated.before), false);
+      if (stale.length > 0) await cache.deleteByTags(stale);
       // Write-through: the new page is in the cache before the write returns.
       await details.set(id, await loadDetail(id));
       return updated.product;

@@ -41,6 +41,12 @@ export interface ProductPage {
   nextCursor: string | null;
 }
 
+/** A page of products as the storefront shows them: each with its stock summary. */
+export interface ProductDetailPage {
+  items: ProductDetail[];
+  nextCursor: string | null;
+}
+
 /** What a product page shows: the product and its stock summary, cached as one entry. */
 export interface ProductDetail {
   product: Product;
@@ -50,7 +56,7 @@ export interface ProductDetail {
 export interface CatalogApi {
   getProduct(id: string): Promise<Product | null>;
   getProductDetail(id: string): Promise<ProductDetail | null>;
-  listProducts(query: ProductQuery): Promise<ProductPage>;
+  listProducts(query: ProductQuery): Promise<ProductDetailPage>;
   /** Throws SKU_TAKEN when another product has the SKU. */
   createProduct(input: NewProduct): Promise<Product>;
   /** Returns null when there is no such product. */
