@@ -60,17 +60,17 @@ export interface CoreOverrides {
 export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
   // The primary: migrations, the event log, sagas and consumers always work here.
-  const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait });
-  dbMetrics?.watch(db);
+  const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait('main') });
+  dbMetrics?.watch(db, 'main');
   // What the modules' requests use: the primary, or the primary with its read replicas.
-  const replication = await openReplication(config, db, overrides.metrics);
+  const replication = await openReplication(config, db, overrides.metrics, dbMetrics);
   const reads = replication?.db ?? db;
   const cache = createCache(config, logger, overrides.metrics ? createCacheMetrics(overrides.metrics) : undefined);
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = createTableTransport(db);
   const relay = createOutboxRelay({ db, transport, logger });
   const providers = createProviders(config, overrides.providers);
-  const shards = await openShards(config, db, { onAcquireWait: dbMetrics?.onAcquireWait, unsharded: reads });
+  const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads });
 
   const identity = createIdentityModule({ db: reads, tokens, cache });
   const inventory = createInventoryModule({ shards: shards.keyspace('inventory'), cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });

@@ -4,6 +4,7 @@ import { createDatabase } from '../platform/db/create-database.ts';
 import type { Database } from '../platform/db/database.ts';
 import { createReadWriteRouter, type ReadWriteRouter, type Session } from '../platform/db/replication/read-write-router.ts';
 import { createReplicatedDatabase, createSessionContext } from '../platform/db/replication/replicated-database.ts';
+import type { DatabaseMetrics } from '../platform/observability/db-metrics.ts';
 import type { Metrics } from '../platform/observability/metrics.ts';
 import { createReplicationMetrics } from '../platform/observability/replication-metrics.ts';
 
@@ -27,12 +28,14 @@ export interface Replication {
  * Reads on streaming replicas, writes and transactions on the primary, read-your-writes per
  * client. Null when no replica is configured: the modules then use the primary directly.
  */
-export async function openReplication(config: Config, primary: Database, metrics?: Metrics): Promise<Replication | null> {
+export async function openReplication(config: Config, primary: Database, metrics?: Metrics, pools?: DatabaseMetrics): Promise<Replication | null> {
   if (config.replicaUrls.length === 0) return null;
-  const replicas = await Promise.all(config.replicaUrls.map(async (url, index) => ({
-    name: `replica-${index + 1}`,
-    db: await createDatabase({ url, dataDir: config.dataDir, poolSize: config.dbPoolSize }),
-  })));
+  const replicas = await Promise.all(config.replicaUrls.map(async (url, index) => {
+    const name = `replica-${index + 1}`;
+    const db = await createDatabase({ url, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: pools?.onAcquireWait(name) });
+    pools?.watch(db, name);
+    return { name, db };
+  }));
   const events = metrics ? createReplicationMetrics(metrics) : undefined;
   const router = createReadWriteRouter({ primary, replicas, maxLagBytes: BigInt(config.replicaMaxLagBytes), onRead: events?.onRead, onFallback: events?.onFallback });
   events?.watch(router);

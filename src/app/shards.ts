@@ -12,6 +12,7 @@ import {
   type ShardMapEntry,
   type ShardSet,
 } from '../platform/db/sharding/shard-set.ts';
+import type { DatabaseMetrics } from '../platform/observability/db-metrics.ts';
 import { eventMigrations } from '../platform/events/events.schema.ts';
 import { sagaMigrations } from '../platform/saga/saga.schema.ts';
 import { inventoryMigrations } from '../modules/inventory/index.ts';
@@ -30,8 +31,8 @@ export async function migrateShard(db: Database): Promise<void> {
 }
 
 export interface OpenShardsOptions {
-  /** Told each shard connection checkout's wait, in ms. */
-  onAcquireWait?: (ms: number) => void;
+  /** Where each shard's pool reports (under the shard's name). */
+  metrics?: DatabaseMetrics;
   /** The one shard when there are no shards: the main database as the modules use it (with its replicas, if any). */
   unsharded?: Database;
 }
@@ -48,7 +49,8 @@ export async function openShards(config: Config, main: Database, options: OpenSh
   return createMappedShardSet({
     main,
     open: async (entry: ShardMapEntry) => {
-      const db = await createDatabase({ url: entry.url, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: options.onAcquireWait });
+      const db = await createDatabase({ url: entry.url, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: options.metrics?.onAcquireWait(entry.name) });
+      options.metrics?.watch(db, entry.name);
       await migrateShard(db);
       return db;
     },
