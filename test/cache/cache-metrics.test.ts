@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCacheMetrics } from '../../src/platform/cache/cache-metrics.ts';
+import { createTieredCache } from '../../src/platform/cache/tiered-cache.ts';
+import { createMetrics } from '../../src/platform/observability/metrics.ts';
 import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
-import { REDIS_URL } from '../support/redis.ts';
+import { dropKeys, REDIS_URL } from '../support/redis.ts';
 
 /** Every sample of the metrics text whose name and labels start with `prefix`, summed. */
 async function sample(m: TestMonolith, prefix: string): Promise<number> {
@@ -73,5 +76,30 @@ describe('cache metrics per tier', () => {
       expect(await sample(b, 'scalemart_cache_loads_total') - before.loads).toBe(0);
       expect(await sample(b, 'scalemart_cache_hit_ratio{tier="l2"}')).toBeGreaterThan(0);
     });
+  });
+
+  it('counts L1 evictions, per-tier hits and loads on the tiered adapter itself', async () => {
+    const prefix = `scalemart_test_${randomBytes(6).toString('hex')}`;
+    const metrics = createMetrics({ defaultMetrics: false });
+    const read = async (name: string) => Number((await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? 0);
+    const writer = createTieredCache({ redisUrl: REDIS_URL, prefix, defaultTtlSeconds: 600, l1MaxItems: 100 });
+    const reader = createTieredCache({ redisUrl: REDIS_URL, prefix, defaultTtlSeconds: 600, l1MaxItems: 3, observer: createCacheMetrics(metrics) });
+    try {
+      for (let i = 0; i < 8; i++) await writer.set(`k${i}`, i);
+      // Each key once from L2 (8 entries through an L1 of 3 push 5 out), then the last one from L1.
+      for (let i = 0; i < 8; i++) expect(await reader.getOrSet(`k${i}`, async () => -1)).toBe(i);
+      expect(await reader.getOrSet('k7', async () => -1)).toBe(7);
+      expect(await reader.getOrSet('missing', async () => 'loaded')).toBe('loaded');
+      expect(await read('scalemart_cache_hits_total{tier="l2"}')).toBe(8);
+      expect(await read('scalemart_cache_hits_total{tier="l1"}')).toBe(1);
+      expect(await read('scalemart_cache_misses_total')).toBe(1);
+      expect(await read('scalemart_cache_loads_total{outcome="ok"}')).toBe(1);
+      expect(await read('scalemart_cache_evictions_total{tier="l1"}')).toBe(6);
+      expect(await read('scalemart_cache_hit_ratio{tier="l2"}')).toBeCloseTo(8 / 9);
+    } finally {
+      await writer.close();
+      await reader.close();
+      await dropKeys(prefix);
+    }
   });
 });

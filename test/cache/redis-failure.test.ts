@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTieredCache } from '../../src/platform/cache/tiered-cache.ts';
 import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
 import { freePort } from '../support/process.ts';
 
@@ -16,6 +17,23 @@ async function startRedis(port: number): Promise<ChildProcess> {
   probe.disconnect();
   return child;
 }
+
+/** Runs `check` until it passes or `ms` have gone by (then its last failure is the test's). */
+async function eventually(check: () => Promise<void>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+const loaderMustNotRun = async (): Promise<never> => {
+  throw new Error('the loader ran: the value was not found in the cache');
+};
 
 const listPage = (cursor: string) => `/api/v1/products?category=Test&limit=20${cursor ? `&cursor=${cursor}` : ''}`;
 
@@ -87,5 +105,31 @@ describe('Redis dies under load', () => {
     } finally {
       client.disconnect();
     }
-  }, 90_000);
+
+    // The bus works again both ways on the instance that lived through the outage. A second
+    // instance on the same Redis and prefix reads its entries from L2 and drops its own L1 copy on
+    // the instance's changes, and its changes drop the instance's L1 copy. Each change repeats
+    // until seen: the second instance's subscription may still be on its way, and on 2 busy cores
+    // one L2 command over its 100 ms timeout can open the instance's L2 breaker again for 10 s.
+    const other = createTieredCache({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'scalemart:v1', defaultTtlSeconds: 600, l1MaxItems: 100 });
+    try {
+      const key = 'redis-failure:probe';
+      await eventually(async () => {
+        await m.cache.set(key, 1);
+        expect(await other.getOrSet<number>(key, loaderMustNotRun)).toBe(1);
+      }, 15_000);
+      expect(other.stats().l2Hits).toBeGreaterThan(0);
+      await eventually(async () => {
+        await m.cache.set(key, 2);
+        expect(await other.getOrSet<number>(key, loaderMustNotRun)).toBe(2);
+      });
+      expect(await m.cache.getOrSet<number>(key, loaderMustNotRun)).toBe(2);
+      await eventually(async () => {
+        await other.set(key, 3);
+        expect(await m.cache.getOrSet<number>(key, loaderMustNotRun)).toBe(3);
+      });
+    } finally {
+      await other.close();
+    }
+  }, 120_000);
 });

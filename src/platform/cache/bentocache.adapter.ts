@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
+import type { Emitter } from 'bentocache/types';
 import { LRUCache } from 'lru-cache';
-import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver } from './cache.ts';
+import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver, type CacheTier } from './cache.ts';
 
 export interface MemoryCacheOptions {
   defaultTtlSeconds: number;
@@ -13,22 +14,36 @@ export interface MemoryCacheOptions {
   observer?: CacheObserver;
 }
 
-/** bentocache's events, told to an observer. Tag invalidation stamps are read the same way, but they are not callers' reads. */
-export function observeBentoEvents(observer: CacheObserver): EventEmitter {
-  const emitter = new EventEmitter();
-  const isTagKey = (key: string) => key.startsWith('___bc:t:');
-  emitter.on('cache:hit', (hit: { key: string; layer: 'l1' | 'l2'; graced: boolean }) => {
-    if (!isTagKey(hit.key)) observer.hit(hit.layer, hit.graced);
-  });
-  emitter.on('cache:miss', (miss: { key: string }) => {
-    if (!isTagKey(miss.key)) observer.miss();
-  });
-  return emitter;
+/**
+ * bentocache's emitter, telling an observer of reads. It dispatches by name instead of through an
+ * EventEmitter listener, which cost about 40 ns per L1 hit (~4 % of a ~1 µs hit, micro-benchmark);
+ * this costs one compare and the observer's increment. Other events go to a plain EventEmitter (bentocache's `on` works as
+ * before). Tag invalidation stamps are read the same way as entries, but they are not callers' reads.
+ */
+export function observeBentoEvents(observer: CacheObserver): Emitter {
+  const others = new EventEmitter();
+  return {
+    on: (event, callback) => void others.on(event, callback),
+    once: (event, callback) => void others.once(event, callback),
+    off: (event, callback) => void others.off(event, callback),
+    emit(event: string, data: { key: string; layer?: CacheTier; graced?: boolean }) {
+      if (event === 'cache:hit') {
+        if (!data.key.startsWith(TAG_KEY)) observer.hit(data.layer ?? 'l1', data.graced === true);
+      } else if (event === 'cache:miss') {
+        if (!data.key.startsWith(TAG_KEY)) observer.miss();
+      }
+      others.emit(event, data);
+    },
+  };
 }
+
+/** Where bentocache keeps its tag invalidation stamps. */
+const TAG_KEY = '___bc:t:';
 
 /**
  * bentocache's memory driver over an LRU we own, so that evictions can be counted (bentocache
- * reports none). `cacheInstance` is the driver's documented constructor option for a shared LRU.
+ * reports none). The driver's constructor takes `cacheInstance` (typed there, not in `MemoryConfig`;
+ * its `namespace()` shares one LRU this way), and the factory hands it our options unchanged.
  */
 export function observedMemoryDriver(options: { maxItems: number; serialize: boolean }, observer: CacheObserver) {
   const lru = new LRUCache<string, string>({
