@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
+import { REDIS_URL } from '../support/redis.ts';
 
 describe('stampede protection', () => {
   let m: TestMonolith;
@@ -17,5 +19,41 @@ describe('stampede protection', () => {
     expect(responses.every((r) => r.statusCode === 200 && r.json().id === id)).toBe(true);
     // One load: the product row (its stock level is in the cache already, written through by the create).
     expect(m.db.stats().queries - before).toBe(1);
+  });
+});
+
+describe('stampede protection across instances', () => {
+  let database: ScratchDatabase;
+  let instances: TestMonolith[];
+  beforeAll(async () => {
+    database = await createScratchDatabase();
+    const env = { DATABASE_URL: database.url, CACHE_MODE: 'l1l2', REDIS_URL };
+    instances = [await startTestMonolith(env), await startTestMonolith(env), await startTestMonolith(env)];
+  });
+  afterAll(async () => {
+    for (const instance of instances ?? []) await instance.dispose();
+    await database?.drop();
+  });
+
+  /** Loader runs so far, summed over every instance. */
+  async function loads(): Promise<number> {
+    let total = 0;
+    for (const instance of instances) {
+      const text = (await instance.app.inject({ url: '/metrics' })).body;
+      for (const line of text.split('\n')) if (line.startsWith('scalemart_cache_loads_total')) total += Number(line.split(' ').at(-1));
+    }
+    return total;
+  }
+
+  it('loads an uncached product once in the whole fleet when three instances are asked at once', async () => {
+    const [a] = instances;
+    const admin = bearer(await adminToken(a!));
+    const created = await a!.app.inject({ method: 'POST', url: '/api/v1/products', headers: admin, payload: { sku: `FLEET-${Date.now()}`, name: 'Hot', category: 'Test', price: 100, stock: 3 } });
+    const { id } = created.json<{ id: string }>();
+    const before = await loads();
+    const responses = await Promise.all(instances.flatMap((instance) => Array.from({ length: 300 }, () => instance.app.inject({ url: `/api/v1/products/${id}` }))));
+    expect(responses.every((r) => r.statusCode === 200 && r.json().id === id)).toBe(true);
+    // The product page, once, on one instance (its stock level was written through by the create).
+    expect(await loads() - before).toBe(1);
   });
 });

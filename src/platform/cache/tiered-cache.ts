@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BentoCache, bentostore } from 'bentocache';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
-import type { CreateBusDriverResult } from 'bentocache/types';
+import type { CreateBusDriverResult, GetSetFactoryContext } from 'bentocache/types';
 import { Redis } from 'ioredis';
 import { observeBentoEvents, observedMemoryDriver } from './bentocache.adapter.ts';
-import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver } from './cache.ts';
+import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver, type LoadContext } from './cache.ts';
+
+/** Deletes the load lock only if this holder still owns it (it may have expired and been taken by another). */
+const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const LOCK_POLL_MS = 5;
 
 export interface TieredCacheOptions {
   /** e.g. `redis://127.0.0.1:6379/0`; holds the shared L2 entries and carries the invalidation bus. */
@@ -19,6 +25,8 @@ export interface TieredCacheOptions {
   l2TimeoutMs?: number;
   /** How long L2 is skipped after a failure (bentocache's circuit breaker). Default 10 000 ms. */
   l2BreakerMs?: number;
+  /** Longest a load holds the fleet-wide lock on its key; others wait at most this long. Default 5 000 ms. */
+  loadLockMs?: number;
   /** Redis connection errors; they repeat on every reconnect attempt while Redis is down. Default: ignored. */
   onConnectionError?: (error: Error) => void;
   /** Told every hit (per tier), miss, load and L1 eviction (the cache metrics). */
@@ -43,8 +51,8 @@ export interface TieredCache extends Cache {
  * bentocache with L1 memory, L2 Redis and the Redis bus (the scaled stage).
  *
  * A change on one instance (set, delete, deleteByTags) reaches the others over Redis pub/sub, which
- * drops the key from their L1. Stampede protection is per process: across N instances a missing key
- * is loaded at most N times. A dead Redis costs at most `l2TimeoutMs` once per `l2BreakerMs`; reads
+ * drops the key from their L1. A missing key is loaded once in the fleet: bentocache's lock holds
+ * the other callers of one process, a Redis lock the other processes (`loadOnce`). A dead Redis costs at most `l2TimeoutMs` once per `l2BreakerMs`; reads
  * then fall back to L1 and the loader, and no error reaches the caller.
  */
 export function createTieredCache(options: TieredCacheOptions): TieredCache {
@@ -102,6 +110,32 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
 
   const jitter = options.jitter ?? 0.1;
   const ttlMs = (entry?: CacheEntryOptions) => jitteredTtlMs(entry, options.defaultTtlSeconds, jitter);
+  const lockMs = options.loadLockMs ?? 5_000;
+
+  /**
+   * Stampede protection across instances: bentocache lets one caller per process load a missing
+   * key; this lets one process in the fleet do it. The first takes a Redis lock (SET NX PX) and
+   * loads; the others wait for the lock to go, then read the value from L2 instead of loading it.
+   * With Redis unreachable, or a holder that died (the lock expires) or failed, each loads itself.
+   */
+  async function loadOnce<T>(fullKey: string, context: GetSetFactoryContext, load: (context: LoadContext) => Promise<T>, onLocked: (release: () => void) => void): Promise<T> {
+    if (l2.status !== 'ready') return observedLoad(observer, load, context);
+    const lockKey = `${options.prefix}:load-lock:${fullKey}`;
+    const token = randomUUID();
+    const locked = await l2.set(lockKey, token, 'PX', lockMs, 'NX').then((reply) => reply === 'OK', () => undefined);
+    if (locked !== false) {
+      if (locked) onLocked(() => void l2.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined));
+      return observedLoad(observer, load, context);
+    }
+    const deadline = Date.now() + lockMs;
+    while (Date.now() < deadline && (await l2.exists(lockKey).catch(() => 0)) === 1) await sleep(LOCK_POLL_MS);
+    // Fresh values only: a stale one kept for grace is not what the other instance loaded.
+    const loaded = (await bento.get({ key: fullKey, grace: false })) as T | undefined;
+    if (loaded === undefined) return observedLoad(observer, load, context);
+    // It is in L2 already, and every instance that had an older copy was told when it was written.
+    context.setOptions({ skipL2Write: true, skipBusNotify: true });
+    return loaded;
+  }
 
   function view(prefix: string): TieredCache {
     return {
@@ -109,8 +143,22 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
       // answers the first read after an expiry or a deleteByTags with the old value. Grace still
       // serves the old value when the loader fails. Only a per-call null does this: the global option
       // turns null into 0.
-      getOrSet: (key, load, entry) =>
-        bento.getOrSet({ key: prefix + key, factory: (context) => observedLoad(observer, load, context), ttl: ttlMs(entry), tags: entry?.tags, timeout: null }),
+      async getOrSet(key, load, entry) {
+        const fullKey = prefix + key;
+        let release: (() => void) | undefined;
+        try {
+          return await bento.getOrSet({
+            key: fullKey,
+            factory: (context) => loadOnce(fullKey, context, load, (unlock) => (release = unlock)),
+            ttl: ttlMs(entry),
+            tags: entry?.tags,
+            timeout: null,
+          });
+        } finally {
+          // Released once the value is in L2, so an instance that waited finds it there.
+          release?.();
+        }
+      },
       set: async (key, value, entry) => void (await bento.set({ key: prefix + key, value, ttl: ttlMs(entry), tags: entry?.tags })),
       delete: async (key) => void (await bento.delete({ key: prefix + key })),
       deleteByTags: async (tags) => void (await bento.deleteByTag({ tags })),
