@@ -6,7 +6,7 @@ import { publicCacheControl, sendNotModifiedIfFresh } from '../../platform/http/
 import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
 import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
-import type { CatalogApi, Product } from './contract.ts';
+import type { CatalogApi, Product, ProductDetail } from './contract.ts';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
 const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
@@ -42,6 +42,13 @@ const withStock = (product: Product, level: StockLevel | null | undefined) => ({
 
 export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, inventory: InventoryApi, options: { maxAgeSeconds: number }): void {
   const cacheControl = publicCacheControl(options.maxAgeSeconds);
+  /**
+   * The JSON of a product page, kept beside the cached entry it renders: an in-process cache hands
+   * out the same (immutable) entry object until the product or its stock changes, so the body is
+   * serialised once per change instead of once per request. Entries read back from Redis are new
+   * objects and are serialised afresh; the WeakMap lets dropped entries go.
+   */
+  const rendered = new WeakMap<ProductDetail, string>();
 
   app.get('/api/v1/products', {
     schema: {
@@ -80,7 +87,13 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
     // Strong tag from both versions: a price change or a stock move both make it stale.
     const etag = `"p${detail.product.version}-s${detail.stock.version}"`;
     if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
-    return { ...detail.product, stock: { available: detail.stock.available, status: detail.stock.status } };
+    let body = rendered.get(detail);
+    if (body === undefined) {
+      body = JSON.stringify({ ...detail.product, stock: { available: detail.stock.available, status: detail.stock.status } });
+      rendered.set(detail, body);
+    }
+    // A string payload skips the response serialiser; it is exactly what the schema would produce.
+    return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
   app.post('/api/v1/products', {
