@@ -6,7 +6,7 @@ import { publicCacheControl, sendNotModifiedIfFresh } from '../../platform/http/
 import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
 import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
-import type { CatalogApi, Product, ProductDetail } from './contract.ts';
+import type { CatalogApi, Product, ProductDetail, ProductDetailPage } from './contract.ts';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
 const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
@@ -49,6 +49,8 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
    * objects and are serialised afresh; the WeakMap lets dropped entries go.
    */
   const rendered = new WeakMap<ProductDetail, string>();
+  /** The same for list pages: the catalog hands back the same page object while none of its entries changed. */
+  const renderedPages = new WeakMap<ProductDetailPage, { etag: string; body: string }>();
 
   app.get('/api/v1/products', {
     schema: {
@@ -64,14 +66,18 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
     },
   }, async (request, reply) => {
     const page = await catalog.listProducts(request.query);
-    // Strong tag over what the page shows: which products, at which versions, with which stock versions.
-    const shown = page.items.map(({ product, stock }) => `${product.id}:${product.version}:${stock.version}`).join(',');
-    const etag = `"l${createHash('sha1').update(`${shown}|${page.nextCursor ?? ''}`).digest('base64url')}"`;
-    if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
-    return {
-      items: page.items.map(({ product, stock }) => ({ ...product, stock: { available: stock.available, status: stock.status } })),
-      nextCursor: page.nextCursor,
-    };
+    let view = renderedPages.get(page);
+    if (!view) {
+      // Strong tag over what the page shows: which products, at which versions, with which stock versions.
+      const shown = page.items.map(({ product, stock }) => `${product.id}:${product.version}:${stock.version}`).join(',');
+      view = {
+        etag: `"l${createHash('sha1').update(`${shown}|${page.nextCursor ?? ''}`).digest('base64url')}"`,
+        body: JSON.stringify({ items: page.items.map(({ product, stock }) => ({ ...product, stock: { available: stock.available, status: stock.status } })), nextCursor: page.nextCursor }),
+      };
+      renderedPages.set(page, view);
+    }
+    if (sendNotModifiedIfFresh(request, reply, view.etag, cacheControl)) return reply;
+    return reply.type('application/json; charset=utf-8').send(view.body as never);
   });
 
   app.get('/api/v1/products/:id', {

@@ -5,7 +5,7 @@ import { DomainError } from '../../platform/errors/domain-error.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
 import { decodeCursor, encodeCursor } from '../../platform/http/cursor.ts';
 import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
-import { CatalogErrorCodes, CatalogEvents, type CatalogApi, type Product, type ProductChangedPayload, type ProductDetail, type ProductPage, type ProductQuery } from './contract.ts';
+import { CatalogErrorCodes, CatalogEvents, type CatalogApi, type Product, type ProductChangedPayload, type ProductDetail, type ProductDetailPage, type ProductPage, type ProductQuery } from './contract.ts';
 import { createCatalogRepository } from './catalog.repository.ts';
 
 /**
@@ -69,6 +69,8 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
   const details = cache.namespace('catalog:v1:detail');
   const skuToId = cache.namespace('catalog:v1:sku');
   const pages = cache.namespace('catalog:v1:list');
+  /** The page last assembled from an in-process page entry, and the product entries it was built from. */
+  const assembled = new WeakMap<CachedPage, { from: (ProductDetail | null)[]; page: ProductDetailPage }>();
 
   async function invalidate(type: string, change: ProductChangedPayload): Promise<void> {
     await details.delete(change.productId);
@@ -135,7 +137,12 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
         return { items: items.map((product) => detailOf(product, stock.get(product.sku))), nextCursor: loaded.nextCursor };
       }
       const items = await Promise.all(page.ids.map(getProductDetail));
-      return { items: items.filter((item): item is ProductDetail => item !== null), nextCursor: page.nextCursor };
+      // The same entries as last time give back the same page object, so callers can memoise on it.
+      const previous = assembled.get(page);
+      if (previous && previous.from.length === items.length && previous.from.every((item, i) => item === items[i])) return previous.page;
+      const assembledPage = { items: items.filter((item): item is ProductDetail => item !== null), nextCursor: page.nextCursor };
+      assembled.set(page, { from: items, page: assembledPage });
+      return assembledPage;
     },
 
     async createProduct(input) {
