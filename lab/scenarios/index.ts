@@ -1,3 +1,4 @@
+import { cacheLayers } from './cache-layers.ts';
 import { cachePropagation } from './cache-propagation.ts';
 import { dataTier } from './data-tier.ts';
 import { hotRead } from './hot-read.ts';
@@ -12,4 +13,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['order-async', orderAsync],
   ['data-tier', dataTier],
   ['cache-propagation', cachePropagation],
+  ['cache-layers', cacheLayers],
 ]);
