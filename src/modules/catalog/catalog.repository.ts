@@ -35,6 +35,10 @@ export function createCatalogRepository(db: Queryable) {
       const { rows } = await db.query<ProductRow>(`select ${COLUMNS} from catalog.products where id = $1${lock ? ' for update' : ''}`, [id]);
       return rows[0] ? toProduct(rows[0]) : null;
     },
+    async findByIds(ids: readonly string[]): Promise<Product[]> {
+      const { rows } = await db.query<ProductRow>(`select ${COLUMNS} from catalog.products where id = any($1::text[])`, [ids]);
+      return rows.map(toProduct);
+    },
     /** Keyset pagination on id (time-ordered UUIDv7), so deep pages cost what the first one does. */
     async list(filter: { category?: string; q?: string; afterId?: string; limit: number }): Promise<Product[]> {
       const { rows } = await db.query<ProductRow>(

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { v7 as uuidv7 } from 'uuid';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState, type Database, type Queryable } from '../../platform/db/database.ts';
@@ -85,8 +86,17 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
     return { items, nextCursor: rows.length > query.limit ? encodeCursor(items.at(-1)!.id) : null };
   }
 
+  /**
+   * Product rows missed in the same tick (a cached list page whose product entries were dropped)
+   * are read in one query; their stock is batched the same way by the inventory module.
+   */
+  const products = new DataLoader<string, Product | null>(async (ids) => {
+    const found = new Map((await repository.findByIds(ids)).map((product) => [product.id, product]));
+    return ids.map((id) => found.get(id) ?? null);
+  }, { cache: false });
+
   async function loadDetail(id: string): Promise<ProductDetail | null> {
-    const product = await repository.findById(id);
+    const product = await products.load(id);
     return product && detailOf(product, await inventory.getStock(product.sku));
   }
 

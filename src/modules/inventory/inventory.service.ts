@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState, type Queryable } from '../../platform/db/database.ts';
 import { StaleShardMapError, type Shard, type ShardSet } from '../../platform/db/sharding/shard-set.ts';
@@ -59,12 +60,27 @@ export function createInventoryService(shards: ShardSet, cache: Cache): Inventor
     await Promise.all(listeners.map((listener) => listener(skus)));
   };
 
-  async function findStock(sku: string): Promise<StockLevel | null> {
-    const level = (await createInventoryRepository(shards.shardFor(sku).db).find([sku]))[0];
+  /** Each SKU's level, one query per shard; a SKU no shard has is absent. */
+  async function findStock(skus: readonly string[]): Promise<Map<string, StockLevel>> {
+    const found = new Map<string, StockLevel>();
+    await Promise.all([...groupByShard(shards, skus.map((sku) => ({ sku })))].map(async ([shard, lines]) => {
+      for (const level of await createInventoryRepository(shard.db).find(lines.map((line) => line.sku))) found.set(level.sku, level);
+    }));
     // A miss may mean the SKU just moved to a shard this process does not route to yet.
-    if (!level && (await shards.refresh())) return findStock(sku);
-    return level ?? null;
+    const missing = skus.filter((sku) => !found.has(sku));
+    if (missing.length > 0 && (await shards.refresh())) for (const [sku, level] of await findStock(missing)) found.set(sku, level);
+    return found;
   }
+
+  /**
+   * Stock reads that miss in the same tick (a list page's products, or every read with caching
+   * off) go out together: one query per shard instead of one per SKU. The cache port still holds
+   * the values and its stampede lock still guards each key; the loader keeps nothing (cache: false).
+   */
+  const stockLoader = new DataLoader<string, StockLevel | null>(async (skus) => {
+    const found = await findStock(skus);
+    return skus.map((sku) => found.get(sku) ?? null);
+  }, { cache: false });
 
   async function settle(reservationId: string, move: Settlement): Promise<boolean> {
     const skus = await onCurrentMap(shards, async () => {
@@ -110,7 +126,7 @@ export function createInventoryService(shards: ShardSet, cache: Cache): Inventor
   }
 
   return {
-    getStock: (sku) => stockCache.getOrSet(sku, () => findStock(sku)),
+    getStock: (sku) => stockCache.getOrSet(sku, () => stockLoader.load(sku)),
 
     async getStockMany(skus) {
       const levels = await Promise.all(skus.map((sku) => this.getStock(sku)));
