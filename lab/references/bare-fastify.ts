@@ -7,24 +7,28 @@ import Fastify from 'fastify';
  * Map, and nothing else (no auth, rate limits, cache, metrics, request ids or logging). It returns
  * the parsed object, as an ordinary route would, so Fastify serialises it on every request.
  *
- * Usage: node lab/references/bare-fastify.ts --port N --bodies products.json
- * where products.json is `{ "<id>": <the body Scalemart served for GET /api/v1/products/<id>> }`.
+ * Usage: node lab/references/bare-fastify.ts --port N --bodies products.json [--by-url]
+ * where products.json is `{ "<id>": <the body Scalemart served for GET /api/v1/products/<id>> }`,
+ * or with --by-url `{ "<path and query>": <the body Scalemart served for GET <path and query>> }`
+ * (any read, list pages included), answered on every path by the exact request URL.
  */
-const { values } = parseArgs({ options: { port: { type: 'string' }, bodies: { type: 'string' } } });
+const { values } = parseArgs({ options: { port: { type: 'string' }, bodies: { type: 'string' }, 'by-url': { type: 'boolean', default: false } } });
 if (!values.port || !values.bodies) {
-  process.stderr.write('Usage: bare-fastify.ts --port N --bodies products.json\n');
+  process.stderr.write('Usage: bare-fastify.ts --port N --bodies products.json [--by-url]\n');
   process.exit(2);
 }
-const products = new Map(Object.entries(JSON.parse(readFileSync(values.bodies, 'utf8')) as Record<string, unknown>));
+const bodies = new Map(Object.entries(JSON.parse(readFileSync(values.bodies, 'utf8')) as Record<string, unknown>));
+const notFound = { status: 404, title: 'Not Found' };
 
 const app = Fastify({ logger: false });
-app.get<{ Params: { id: string } }>('/api/v1/products/:id', async (request, reply) => {
-  const product = products.get(request.params.id);
-  return product ?? reply.code(404).send({ status: 404, title: 'Not Found' });
-});
+if (values['by-url']) {
+  app.get('/*', async (request, reply) => bodies.get(request.url) ?? reply.code(404).send(notFound));
+} else {
+  app.get<{ Params: { id: string } }>('/api/v1/products/:id', async (request, reply) => bodies.get(request.params.id) ?? reply.code(404).send(notFound));
+}
 
 const address = await app.listen({ host: '127.0.0.1', port: Number(values.port) });
-process.stdout.write(`bare fastify: ${products.size} products on ${address}\n`);
+process.stdout.write(`bare fastify: ${bodies.size} bodies on ${address}\n`);
 
 const close = () => void app.close().then(() => process.exit(0));
 process.once('SIGTERM', close);

@@ -14,13 +14,14 @@ const open = (p50: number): OpenLoopResult => ({
   scheduled: 100, sent: 100, ok: 100, non2xx: 0, errors: 0, late: 0, maxSendLagMs: 0, elapsedSeconds: 1,
   ms: { count: 100, p50, p90: p50, p99: p50 * 4, p999: p50 * 5, max: p50 * 6 },
 });
-function measurements(closed: Record<CacheMode, MeasuredRun[]>, p50: Record<CacheMode, number[]>, cacheMetrics = true): CacheLayersMeasurements {
+function measurements(closed: Record<CacheMode, MeasuredRun[]>, p50: Record<CacheMode, number[]>, cacheMetrics = true, referenceP50: number[] = []): CacheLayersMeasurements {
   return {
     options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 100_000, rate: 2000, openLoopSeconds: 5, orderRate: 20, seed: 42 },
     catalogSize: 100_000,
     rate: 150,
     closed: new Map(MODES.map((mode) => [mode, closed[mode]])),
     open: new Map(MODES.map((mode) => [mode, p50[mode].map(open)])),
+    reference: referenceP50.map(open),
     cold: new Map(),
     restarted: new Map(),
     idleStatementsPerSecond: new Map(MODES.map((mode) => [mode, 12])),
@@ -48,5 +49,16 @@ describe('cache-layers report', () => {
     expect(report.verdict).toContain('NOT JUDGED: more than 0.1 % of answers failed or were not 2xx for l1l2.');
     expect(report.table.rows[2]![6]).toBe('n/a');
     expect(report.table.rows[2]![8]).toBe(100);
+  });
+
+  it('bounds the p50 bar by bare Fastify serving the same bodies, measured beside the variants', () => {
+    const closed = { off: [run(800, 2), run(800, 2), run(800, 2)], l1: [run(7000, 0.01), run(7000, 0.01), run(7000, 0.01)], l1l2: [run(5000, 0.05), run(5000, 0.05), run(5000, 0.05)] };
+    const { report, barHolds } = buildCacheLayersReport(measurements(closed, { off: [1, 1.2, 1.1], l1: [0.4, 0.4, 0.4], l1l2: [0.5, 0.5, 0.5] }, true, [0.2, 0.25, 0.22]), setup);
+    expect(barHolds).toBe(false);
+    expect(report.table.rows[3]).toEqual(['bare Fastify, same bodies', '–', '–', '0.22', '0.88', '–', '–', '–', 0, 0]);
+    expect(report.verdict[2]).toBe(
+      "Ceiling: bare Fastify answering the same paths with the same bodies and doing nothing else has p50 0.22 ms, 5.0× lower than off's (range 4.8–5.0×); " +
+        'no cache can make p50 lower than that, so the 10× bar cannot be met on this machine. Over the ceiling: l1 0.18 ms, l1l2 0.28 ms.',
+    );
   });
 });

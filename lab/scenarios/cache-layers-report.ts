@@ -33,6 +33,8 @@ export interface CacheLayersMeasurements {
   closed: ReadonlyMap<CacheMode, readonly MeasuredRun[]>;
   /** Per variant, one open-loop run per round. */
   open: ReadonlyMap<CacheMode, readonly OpenLoopResult[]>;
+  /** Bare Fastify serving the same bodies, one open-loop run per round beside the variants': the ceiling. */
+  reference: readonly OpenLoopResult[];
   /** The first seconds of load on a fresh process with empty caches. */
   cold: ReadonlyMap<CacheMode, MeasuredRun>;
   /** The first seconds after restarting the cached variants (L1 empty; Redis keeps L2). */
@@ -71,6 +73,32 @@ function row(m: CacheLayersMeasurements, mode: CacheMode): Cell[] {
   ];
 }
 
+const REFERENCE = 'bare Fastify, same bodies';
+
+/** The ceiling's row: latency only (it does no work to count). */
+function referenceRow(m: CacheLayersMeasurements): Cell[] {
+  const open = m.reference;
+  return [REFERENCE, '–', '–', formatMs(median(open.map((o) => o.ms.p50))), formatMs(median(open.map((o) => o.ms.p99))), '–', '–', '–', sum(open.map((o) => o.non2xx)), sum(open.map((o) => o.errors))];
+}
+
+/**
+ * How much lower than off's any cache could make p50 here: off's p50 over the reference's, per
+ * round. A bar above this cannot be met on this machine, whatever the cache does.
+ */
+function ceilingLine(m: CacheLayersMeasurements): string {
+  if (m.reference.length === 0) return '';
+  const offOpen = opens(m, 'off');
+  const ceiling = spread(m.reference.map((r, i) => offOpen[i]!.ms.p50 / r.ms.p50));
+  const bareP50 = median(m.reference.map((o) => o.ms.p50));
+  const over = (['l1', 'l1l2'] as const).map((mode) => `${mode} ${formatMs(median(opens(m, mode).map((o) => o.ms.p50)) - bareP50)} ms`).join(', ');
+  return (
+    `Ceiling: bare Fastify answering the same paths with the same bodies and doing nothing else has p50 ${formatMs(bareP50)} ms, ` +
+    `${fixed(ceiling.median, 1)}× lower than off's (range ${ratioRange(ceiling, 1, 1, '×')}); no cache can make p50 lower than that, so ` +
+    (ceiling.median >= BAR_P50_FACTOR ? `the ${BAR_P50_FACTOR}× bar is within reach here.` : `the ${BAR_P50_FACTOR}× bar cannot be met on this machine.`) +
+    ` Over the ceiling: ${over}.`
+  );
+}
+
 function failedVariants(m: CacheLayersMeasurements): CacheMode[] {
   return MODES.filter((mode) =>
     runs(m, mode).some((r) => (r.closed.non2xx + r.closed.errors) / Math.max(1, r.closed.completed) > FAILURE_TOLERANCE) ||
@@ -89,7 +117,7 @@ export function buildCacheLayersReport(m: CacheLayersMeasurements, setup: RunSet
   const o = m.options;
   const off = runs(m, 'off');
   const offOpen = opens(m, 'off');
-  if (off.length === 0 || MODES.some((mode) => runs(m, mode).length !== off.length || opens(m, mode).length !== offOpen.length)) {
+  if (off.length === 0 || MODES.some((mode) => runs(m, mode).length !== off.length || opens(m, mode).length !== offOpen.length) || (m.reference.length > 0 && m.reference.length !== offOpen.length)) {
     throw new Error('cache-layers: every round needs every variant');
   }
   const failed = failedVariants(m);
@@ -111,6 +139,7 @@ export function buildCacheLayersReport(m: CacheLayersMeasurements, setup: RunSet
         (failed.length > 0 ? 'NOT JUDGED' : ok ? 'holds' : 'NOT MET') + '.',
     );
   }
+  verdict.push(ceilingLine(m));
   const closedP50 = (mode: CacheMode) => median(runs(m, mode).map((r) => r.closed.p50Ms));
   verdict.push(
     `Under saturation (closed loop, ${o.connections} connections) p50 is ${(['l1', 'l1l2'] as const).map((mode) => `${fixed(closedP50('off') / Math.max(1, closedP50(mode)), 1)}× (${mode})`).join(' and ')} lower than off's ` +
@@ -134,7 +163,7 @@ export function buildCacheLayersReport(m: CacheLayersMeasurements, setup: RunSet
     setup,
     table: {
       columns: ['cache', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', 'db queries/request', 'L1 hit', 'L2 hit', 'non-2xx', 'errors'],
-      rows: MODES.map((mode) => row(m, mode)),
+      rows: [...MODES.map((mode) => row(m, mode)), ...(m.reference.length > 0 ? [referenceRow(m)] : [])],
     },
     verdict: verdict.filter((line) => line !== ''),
     data: {
@@ -143,6 +172,7 @@ export function buildCacheLayersReport(m: CacheLayersMeasurements, setup: RunSet
       catalogSize: m.catalogSize,
       closed: Object.fromEntries(m.closed),
       open: Object.fromEntries(m.open),
+      reference: m.reference,
       cold: Object.fromEntries(m.cold),
       restarted: Object.fromEntries(m.restarted),
       idleStatementsPerSecond: Object.fromEntries(m.idleStatementsPerSecond),

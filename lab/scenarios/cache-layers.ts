@@ -3,10 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { runClosedLoop } from '../drivers/closed-loop.ts';
+import type { ProcessGroup } from '../processes.ts';
 import { runOpenLoop, type OpenLoopResult } from '../drivers/open-loop.ts';
 import { collectSetup, publishReport } from '../report.ts';
 import { formatMs, median, percent } from '../stats.ts';
-import { LAB_ENV, scalemartFlags, seedScalemart, startScalemart } from '../targets/scalemart.ts';
+import { assertSameBodies, startBareFastify } from '../targets/bare-fastify.ts';
+import { LAB_ENV, scalemartFlags, seedScalemart, snapshotBodies, startScalemart } from '../targets/scalemart.ts';
 import { readWorkCounters, workBetween } from '../targets/scalemart-counters.ts';
 import type { Target } from '../targets/target.ts';
 import { buildCacheLayersReport, MODES, phaseSeconds, type CacheMode, type MeasuredRun } from './cache-layers-report.ts';
@@ -42,6 +44,22 @@ async function measure(target: Target, seconds: number, connections: number, pat
 
 const describeRun = (r: MeasuredRun) =>
   `${Math.round(r.closed.requestsPerSecond)} req/s, ${r.queriesPerRequest.toFixed(3)} queries/request, L1 ${percent(r.work.l1Ratio)}, L2 ${percent(r.work.l2Ratio)}, non-2xx ${r.closed.non2xx}, errors ${r.closed.errors}`;
+
+/**
+ * The ceiling of the read path on this machine: bare Fastify answering every path the open loop
+ * will send with the body Scalemart served for it (taken from the warm L1 process), and doing
+ * nothing else. No cache can answer faster than that, so its p50 bounds what caching can buy.
+ */
+async function startReference(group: ProcessGroup, warm: Target, paths: () => () => string, requests: number, dir: string, log: (line: string) => void): Promise<Target> {
+  const next = paths();
+  const urls = [...new Set(Array.from({ length: requests }, next))];
+  const file = `${dir}/bodies.json`;
+  await snapshotBodies(warm.origin, urls, file);
+  const bare = await startBareFastify(group, file, urls[0]!, true);
+  await assertSameBodies(warm, bare, urls.slice(0, 50));
+  log(`Reference: bare Fastify serving the ${urls.length} distinct paths of the open loop with Scalemart's bodies.`);
+  return bare;
+}
 
 /**
  * Caching off, L1 only, and L1 + Redis L2: three Scalemart processes on one PostgreSQL database
@@ -103,15 +121,19 @@ export const cacheLayers: Scenario = {
 
       // Latency at a rate every variant sustains: half of the uncached ceiling measured just now.
       const rate = Math.max(20, Math.floor(median(closed.get('off')!.map((r) => r.closed.requestsPerSecond)) / 2));
+      const bare = await startReference(group, target('l1'), paths, Math.ceil(rate * options.openLoopSeconds), await group.tempDir('layers-bodies'), log);
       const open = new Map<CacheMode, OpenLoopResult[]>(MODES.map((mode) => [mode, []]));
+      const reference: OpenLoopResult[] = [];
       for (let round = 1; round <= options.rounds; round++) {
-        for (const mode of MODES) {
+        for (const variant of [...MODES, 'bare'] as const) {
           const next = paths();
-          const result = await runOpenLoop({ origin: target(mode).origin, ratePerSecond: rate, durationSeconds: options.openLoopSeconds, request: () => ({ method: 'GET', path: next() }) });
-          open.get(mode)!.push(result);
-          log(`open ${round}/${options.rounds}  ${mode.padEnd(5)} ${result.sent} sent at ${rate}/s, p50 ${formatMs(result.ms.p50)} ms, p99 ${formatMs(result.ms.p99)} ms, non-2xx ${result.non2xx}, errors ${result.errors}, late ${result.late}`);
+          const origin = variant === 'bare' ? bare.origin : target(variant).origin;
+          const result = await runOpenLoop({ origin, ratePerSecond: rate, durationSeconds: options.openLoopSeconds, request: () => ({ method: 'GET', path: next() }) });
+          (variant === 'bare' ? reference : open.get(variant)!).push(result);
+          log(`open ${round}/${options.rounds}  ${variant.padEnd(5)} ${result.sent} sent at ${rate}/s, p50 ${formatMs(result.ms.p50)} ms, p99 ${formatMs(result.ms.p99)} ms, non-2xx ${result.non2xx}, errors ${result.errors}, late ${result.late}`);
         }
       }
+      await bare.process.stop();
 
       const restarted = new Map<CacheMode, MeasuredRun>();
       for (const mode of ['l1', 'l1l2'] as const) {
@@ -127,7 +149,7 @@ export const cacheLayers: Scenario = {
         openSeconds: options.openLoopSeconds, openRate: rate, seed: options.seed, products: CATALOG, zipf: ZIPF_EXPONENT, ...scalemartFlags({ ...base, CACHE_MODE: MODES.join('|') }),
       });
       const { report, barHolds } = buildCacheLayersReport(
-        { options, catalogSize: workload.products.length, rate, closed, open, cold, restarted, idleStatementsPerSecond, cacheMetrics },
+        { options, catalogSize: workload.products.length, rate, closed, open, reference, cold, restarted, idleStatementsPerSecond, cacheMetrics },
         setup,
       );
       return { barHolds, reportPaths: await publishReport(report, out) };

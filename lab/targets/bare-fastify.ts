@@ -2,10 +2,13 @@ import type { ProcessGroup } from '../processes.ts';
 import { freePort, waitUntilOk } from '../readiness.ts';
 import type { Target } from './target.ts';
 
-/** Starts lab/references/bare-fastify.ts serving the bodies in `bodiesFile`; ready once `probePath` answers 200. */
-export async function startBareFastify(group: ProcessGroup, bodiesFile: string, probePath: string): Promise<Target> {
+/**
+ * Starts lab/references/bare-fastify.ts serving the bodies in `bodiesFile` (keyed by product id, or
+ * by request URL with `byUrl`); ready once `probePath` answers 200.
+ */
+export async function startBareFastify(group: ProcessGroup, bodiesFile: string, probePath: string, byUrl = false): Promise<Target> {
   const port = await freePort();
-  const server = group.start('bare fastify', ['lab/references/bare-fastify.ts', '--port', String(port), '--bodies', bodiesFile]);
+  const server = group.start('bare fastify', ['lab/references/bare-fastify.ts', '--port', String(port), '--bodies', bodiesFile, ...(byUrl ? ['--by-url'] : [])]);
   const origin = `http://127.0.0.1:${port}`;
   await waitUntilOk(`${origin}${probePath}`, server);
   return { name: 'bare fastify', origin, process: server };

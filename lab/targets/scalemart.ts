@@ -63,17 +63,23 @@ export async function listProductIds(origin: string): Promise<string[]> {
 
 export const productPath = (id: string) => `/api/v1/products/${encodeURIComponent(id)}`;
 
-/** Writes `{ id: body }` with the exact bodies Scalemart serves, for the bare reference to serve too. */
-export async function snapshotProducts(origin: string, ids: readonly string[], file: string, concurrency = 32): Promise<void> {
-  const bodies: Record<string, unknown> = {};
+/**
+ * Writes `{ key: body }` with the exact bodies Scalemart serves for `paths` (keyed by `keys`, the
+ * paths themselves by default), for the bare reference to serve too. In the given order, so the
+ * file does not depend on which request answered first.
+ */
+export async function snapshotBodies(origin: string, paths: readonly string[], file: string, keys: readonly string[] = paths, concurrency = 32): Promise<void> {
+  const bodies: unknown[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      bodies[id] = await getJson(`${origin}${productPath(id)}`);
+    while (next < paths.length) {
+      const i = next++;
+      bodies[i] = await getJson(`${origin}${paths[i]!}`);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  // In listing order, so the file does not depend on which request answered first.
-  await writeFile(file, JSON.stringify(Object.fromEntries(ids.map((id) => [id, bodies[id]]))));
+  await writeFile(file, JSON.stringify(Object.fromEntries(keys.map((key, i) => [key, bodies[i]]))));
 }
+
+/** Writes `{ id: body }` with the exact product pages Scalemart serves. */
+export const snapshotProducts = (origin: string, ids: readonly string[], file: string) => snapshotBodies(origin, ids.map(productPath), file, ids);

@@ -54,6 +54,27 @@ export function observedMemoryDriver(options: { maxItems: number; serialize: boo
   return memoryDriver({ maxItems: options.maxItems, serialize: options.serialize, cacheInstance: lru } as Parameters<typeof memoryDriver>[0]);
 }
 
+/**
+ * An L1 that keeps entries as objects (no JSON per hit, and the same object on every hit, which the
+ * catalog's rendered bodies are keyed on) in front of an L2. bentocache 1.6.1 refills such an L1
+ * from L2 with the entry still serialized, a JSON string it cannot read back (TypeError on the next
+ * read: Julien-R44/bentocache#111). This L1 otherwise only ever receives entry objects, so a string
+ * is the serialized entry and is parsed on the way in.
+ */
+export function objectL1Driver(maxItems: number, observer: CacheObserver) {
+  const created = observedMemoryDriver({ maxItems, serialize: false }, observer);
+  return {
+    options: created.options,
+    factory: (config: Parameters<typeof created.factory>[0]) => {
+      const driver = created.factory(config);
+      const set = driver.set.bind(driver);
+      // The driver's type says string (a serialized L1's); with serialize: false it holds entry objects.
+      driver.set = (key, value, ttl) => set(key, typeof value === 'string' ? (JSON.parse(value) as typeof value) : value, ttl);
+      return driver;
+    },
+  };
+}
+
 /** bentocache with an in-process L1 tier only (the monolith stage). */
 export function createMemoryCache(options: MemoryCacheOptions): Cache {
   const observer = options.observer ?? IGNORE_CACHE;

@@ -4,7 +4,7 @@ import { BentoCache, bentostore } from 'bentocache';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import type { CreateBusDriverResult, GetSetFactoryContext } from 'bentocache/types';
 import { Redis } from 'ioredis';
-import { observeBentoEvents, observedMemoryDriver } from './bentocache.adapter.ts';
+import { objectL1Driver, observeBentoEvents } from './bentocache.adapter.ts';
 import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver, type LoadContext } from './cache.ts';
 
 /** Deletes the load lock only if this holder still owns it (it may have expired and been taken by another). */
@@ -98,11 +98,11 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
     // After one L2 failure, skip L2 for a while instead of paying the timeout on every request.
     l2CircuitBreakerDuration: options.l2BreakerMs ?? 10_000,
     stores: {
-      // L1 stays serialized (unlike the memory adapter): with an L2, bentocache 1.6.1 refills L1 from L2
-      // with a JSON string that a `serialize: false` L1 cannot read back (TypeError on the next read
-      // and on every bus message). Julien-R44/bentocache#111, fix proposed in #113. Cost: a JSON.parse per L1 hit.
+      // L1 keeps objects, as the memory adapter's does: an L1 hit costs no JSON.parse and hands back
+      // the same object, so what is rendered from it is rendered once (objectL1Driver works around
+      // bentocache#111 for refills from L2).
       cache: bentostore()
-        .useL1Layer(observedMemoryDriver({ maxItems: options.l1MaxItems, serialize: true }, observer))
+        .useL1Layer(objectL1Driver(options.l1MaxItems, observer))
         .useL2Layer(redisDriver({ connection: l2 }))
         .useBus(bus.driver),
     },
