@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createTokenService } from '../platform/auth/tokens.ts';
 import { createMemoryCache, createNoCache } from '../platform/cache/bentocache.adapter.ts';
-import type { Cache, CacheObserver } from '../platform/cache/cache.ts';
+import { aroundLoads, type Cache, type CacheObserver } from '../platform/cache/cache.ts';
 import { createCacheMetrics } from '../platform/cache/cache-metrics.ts';
 import { createTieredCache } from '../platform/cache/tiered-cache.ts';
 import type { Config } from '../platform/config/config.ts';
@@ -65,7 +65,11 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   // What the modules' requests use: the primary, or the primary with its read replicas.
   const replication = await openReplication(config, db, overrides.metrics, dbMetrics);
   const reads = replication?.db ?? db;
-  const cache = createCache(config, logger, overrides.metrics ? createCacheMetrics(overrides.metrics) : undefined);
+  const cached = createCache(config, logger, overrides.metrics ? createCacheMetrics(overrides.metrics) : undefined);
+  // A cache load is served to every client, so it reads the primary: a replica that has not yet
+  // applied the change that dropped the entry would put the old value back until its TTL. With
+  // caching off nothing is shared, and each client's reads may use the replicas.
+  const cache = replication && config.cache.mode !== 'off' ? aroundLoads(cached, replication.onPrimary) : cached;
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = createTableTransport(db);
   const relay = createOutboxRelay({ db, transport, logger });

@@ -21,6 +21,8 @@ export interface Replication {
    * new account's first authenticated read must see the account.
    */
   runAs(client: string, address: string, next: () => void): void;
+  /** Runs `work` with every read on the primary: for loads whose result is shared (the cache's). */
+  onPrimary<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function openReplication(config: Config, primary: Database, metrics
         },
       }, next);
     },
+    onPrimary: (work) => sessions.run({ primaryOnly: true }, work),
     async close() {
       router.stop();
       await Promise.all(replicas.map((replica) => replica.db.close()));

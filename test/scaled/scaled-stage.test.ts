@@ -5,6 +5,8 @@ import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.t
 import { startTestInfra, type TestInfra } from '../support/infra.ts';
 import { adminToken, bearer, signup, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
 import { ADDRESS, settled } from '../support/orders.ts';
+import { CatalogEvents } from '../../src/modules/catalog/contract.ts';
+import { appendToOutbox } from '../../src/platform/events/outbox.ts';
 
 /** The value of one labelled series in the Prometheus text. */
 function metric(text: string, name: string, labels: string): number {
@@ -82,10 +84,45 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
     expect(metric(text, 'scalemart_db_reads_total', 'target="replica-1"') + metric(text, 'scalemart_db_reads_total', 'target="replica-2"')).toBeGreaterThan(0);
   });
 
+  it('never refills a cache from a replica that has not applied the change that dropped the entry', async () => {
+    // A second instance, caching: its loads are served to every client, so they must not be older than the change.
+    const cached = await startTestMonolith({
+      SCALEMART_STAGE: 'scaled', DATABASE_URL: infra.main, DATABASE_REPLICA_URLS: infra.replicas.join(','), SHARD_URLS: infra.shards.join(','),
+      REDIS_URL: infra.redis, CACHE_MODE: 'l1', DB_REPLICA_MAX_LAG_BYTES: String(4 * 1024 * 1024), LOG_LEVEL: 'warn',
+    });
+    try {
+      const created = await cached.app.inject({ method: 'POST', url: '/api/v1/products', headers: bearer(await adminToken(cached)), payload: { sku: 'SC-CACHE', name: 'Before', category: 'Cached', price: 100 } });
+      const url = `/api/v1/products/${created.json().id}`;
+      await until(async () => (await cached.app.inject({ url, remoteAddress: '10.7.0.1' })).json().name === 'Before', 5_000);
+      // Renamed by a writer that never touched this cache (another instance): the event drops the entry here.
+      await cached.db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ version: number }>("update catalog.products set name = 'After', version = version + 1 where id = $1 returning version", [created.json().id]);
+        const payload = { productId: created.json().id, sku: 'SC-CACHE', version: rows[0]!.version, category: 'Cached', textChanged: true };
+        await appendToOutbox(tx, [{ type: CatalogEvents.updated, key: created.json().id, payload }]);
+      });
+      cached.relay.nudge();
+      // Clients keep reading while the replicas are still 2 s behind, and after they caught up.
+      const names: string[] = [];
+      const until3s = Date.now() + 3_000;
+      for (let i = 0; Date.now() < until3s; i++) {
+        names.push((await cached.app.inject({ url, remoteAddress: `10.7.1.${i % 250}` })).json().name);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const first = names.indexOf('After');
+      expect(first).toBeGreaterThanOrEqual(0);
+      expect(names.slice(first).filter((name) => name !== 'After')).toEqual([]);
+    } finally {
+      await cached.dispose();
+    }
+  });
+
   it('serves other clients from the replicas, and skips the one lagging past the bound', async () => {
     // replica-1 falls a minute behind; after some MiB of WAL it is past the 4 MiB bound, while replica-2 catches up in 2 s.
     await delayReplay(infra.replicas[0]!, '60s');
+    await new Promise((r) => setTimeout(r, 200));
     const primary = createPostgresDatabase({ connectionString: infra.main, poolSize: 1 });
+    // The delay holds back replay at the next commit record: this one. The filler's WAL then waits behind it.
+    await primary.exec('create table lag_gate ()');
     await primary.exec("create table lag_filler as select repeat('x', 200) as body from generate_series(1, 40000)");
     await primary.close();
     let before = '';

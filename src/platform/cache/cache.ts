@@ -65,3 +65,18 @@ export async function observedLoad<T, C>(observer: CacheObserver, load: (context
     throw error;
   }
 }
+
+/**
+ * The same cache with every loader run inside `around` (e.g. with reads pinned to the primary).
+ * Writes, deletes and hits pass straight through.
+ */
+export function aroundLoads(cache: Cache, around: <T>(load: () => Promise<T>) => Promise<T>): Cache {
+  return {
+    getOrSet: (key, load, options) => cache.getOrSet(key, (context) => around(() => load(context)), options),
+    set: (key, value, options) => cache.set(key, value, options),
+    delete: (key) => cache.delete(key),
+    deleteByTags: (tags) => cache.deleteByTags(tags),
+    namespace: (name) => aroundLoads(cache.namespace(name), around),
+    close: () => cache.close(),
+  };
+}

@@ -28,7 +28,7 @@ function setup() {
     onRead: (target) => reads.push(target),
     onFallback: (replica) => fallbacks.push(replica),
   });
-  const served = async (session?: { lastWriteLsn?: bigint }) => (await router.read<{ server: string }>(session, 'select 1')).rows[0]!.server;
+  const served = async (session?: { lastWriteLsn?: bigint; primaryOnly?: boolean }) => (await router.read<{ server: string }>(session, 'select 1')).rows[0]!.server;
   return { router, primaryLsn, aLsn, bLsn, aDown, reads, fallbacks, served };
 }
 
@@ -67,6 +67,13 @@ describe('read/write router', () => {
     aLsn.value = '0/1050';
     await router.probe();
     expect(await served(session)).toBe('a');
+  });
+
+  it('sends a primary-only session (a cache load) to the primary, however current the replicas are', async () => {
+    const { router, served } = setup();
+    await router.probe();
+    expect(await served()).toBe('a');
+    expect(await served({ primaryOnly: true })).toBe('primary');
   });
 
   it('ejects a replica that fails a read, serves the read from the primary without an error, and re-admits it when it answers', async () => {

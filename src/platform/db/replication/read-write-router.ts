@@ -5,6 +5,8 @@ import { parseLsn } from './lsn.ts';
 export interface Session {
   /** WAL position of the client's last write on the primary. */
   lastWriteLsn?: bigint;
+  /** Reads must see every commit so far (a cache load, whose result every client gets): primary only. */
+  primaryOnly?: boolean;
 }
 
 export interface Replica {
@@ -40,7 +42,7 @@ export interface ReplicaState {
 export interface ReadWriteRouter {
   /** Writes and transactions: always the primary; records the write's WAL position in the session. */
   write<T>(session: Session | undefined, fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** Reads: a healthy replica that is close enough and has replayed the session's last write; else the primary. */
+  /** Reads: a healthy replica that is close enough and has replayed the session's last write; else (or primaryOnly) the primary. */
   read<R>(session: Session | undefined, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** Probes every replica now (also runs on a timer once started). */
   probe(): Promise<void>;
@@ -78,6 +80,7 @@ export function createReadWriteRouter(options: RouterOptions): ReadWriteRouter {
   }
 
   function eligible(session: Session | undefined): Replica[] {
+    if (session?.primaryOnly) return [];
     return options.replicas.filter((replica) => {
       const state = states.get(replica.name)!;
       if (!state.healthy || state.replayLsn === null || state.lagBytes === null || state.lagBytes > maxLag) return false;
