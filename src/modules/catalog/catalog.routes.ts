@@ -12,7 +12,7 @@ const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
 const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Description = Type.String({ maxLength: 5000 });
-const Category = Type.String({ minLength: 1, maxLength: 100 });
+export const Category = Type.String({ minLength: 1, maxLength: 100 });
 const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'integer minor units (cents)' });
 const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
 
@@ -20,7 +20,7 @@ const StockSummary = Type.Object({
   available: Type.Integer(),
   status: Type.Union([Type.Literal('in_stock'), Type.Literal('low_stock'), Type.Literal('out_of_stock')]),
 });
-const ProductSchema = Type.Object({
+export const ProductSchema = Type.Object({
   id: Type.String(),
   sku: Type.String(),
   name: Type.String(),

@@ -44,4 +44,10 @@ export const catalogMigrations: Migration[] = [
         updated_at timestamptz not null default now()
       );`,
   },
+  {
+    id: '003-popularity',
+    sql: `
+      -- The popularity ranking reads the counters in order.
+      create index product_views_ranking on catalog.product_views (views desc, product_id);`,
+  },
 ];

@@ -9,7 +9,10 @@ import { registerCatalogRoutes } from './catalog.routes.ts';
 import { catalogMigrations } from './catalog.schema.ts';
 import { createCatalogService } from './catalog.service.ts';
 import { createViewCounter, type ViewCounter } from './views/view-counter.ts';
-import { registerViewRoutes } from './views/views.routes.ts';
+import { registerViewRoutes, type Popular } from './views/views.routes.ts';
+
+/** How long a popularity ranking is served before it is read again. */
+const POPULAR_TTL_SECONDS = 10;
 
 export interface CatalogModule {
   name: 'catalog';
@@ -33,6 +36,10 @@ export function createCatalogModule(deps: {
 }): CatalogModule {
   const api = createCatalogService(deps.db, deps.cache, deps.inventory, deps.afterCommit);
   const views = createViewCounter(deps.db);
+  // The ranking changes with every flush: it is cached for a few seconds, and that TTL is its freshness.
+  const rankings = deps.cache.namespace('catalog:v1:popular');
+  const ranking: Popular = (limit, category) =>
+    rankings.getOrSet(JSON.stringify([category ?? null, limit]), () => views.top(limit, category), { ttlSeconds: POPULAR_TTL_SECONDS });
   return {
     name: 'catalog',
     migrations: catalogMigrations,
@@ -45,7 +52,7 @@ export function createCatalogModule(deps: {
     }],
     registerRoutes(app) {
       registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds });
-      registerViewRoutes(app, api, views);
+      registerViewRoutes(app, api, views, { ranking, maxAgeSeconds: POPULAR_TTL_SECONDS });
     },
   };
 }

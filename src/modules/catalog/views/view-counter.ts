@@ -7,6 +7,8 @@ export interface ViewCounter {
   flush(): Promise<number>;
   /** Views counted so far (flushed), or 0. */
   views(productId: string): Promise<number>;
+  /** The most viewed products (flushed counts), most first, ties by id; optionally in one category. */
+  top(limit: number, category?: string): Promise<{ productId: string; views: number }[]>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -61,6 +63,16 @@ export function createViewCounter(db: Database, options: ViewCounterOptions = {}
     async views(productId) {
       const { rows } = await db.query<{ views: string | number }>('select views from catalog.product_views where product_id = $1', [productId]);
       return rows[0] ? Number(rows[0].views) : 0;
+    },
+    async top(limit, category) {
+      const { rows } = await db.query<{ product_id: string; views: string | number }>(
+        category === undefined
+          ? 'select product_id, views from catalog.product_views order by views desc, product_id limit $1'
+          : `select v.product_id, v.views from catalog.product_views v join catalog.products p on p.id = v.product_id
+             where p.category = $2 order by v.views desc, v.product_id limit $1`,
+        category === undefined ? [limit] : [limit, category],
+      );
+      return rows.map((row) => ({ productId: row.product_id, views: Number(row.views) }));
     },
     start() {
       const every = options.flushEveryMs ?? 500;

@@ -2,12 +2,40 @@ import { Type } from 'typebox';
 import { PlatformErrors } from '../../../platform/errors/domain-error.ts';
 import type { HttpApp } from '../../../platform/http/create-app.ts';
 import { problemSchema } from '../../../platform/http/problem.ts';
+import { publicCacheControl } from '../../../platform/http/http-cache.ts';
+import { Category, ProductSchema } from '../catalog.routes.ts';
 import type { CatalogApi } from '../contract.ts';
 import type { ViewCounter } from './view-counter.ts';
 
+/** The ranking: the most viewed product ids with their counts (cached by the caller for a few seconds). */
+export type Popular = (limit: number, category?: string) => Promise<{ productId: string; views: number }[]>;
+
 const Params = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) });
 
-export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: ViewCounter): void {
+export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: ViewCounter, popular: { ranking: Popular; maxAgeSeconds: number }): void {
+  const popularCacheControl = publicCacheControl(popular.maxAgeSeconds);
+  app.get('/api/v1/products/popular', {
+    schema: {
+      tags: ['catalog'],
+      summary: 'The most viewed products, most first (view counts are write-behind: a view shows within a few seconds)',
+      querystring: Type.Object({
+        category: Type.Optional(Category),
+        limit: Type.Integer({ minimum: 1, maximum: 50, default: 10 }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ ...ProductSchema.properties, views: Type.Integer() })) }), 400: problemSchema },
+    },
+  }, async (request, reply) => {
+    const ranked = await popular.ranking(request.query.limit, request.query.category);
+    // Products come from their cached pages; one removed since it was counted is left out.
+    const details = await Promise.all(ranked.map(({ productId }) => catalog.getProductDetail(productId)));
+    const items = ranked.flatMap(({ views }, i) => {
+      const detail = details[i];
+      return detail ? [{ ...detail.product, stock: { available: detail.stock.available, status: detail.stock.status }, views }] : [];
+    });
+    reply.header('Cache-Control', popularCacheControl);
+    return { items };
+  });
+
   app.post('/api/v1/products/:id/views', {
     schema: {
       tags: ['catalog'],
