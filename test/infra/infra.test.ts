@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestInfra, type TestInfra } from '../support/infra.ts';
 
 // Its own base port, clear of the helper's default that other real-infrastructure suites use.
-const BASE_PORT = 56632;
+const BASE_PORT = 26632;
 const PG_SERVERS = 7;
 
 /** Polls until `check` returns a value; a generous bound, not a timing assertion. */

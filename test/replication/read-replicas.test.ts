@@ -18,7 +18,7 @@ describe('reads on streaming replicas', () => {
   let db: Database;
 
   beforeAll(async () => {
-    infra = await startTestInfra({ basePort: 56732 });
+    infra = await startTestInfra({ basePort: 26732 });
     primary = createPostgresDatabase({ connectionString: infra.main, poolSize: 4 });
     replicas = infra.replicas.map((url, i) => ({ name: `replica-${i + 1}`, db: createPostgresDatabase({ connectionString: url, poolSize: 4, connectionTimeoutMs: 1_000 }) }));
     // replica-1 applies the WAL 30 s late: a replica that is streaming but stale.

@@ -42,7 +42,7 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
   const readAs = (address: string, url: string) => m.app.inject({ url, remoteAddress: address });
 
   beforeAll(async () => {
-    infra = await startTestInfra({ basePort: 56832 });
+    infra = await startTestInfra({ basePort: 26832 });
     // Both replicas apply the WAL 2 s late: a read right after a write finds neither has it yet.
     for (const url of infra.replicas) await delayReplay(url, '2s');
     m = await startTestMonolith({

@@ -19,7 +19,9 @@ export interface TestInfra {
 export interface TestInfraOptions {
   /**
    * main's port; the topology takes base..base+13. Suites that run at the same time need
-   * different bases (step by 100); the default keeps clear of `scalemart infra`'s 55432.
+   * different bases (step by 100). Test ports sit below the kernel's ephemeral range (32768 and
+   * up here), where another suite's outgoing connection can hold a port a server wants, and clear
+   * of `scalemart infra`'s 55432.
    */
   basePort?: number;
   redisPort?: number;
@@ -33,7 +35,7 @@ export interface TestInfraOptions {
  */
 export async function startTestInfra(options: TestInfraOptions = {}): Promise<TestInfra> {
   const dir = await mkdtemp(join(tmpdir(), 'scalemart-infra-'));
-  const infra = createInfra({ dir, basePort: options.basePort ?? 56432, redisPort: options.redisPort, natsPort: options.natsPort });
+  const infra = createInfra({ dir, basePort: options.basePort ?? 26432, redisPort: options.redisPort, natsPort: options.natsPort });
   const stop = async () => {
     await infra.down({ purge: true });
   };
