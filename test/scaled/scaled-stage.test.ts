@@ -40,21 +40,22 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
   const metrics = async () => (await m.app.inject({ url: '/metrics' })).body;
   /** An anonymous reader from its own address: a client that never wrote. */
   const readAs = (address: string, url: string) => m.app.inject({ url, remoteAddress: address });
+  const scaledEnv = (cacheMode: 'off' | 'l1') => ({
+    SCALEMART_STAGE: 'scaled',
+    DATABASE_URL: infra.main,
+    DATABASE_REPLICA_URLS: infra.replicas.join(','),
+    SHARD_URLS: infra.shards.join(','),
+    REDIS_URL: infra.redis,
+    CACHE_MODE: cacheMode,
+    DB_REPLICA_MAX_LAG_BYTES: String(4 * 1024 * 1024),
+    LOG_LEVEL: 'warn',
+  });
 
   beforeAll(async () => {
     infra = await startTestInfra({ basePort: 26832 });
     // Both replicas apply the WAL 2 s late: a read right after a write finds neither has it yet.
     for (const url of infra.replicas) await delayReplay(url, '2s');
-    m = await startTestMonolith({
-      SCALEMART_STAGE: 'scaled',
-      DATABASE_URL: infra.main,
-      DATABASE_REPLICA_URLS: infra.replicas.join(','),
-      SHARD_URLS: infra.shards.join(','),
-      REDIS_URL: infra.redis,
-      CACHE_MODE: 'off',
-      DB_REPLICA_MAX_LAG_BYTES: String(4 * 1024 * 1024),
-      LOG_LEVEL: 'warn',
-    });
+    m = await startTestMonolith(scaledEnv('off'));
     admin = bearer(await adminToken(m));
     await until(async () => {
       const text = await metrics();
@@ -86,10 +87,7 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
 
   it('never refills a cache from a replica that has not applied the change that dropped the entry', async () => {
     // A second instance, caching: its loads are served to every client, so they must not be older than the change.
-    const cached = await startTestMonolith({
-      SCALEMART_STAGE: 'scaled', DATABASE_URL: infra.main, DATABASE_REPLICA_URLS: infra.replicas.join(','), SHARD_URLS: infra.shards.join(','),
-      REDIS_URL: infra.redis, CACHE_MODE: 'l1', DB_REPLICA_MAX_LAG_BYTES: String(4 * 1024 * 1024), LOG_LEVEL: 'warn',
-    });
+    const cached = await startTestMonolith(scaledEnv('l1'));
     try {
       const created = await cached.app.inject({ method: 'POST', url: '/api/v1/products', headers: bearer(await adminToken(cached)), payload: { sku: 'SC-CACHE', name: 'Before', category: 'Cached', price: 100 } });
       const url = `/api/v1/products/${created.json().id}`;
