@@ -35,6 +35,9 @@ export const ProductSchema = Type.Object({
 });
 const adminErrors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
 
+/** A product page's public body: the product with its stock summary (the stock version stays internal). */
+export const productBody = ({ product, stock }: ProductDetail) => ({ ...product, stock: { available: stock.available, status: stock.status } });
+
 const withStock = (product: Product, level: StockLevel | null | undefined) => ({
   ...product,
   stock: { available: level?.available ?? 0, status: stockStatus(level?.available ?? 0) },
@@ -75,7 +78,7 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
       const shown = page.items.map(({ product, stock }) => `${product.id}:${product.version}:${stock.version}`).join(',');
       view = {
         etag: `"l${createHash('sha1').update(`${shown}|${page.nextCursor ?? ''}`).digest('base64url')}"`,
-        body: JSON.stringify({ items: page.items.map(({ product, stock }) => ({ ...product, stock: { available: stock.available, status: stock.status } })), nextCursor: page.nextCursor }),
+        body: JSON.stringify({ items: page.items.map(productBody), nextCursor: page.nextCursor }),
       };
       renderedPages.set(page, view);
     }
@@ -98,7 +101,7 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
     if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
     let body = rendered.get(detail);
     if (body === undefined) {
-      body = JSON.stringify({ ...detail.product, stock: { available: detail.stock.available, status: detail.stock.status } });
+      body = JSON.stringify(productBody(detail));
       rendered.set(detail, body);
     }
     // A string payload skips the response serialiser; it is exactly what the schema would produce.

@@ -3,7 +3,7 @@ import { PlatformErrors } from '../../../platform/errors/domain-error.ts';
 import type { HttpApp } from '../../../platform/http/create-app.ts';
 import { problemSchema } from '../../../platform/http/problem.ts';
 import { publicCacheControl } from '../../../platform/http/http-cache.ts';
-import { Category, ProductSchema } from '../catalog.routes.ts';
+import { Category, productBody, ProductSchema } from '../catalog.routes.ts';
 import type { CatalogApi } from '../contract.ts';
 import type { ViewCounter } from './view-counter.ts';
 
@@ -30,7 +30,7 @@ export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: V
     const details = await Promise.all(ranked.map(({ productId }) => catalog.getProductDetail(productId)));
     const items = ranked.flatMap(({ views }, i) => {
       const detail = details[i];
-      return detail ? [{ ...detail.product, stock: { available: detail.stock.available, status: detail.stock.status }, views }] : [];
+      return detail ? [{ ...productBody(detail), views }] : [];
     });
     reply.header('Cache-Control', popularCacheControl);
     return { items };
