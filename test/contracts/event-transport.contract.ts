@@ -88,7 +88,7 @@ export function eventTransportContract(name: string, open: () => Promise<{ trans
       expect((second.seen[0]!.event.payload as { n: number }).n).toBe(3);
       expect(await transport.lag({ name: 'cresume', types: ['t.resume'] })).toBe(0);
 
-      await transport.rewind('cresume', first.seen[0]!.sequence);
+      await transport.rewind({ name: 'cresume', types: ['t.resume'] }, { sequence: first.seen[0]!.sequence });
       const again = collector(3);
       const sub3 = transport.consume({ name: 'cresume', types: ['t.resume'] }, async (d) => (again.push(d), ack));
       await again.wait();

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts';
-import type { EventTransport } from './transport.ts';
+import type { ConsumerSpec, EventTransport } from './transport.ts';
 
 export interface DeadLetter {
   id: number;
@@ -29,7 +29,7 @@ export async function listDeadLetters(db: Database, filter: { consumer?: string;
  * Replays a consumer from a sequence: forgets what its inbox saw from there on and moves its
  * position back, so every later event is handled again (handlers are idempotent).
  */
-export async function replayConsumer(db: Database, transport: EventTransport, consumer: string, fromSequence: number): Promise<void> {
-  await db.query('delete from events.inbox where consumer = $1 and sequence >= $2', [consumer, fromSequence]);
-  await transport.rewind(consumer, fromSequence);
+export async function replayConsumer(db: Database, transport: EventTransport, consumer: ConsumerSpec, fromSequence: number): Promise<void> {
+  await db.query('delete from events.inbox where consumer = $1 and sequence >= $2', [consumer.name, fromSequence]);
+  await transport.rewind(consumer, { sequence: fromSequence });
 }

@@ -4,7 +4,8 @@ import { migrate } from '../db/migrations.ts';
 import { createPgliteDatabase } from '../db/pglite.adapter.ts';
 import { createLogger } from '../observability/logger.ts';
 import { listDeadLetters, replayConsumer } from './admin.ts';
-import { backoffDelay, startConsumer } from './consumer.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
+import { startConsumer } from './consumer.ts';
 import type { EventEnvelope } from './event.ts';
 import { eventMigrations } from './events.schema.ts';
 import { appendToOutbox } from './outbox.ts';
@@ -110,7 +111,7 @@ describe('outbox, relay and consumers', () => {
     await until(() => handled.length === 2, 'first pass');
     await sub.stop();
     const [first] = await transport.read(1, 1000).then((all) => all.filter((d) => d.event.id === 'replay-1'));
-    await replayConsumer(db, transport, 'replayer', first!.sequence);
+    await replayConsumer(db, transport, spec, first!.sequence);
     sub = startConsumer({ db, transport, logger }, { ...spec, handle: async (e) => void handled.push(e.id) });
     await until(() => handled.length === 4, 'replay');
     await sub.stop();

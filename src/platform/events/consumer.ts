@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
 import type { EventEnvelope } from './event.ts';
 import type { ConsumerSpec, EventTransport, Settlement, Subscription } from './transport.ts';
 
@@ -17,11 +18,6 @@ export interface ConsumerOptions<P> extends ConsumerSpec {
   baseDelayMs?: number;
   /** Default 30 s. */
   maxDelayMs?: number;
-}
-
-/** Exponential backoff with full jitter: spreads retries so failed consumers do not stampede a recovering dependency. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
-  return Math.round(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
 }
 
 /**

@@ -1,3 +1,11 @@
+/** Where an event came from, carried beside it so logs and traces can be joined across the log. */
+export interface EventContext {
+  /** The request that caused the change (`X-Request-Id`). */
+  requestId?: string;
+  /** W3C trace context of the causing span. */
+  traceparent?: string;
+}
+
 /** An integration event as it travels: immutable, identified, ordered per key. */
 export interface EventEnvelope<P = unknown> {
   /** Unique id (UUIDv7); transports deduplicate on it. */
@@ -8,6 +16,7 @@ export interface EventEnvelope<P = unknown> {
   key: string;
   payload: P;
   occurredAt: string;
+  context?: EventContext;
 }
 
 /** An event as the log hands it to a consumer. */

@@ -46,7 +46,7 @@ export function registerEventAdminRoutes(app: HttpApp, deps: { db: Database; tra
   }, async (request, reply) => {
     const spec = deps.consumers().find((c) => c.name === request.body.consumer);
     if (!spec) throw PlatformErrors.notFound('consumer');
-    await replayConsumer(deps.db, deps.transport, spec.name, request.body.fromSequence);
+    await replayConsumer(deps.db, deps.transport, spec, request.body.fromSequence);
     return reply.code(202).send({ ...request.body, lag: await deps.transport.lag(spec) });
   });
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
-import { backoffDelay } from './consumer.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
 import type { EventEnvelope } from './event.ts';
 import type { EventTransport } from './transport.ts';
 import { createWaker } from './wake.ts';

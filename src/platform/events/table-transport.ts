@@ -92,14 +92,20 @@ export function createTableTransport(db: Database, options: TableTransportOption
       };
     },
 
-    async rewind(consumer, fromSequence) {
+    async rewind(spec, from) {
+      const position = 'sequence' in from
+        ? Math.max(0, from.sequence - 1)
+        : Number((await db.query<{ n: string }>('select coalesce(max(seq), 0) as n from events.log where appended_at < $1', [from.time])).rows[0]!.n);
       await db.query(
         `insert into events.consumers (name, position) values ($1, $2)
          on conflict (name) do update set position = excluded.position, updated_at = now()`,
-        [consumer, Math.max(0, fromSequence - 1)],
+        [spec.name, position],
       );
       published.wake();
     },
+
+    health: () => ({ up: true }),
+    async close() {},
 
     async lag(spec) {
       const { rows } = await db.query<{ n: number }>(

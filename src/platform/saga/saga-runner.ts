@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
-import { backoffDelay } from '../events/consumer.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
 import { canMove, CANCELLED, type SagaDefinition, type SagaHistoryEntry, type SagaStatus, type SagaStep, type StepResult } from './saga.ts';
 
 interface InstanceRow {
