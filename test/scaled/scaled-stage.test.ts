@@ -5,7 +5,7 @@ import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.t
 import { startTestInfra, type TestInfra } from '../support/infra.ts';
 import { adminToken, bearer, signup, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
 import { ADDRESS, settled } from '../support/orders.ts';
-import { CatalogEvents } from '../../src/modules/catalog/contract.ts';
+import { CatalogEvents, type CatalogEventCatalogue } from '../../src/modules/catalog/contract.ts';
 import { appendToOutbox } from '../../src/platform/events/outbox.ts';
 
 /** The value of one labelled series in the Prometheus text. */
@@ -96,7 +96,7 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
       await cached.db.transaction(async (tx) => {
         const { rows } = await tx.query<{ version: number }>("update catalog.products set name = 'After', version = version + 1 where id = $1 returning version", [created.json().id]);
         const payload = { productId: created.json().id, sku: 'SC-CACHE', version: rows[0]!.version, category: 'Cached', textChanged: true };
-        await appendToOutbox(tx, [{ type: CatalogEvents.updated, key: created.json().id, payload }]);
+        await appendToOutbox<CatalogEventCatalogue>(tx, [{ type: CatalogEvents.updated, key: created.json().id, payload }]);
       });
       cached.relay.nudge();
       // Clients keep reading while the replicas are still 2 s behind, and after they caught up.

@@ -6,7 +6,7 @@ import { DomainError } from '../../platform/errors/domain-error.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
 import { decodeCursor, encodeCursor } from '../../platform/http/cursor.ts';
 import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
-import { CatalogErrorCodes, CatalogEvents, type CatalogApi, type Product, type ProductChangedPayload, type ProductDetail, type ProductDetailPage, type ProductPage, type ProductQuery } from './contract.ts';
+import { CatalogErrorCodes, CatalogEvents, type CatalogApi, type CatalogEventCatalogue, type Product, type ProductChangedPayload, type ProductDetail, type ProductDetailPage, type ProductPage, type ProductQuery } from './contract.ts';
 import { createCatalogRepository } from './catalog.repository.ts';
 
 /**
@@ -115,10 +115,10 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
    * the admin); the event repeats the invalidation for whatever that missed (a crash in between, a
    * cache that was unreachable), since the outbox delivers it whatever happens after the commit.
    */
-  async function commitChange(type: string, write: (tx: Queryable) => Promise<{ product: Product; before?: Product } | null>) {
+  async function commitChange(type: keyof CatalogEventCatalogue, write: (tx: Queryable) => Promise<{ product: Product; before?: Product } | null>) {
     const result = await db.transaction(async (tx) => {
       const written = await write(tx);
-      if (written) await appendToOutbox(tx, [{ type, key: written.product.id, payload: changedPayload(written.product, written.before) }]);
+      if (written) await appendToOutbox<CatalogEventCatalogue>(tx, [{ type, key: written.product.id, payload: changedPayload(written.product, written.before) }]);
       return written;
     });
     if (result) afterCommit();

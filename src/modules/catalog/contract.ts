@@ -84,6 +84,12 @@ export interface ProductChangedPayload {
   textChanged: boolean;
 }
 
+/** The catalog's event catalogue: what each event type carries. */
+export type CatalogEventCatalogue = {
+  [CatalogEvents.created]: ProductChangedPayload;
+  [CatalogEvents.updated]: ProductChangedPayload;
+};
+
 export const CatalogErrorCodes = {
   skuTaken: 'SKU_TAKEN',
 } as const;

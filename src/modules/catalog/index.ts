@@ -1,10 +1,11 @@
 import type { Cache } from '../../platform/cache/cache.ts';
 import type { Database } from '../../platform/db/database.ts';
 import type { Migration } from '../../platform/db/migrations.ts';
+import type { EventOf } from '../../platform/events/catalogue.ts';
 import type { ConsumerOptions } from '../../platform/events/consumer.ts';
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import type { InventoryApi } from '../inventory/contract.ts';
-import { CatalogEvents, type CatalogApi, type ProductChangedPayload } from './contract.ts';
+import { CatalogEvents, type CatalogApi, type CatalogEventCatalogue } from './contract.ts';
 import { registerCatalogRoutes } from './catalog.routes.ts';
 import { catalogMigrations } from './catalog.schema.ts';
 import { createCatalogService } from './catalog.service.ts';
@@ -20,8 +21,8 @@ export interface CatalogModule {
   api: CatalogApi;
   /** Write-behind view counts; the composition root starts and stops its flusher. */
   views: ViewCounter;
-  /** Drops cached pages on every catalog change, whichever instance or process made it. */
-  consumers: ConsumerOptions<ProductChangedPayload>[];
+  /** Drops cached pages on every catalog change, whichever instance or process made it: a broadcast, so every instance drops its own. */
+  consumers: ConsumerOptions<EventOf<CatalogEventCatalogue>>[];
   registerRoutes(app: HttpApp): void;
 }
 
@@ -48,6 +49,7 @@ export function createCatalogModule(deps: {
     consumers: [{
       name: 'catalog-cache-invalidation',
       types: [CatalogEvents.created, CatalogEvents.updated],
+      delivery: 'broadcast',
       handle: (event) => api.invalidate(event.type, event.payload),
     }],
     registerRoutes(app) {

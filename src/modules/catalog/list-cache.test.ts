@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../../../test/support/monolith.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
-import { CatalogEvents, type Product, type ProductChangedPayload } from './contract.ts';
+import { CatalogEvents, type CatalogEventCatalogue, type Product, type ProductChangedPayload } from './contract.ts';
 
 interface Page {
   items: Product[];
@@ -96,7 +96,7 @@ describe('cached product lists', () => {
     const version = await m.db.transaction(async (tx) => {
       const { rows } = await tx.query<{ version: number }>("update catalog.products set name = 'Lantern', version = version + 1 where id = $1 returning version", [lamp.id]);
       const payload: ProductChangedPayload = { productId: lamp.id, sku: lamp.sku, version: rows[0]!.version, category: 'Lighting', textChanged: true };
-      await appendToOutbox(tx, [{ type: CatalogEvents.updated, key: lamp.id, payload }]);
+      await appendToOutbox<CatalogEventCatalogue>(tx, [{ type: CatalogEvents.updated, key: lamp.id, payload }]);
       return rows[0]!.version;
     });
     m.relay.nudge();

@@ -1,11 +1,10 @@
 import type { Database } from '../../platform/db/database.ts';
 import type { ConsumerOptions } from '../../platform/events/consumer.ts';
 import type { Migration } from '../../platform/db/migrations.ts';
-import type { OrderEventPayload } from '../orders/contract.ts';
 import type { NotificationsApi } from './contract.ts';
 import type { Mailer } from './mailer.ts';
 import { notificationsMigrations } from './notifications.schema.ts';
-import { createNotifications } from './notifications.service.ts';
+import { createNotifications, type SettledOrderEvent } from './notifications.service.ts';
 import type { Warehouse } from './warehouse.ts';
 
 export interface NotificationsModule {
@@ -13,7 +12,7 @@ export interface NotificationsModule {
   migrations: Migration[];
   api: NotificationsApi;
   /** Durable consumers the composition root starts. */
-  consumers: ConsumerOptions<OrderEventPayload>[];
+  consumers: ConsumerOptions<SettledOrderEvent>[];
 }
 
 export function createNotificationsModule(deps: { db: Database; mailer: Mailer; warehouse: Warehouse; invoiceHoldMs?: number }): NotificationsModule {

@@ -1,6 +1,10 @@
 import type { Database, Queryable } from '../../platform/db/database.ts';
+import type { EventOf } from '../../platform/events/catalogue.ts';
 import type { ConsumerOptions } from '../../platform/events/consumer.ts';
-import { OrderEvents, type OrderEventPayload } from '../orders/contract.ts';
+import { OrderEvents, type OrderEventCatalogue, type OrderEventPayload } from '../orders/contract.ts';
+
+/** The order events notifications react to. */
+export type SettledOrderEvent = EventOf<OrderEventCatalogue, typeof OrderEvents.confirmed | typeof OrderEvents.failed>;
 import type { NotificationsApi } from './contract.ts';
 import { renderInvoice } from './invoice.renderer.ts';
 import type { Mailer } from './mailer.ts';
@@ -47,7 +51,7 @@ export function createNotifications(deps: NotificationsDeps) {
   const submitToWarehouse = (order: OrderEventPayload) =>
     deps.warehouse.submit({ idempotencyKey: `${order.orderId}:warehouse`, orderId: order.orderId, items: order.items.map((i) => ({ sku: i.sku, quantity: i.quantity })) });
 
-  const consumers: ConsumerOptions<OrderEventPayload>[] = [
+  const consumers: ConsumerOptions<SettledOrderEvent>[] = [
     { name: 'notifications.invoice', types: [OrderEvents.confirmed], handle: (event) => issueInvoice(event.payload) },
     { name: 'notifications.email', types: [OrderEvents.confirmed, OrderEvents.failed], handle: (event) => sendEmail(event.type, event.payload) },
     { name: 'notifications.warehouse', types: [OrderEvents.confirmed], handle: (event) => submitToWarehouse(event.payload) },

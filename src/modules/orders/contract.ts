@@ -62,6 +62,17 @@ export interface OrderEventPayload
   wasConfirmed?: boolean;
 }
 
+/** `orders.order.placed`: the order as stored, before the customer's details are looked up for notifications. */
+export type OrderPlacedPayload = Pick<OrderEventPayload, 'orderId' | 'customerId' | 'status' | 'items' | 'total' | 'currency' | 'createdAt'>;
+
+/** The orders module's event catalogue: what each event type carries. */
+export type OrderEventCatalogue = {
+  [OrderEvents.placed]: OrderPlacedPayload;
+  [OrderEvents.confirmed]: OrderEventPayload;
+  [OrderEvents.failed]: OrderEventPayload;
+  [OrderEvents.cancelled]: OrderEventPayload;
+};
+
 export interface PlaceOrder {
   customerId: string;
   items: { productId: string; quantity: number }[];

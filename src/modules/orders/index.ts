@@ -12,7 +12,7 @@ import { ordersMigrations } from './orders.schema.ts';
 import { registerOrderRoutes } from './orders.routes.ts';
 import { createOrdersService } from './orders.service.ts';
 import { orderHistoryProjection } from './projections/order-history.projection.ts';
-import type { Projection } from './projections/projection.ts';
+import type { OrderEvent, Projection } from './projections/projection.ts';
 import { productSalesProjection } from './projections/product-sales.projection.ts';
 
 export interface OrdersModule {
@@ -21,7 +21,7 @@ export interface OrdersModule {
   api: OrdersApi;
   projections: Projection[];
   /** The projections as durable transactional consumers. */
-  consumers: ConsumerOptions<unknown>[];
+  consumers: ConsumerOptions<OrderEvent>[];
   registerRoutes(app: HttpApp): void;
 }
 

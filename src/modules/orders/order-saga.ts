@@ -4,7 +4,7 @@ import { CANCELLED, type SagaDefinition, type SagaStep } from '../../platform/sa
 import type { InventoryApi } from '../inventory/contract.ts';
 import type { PaymentsApi } from '../payments/contract.ts';
 import type { ShippingAddress, ShippingApi } from '../shipping/contract.ts';
-import { OrderEvents } from './contract.ts';
+import { OrderEvents, type OrderEventCatalogue, type OrderEventPayload } from './contract.ts';
 import { createOrdersRepository } from './orders.repository.ts';
 
 export const ORDER_SAGA = 'order';
@@ -79,8 +79,8 @@ export function createOrderSaga(deps: OrderSagaDeps): SagaDefinition<OrderSagaDa
     },
   ];
 
-  async function publish(tx: Queryable, type: string, payload: object & { orderId: string }) {
-    await appendToOutbox(tx, [{ type, key: payload.orderId, payload }]);
+  async function publish(tx: Queryable, type: typeof OrderEvents.confirmed | typeof OrderEvents.failed | typeof OrderEvents.cancelled, payload: OrderEventPayload) {
+    await appendToOutbox<OrderEventCatalogue>(tx, [{ type, key: payload.orderId, payload }]);
   }
 
   return {

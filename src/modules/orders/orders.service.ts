@@ -10,7 +10,7 @@ import type { SagaHistoryEntry } from '../../platform/saga/saga.ts';
 import type { CatalogApi } from '../catalog/contract.ts';
 import type { IdentityApi } from '../identity/contract.ts';
 import type { NotificationsApi } from '../notifications/contract.ts';
-import { OrderErrorCodes, OrderEvents, type Order, type OrderLine, type OrdersApi, type OrderStatus, type PlaceOrder } from './contract.ts';
+import { OrderErrorCodes, OrderEvents, type Order, type OrderEventCatalogue, type OrderLine, type OrdersApi, type OrderStatus, type PlaceOrder } from './contract.ts';
 import { ORDER_SAGA, type OrderSagaData } from './order-saga.ts';
 import { createOrdersRepository, type SalesTotal } from './orders.repository.ts';
 
@@ -113,7 +113,7 @@ export function createOrdersService(deps: OrdersDeps): OrdersService {
             shippingAddress: request.shippingAddress, idempotencyKey: request.idempotencyKey, requestHash: hash,
           });
           await deps.sagaFor(owner).begin(tx, ORDER_SAGA, id, data);
-          await appendToOutbox(tx, [{ type: OrderEvents.placed, key: id, payload: { orderId: id, customerId: customer.id, status: 'pending', items: lines, total, currency, createdAt: created.createdAt } }]);
+          await appendToOutbox<OrderEventCatalogue>(tx, [{ type: OrderEvents.placed, key: id, payload: { orderId: id, customerId: customer.id, status: 'pending', items: lines, total, currency, createdAt: created.createdAt } }]);
           return [created, owner] as const;
         });
       } catch (error) {

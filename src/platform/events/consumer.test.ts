@@ -13,6 +13,9 @@ import { createOutboxRelay } from './relay.ts';
 import { createTableTransport } from './table-transport.ts';
 import type { EventTransport } from './transport.ts';
 
+/** Events these tests append: any x.* type with a small object payload. */
+type TestEvents = { [type: `x.${string}`]: object };
+
 const logger = createLogger('silent');
 
 async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5_000): Promise<void> {
@@ -37,10 +40,10 @@ describe('outbox, relay and consumers', () => {
   it('publishes only what committed: a rolled-back transaction leaves no event', async () => {
     await db.transaction(async (tx) => {
       await tx.query("insert into t values ('kept')");
-      await appendToOutbox(tx, [{ type: 'x.kept', key: 'kept', payload: {} }]);
+      await appendToOutbox<TestEvents>(tx, [{ type: 'x.kept', key: 'kept', payload: {} }]);
     });
     await db.transaction(async (tx) => {
-      await appendToOutbox(tx, [{ type: 'x.lost', key: 'lost', payload: {} }]);
+      await appendToOutbox<TestEvents>(tx, [{ type: 'x.lost', key: 'lost', payload: {} }]);
       throw new Error('rollback');
     }).catch(() => undefined);
     const relay = createOutboxRelay({ db, transport, logger });
@@ -50,7 +53,7 @@ describe('outbox, relay and consumers', () => {
   });
 
   it('delivers an event committed while no relay ran (killed between commit and publish) once one starts', async () => {
-    await db.transaction((tx) => appendToOutbox(tx, [{ type: 'x.orphan', key: 'o', payload: {} }]));
+    await db.transaction((tx) => appendToOutbox<TestEvents>(tx, [{ type: 'x.orphan', key: 'o', payload: {} }]));
     const handled: string[] = [];
     const sub = startConsumer({ db, transport, logger }, { name: 'orphan-consumer', types: ['x.orphan'], handle: async (e) => void handled.push(e.type) });
     await new Promise((r) => setTimeout(r, 100));
@@ -64,7 +67,7 @@ describe('outbox, relay and consumers', () => {
   });
 
   it('delivers after a relay died between publish and mark, and the duplicate changes nothing', async () => {
-    await db.transaction((tx) => appendToOutbox(tx, [{ type: 'x.crash', key: 'c', payload: { n: 1 } }]));
+    await db.transaction((tx) => appendToOutbox<TestEvents>(tx, [{ type: 'x.crash', key: 'c', payload: { n: 1 } }]));
     // The first relay publishes, then "dies" before marking the row published.
     const dying = createOutboxRelay({ db, transport: { ...transport, publish: async (events) => { await transport.publish(events); throw new Error('killed'); } }, logger });
     await expect(dying.publishPending()).rejects.toThrow('killed');

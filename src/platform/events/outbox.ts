@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Queryable } from '../db/database.ts';
+import type { EventCatalogue, NewEventOf } from './catalogue.ts';
 import type { EventEnvelope, NewEvent } from './event.ts';
 
 /** Completes an event with an id and a time. */
@@ -9,10 +10,11 @@ export function envelope<P>(event: NewEvent<P>): EventEnvelope<P> {
 
 /**
  * Appends events to the outbox inside the caller's transaction, so they exist exactly when the
- * state change they describe commits. The relay publishes them after commit.
+ * state change they describe commits. The relay publishes them after commit. `C` is the producing
+ * module's event catalogue: a type it does not declare, or a payload of the wrong shape, does not compile.
  */
-export async function appendToOutbox(tx: Queryable, events: readonly NewEvent[]): Promise<EventEnvelope[]> {
-  const envelopes = events.map(envelope);
+export async function appendToOutbox<C extends EventCatalogue = never>(tx: Queryable, events: readonly NewEventOf<NoInfer<C>>[]): Promise<EventEnvelope[]> {
+  const envelopes = (events as readonly NewEvent[]).map(envelope);
   if (envelopes.length === 0) return envelopes;
   await tx.query(
     `insert into events.outbox (id, type, key, payload, occurred_at)

@@ -1,4 +1,4 @@
-import { OrderEvents, type OrderEventPayload } from '../contract.ts';
+import { OrderEvents } from '../contract.ts';
 import type { Projection } from './projection.ts';
 
 /**
@@ -9,7 +9,8 @@ export const productSalesProjection: Projection = {
   name: 'orders.product-sales',
   types: [OrderEvents.confirmed, OrderEvents.cancelled],
   async apply(db, event) {
-    const order = event.payload as OrderEventPayload;
+    if (event.type !== OrderEvents.confirmed && event.type !== OrderEvents.cancelled) return;
+    const order = event.payload;
     if (event.type === OrderEvents.cancelled && !order.wasConfirmed) return;
     const fresh = await db.query('insert into orders.product_sales_applied (event_id) values ($1) on conflict do nothing', [event.id]);
     if (fresh.rowCount === 0) return;

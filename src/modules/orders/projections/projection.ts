@@ -1,14 +1,17 @@
 import type { Database, Queryable } from '../../../platform/db/database.ts';
-import type { EventEnvelope } from '../../../platform/events/event.ts';
+import type { EventOf } from '../../../platform/events/catalogue.ts';
 import type { EventTransport } from '../../../platform/events/transport.ts';
+import type { OrderEventCatalogue } from '../contract.ts';
+
+export type OrderEvent = EventOf<OrderEventCatalogue>;
 
 /** A read model fed by events: a durable consumer whose table can be rebuilt from the log. */
 export interface Projection {
   /** The durable consumer name. */
   name: string;
-  types: readonly string[];
+  types: readonly OrderEvent['type'][];
   /** Applies one event; idempotent per event (the inbox skips repeats, replays re-apply on a fresh table). */
-  apply(db: Queryable, event: EventEnvelope): Promise<void>;
+  apply(db: Queryable, event: OrderEvent): Promise<void>;
   /** Empties the read model before a rebuild. */
   reset(db: Queryable): Promise<void>;
 }
@@ -29,20 +32,17 @@ export async function rebuildProjection(db: Database, transport: EventTransport,
   for (;;) {
     const page = await transport.read(last + 1, 1_000);
     if (page.length === 0) break;
-    const matching = page.filter((d) => projection.types.includes(d.event.type));
+    const matching = page.filter((d) => (projection.types as readonly string[]).includes(d.event.type));
     await db.transaction(async (tx) => {
       for (const delivery of matching) {
-        await projection.apply(tx, delivery.event);
+        await projection.apply(tx, delivery.event as OrderEvent);
         await tx.query('insert into events.inbox (consumer, event_id, sequence) values ($1, $2, $3) on conflict do nothing', [projection.name, delivery.event.id, delivery.sequence]);
       }
     });
     applied += matching.length;
     last = page.at(-1)!.sequence;
   }
-  await db.query(
-    `insert into events.consumers (name, position) values ($1, $2)
-     on conflict (name) do update set position = greatest(consumers.position, excluded.position), updated_at = now()`,
-    [projection.name, last],
-  );
+  // The live group carries on after what the rebuild read; whatever it delivers again, the inbox skips.
+  await transport.rewind({ name: projection.name, types: projection.types }, { sequence: last + 1 });
   return applied;
 }
