@@ -29,6 +29,9 @@ describe('configuration', () => {
     [{ DATABASE_REPLICA_URLS: 'postgres://r/db' }, /^DATABASE_REPLICA_URLS: needs DATABASE_URL/],
     [{ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://a/db,,postgres://b/db' }, /^DATABASE_REPLICA_URLS: comma-separated/],
     [{ SHARD_URLS: 'postgres://s/db' }, /^SHARD_URLS: needs DATABASE_URL/],
+    [{ EVENTS_TRANSPORT: 'kafka' }, /^EVENTS_TRANSPORT: /],
+    [{ NATS_URL: 'http://n:4222' }, /^NATS_URL: comma-separated nats:\/\/ URLs/],
+    [{ EVENTS_STREAM: 'a.b' }, /^EVENTS_STREAM: letters, digits/],
   ])('stops on %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
     try {
@@ -46,5 +49,13 @@ describe('configuration', () => {
     expect(scaled).toMatchObject({ stage: 'scaled', replicaUrls: ['postgres://a/db', 'postgres://b/db'], shardUrls: ['postgres://s0/db', 'postgres://s1/db'] });
     expect(scaled.cache.mode).toBe('l1l2');
     expect(loadConfig({}).cache.mode).toBe('l1');
+  });
+
+  it('carries events on JetStream in the scaled stage and on the table log in the monolith, unless told otherwise', () => {
+    const scaled = { SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r' };
+    expect(loadConfig(scaled).events).toMatchObject({ transport: 'jetstream', nats: { url: 'nats://127.0.0.1:4222', stream: 'SCALEMART_EVENTS', partitions: 8 } });
+    expect(loadConfig({ ...scaled, EVENTS_TRANSPORT: 'table' }).events.transport).toBe('table');
+    expect(loadConfig({}).events.transport).toBe('table');
+    expect(loadConfig({ EVENTS_TRANSPORT: 'jetstream', NATS_URL: 'nats://a:1,nats://b:2' }).events.nats.url).toBe('nats://a:1,nats://b:2');
   });
 });

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
-/** The stages of ARCHITECTURE.md. Only `monolith` is wired today; `scaled` is validated and refused at start. */
+/** The stages of ARCHITECTURE.md: one process on embedded defaults, or a fleet on shared servers. */
 export const STAGES = ['monolith', 'scaled'] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -63,6 +63,13 @@ const schema = z.object({
   SAGA_STEP_ATTEMPTS: int(1, 20).default(3),
   SAGA_STEP_TIMEOUT_MS: int(10, 600_000).default(10_000),
   EVENTS_MAX_ATTEMPTS: int(1, 100).default(5),
+  EVENTS_TRANSPORT: z.enum(['table', 'jetstream']).optional(),
+  NATS_URL: z.string().regex(/^(nats|tls):\/\/[^,\s]+(,(nats|tls):\/\/[^,\s]+)*$/, 'comma-separated nats:// URLs').default('nats://127.0.0.1:4222'),
+  EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').default('SCALEMART_EVENTS'),
+  EVENTS_PARTITIONS: int(1, 256).default(8),
+  EVENTS_RETENTION_HOURS: int(1, 24 * 365).default(24 * 7),
+  EVENTS_DEDUP_WINDOW_SECONDS: int(1, 24 * 3600).default(120),
+  SAGA_LEASE_MS: int(500, 600_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
 });
 
@@ -94,7 +101,14 @@ export interface Config {
   /** Empty: in-process simulated providers. Otherwise the base URL of the payment/carrier/warehouse APIs. */
   providers: { url: string; timeoutMs: number };
   notifications: { emailUrl: string; invoiceHoldMs: number };
-  events: { maxAttempts: number };
+  events: {
+    maxAttempts: number;
+    /** `table`: the log is a table in the main database (the monolith). `jetstream`: a NATS JetStream stream (the scaled stage's default). */
+    transport: 'table' | 'jetstream';
+    nats: { url: string; stream: string; partitions: number; retentionHours: number; dedupWindowSeconds: number };
+  };
+  /** How long a process owns a saga it works on before another may take it over; renewed while it works. */
+  sagaLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -155,6 +169,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     orders: { processing: c.ORDER_PROCESSING, stepAttempts: c.SAGA_STEP_ATTEMPTS, stepTimeoutMs: c.SAGA_STEP_TIMEOUT_MS },
     providers: { url: c.PROVIDERS_URL, timeoutMs: c.PROVIDER_TIMEOUT_MS },
     notifications: { emailUrl: c.EMAIL_URL, invoiceHoldMs: c.NOTIFICATIONS_INVOICE_HOLD_MS },
-    events: { maxAttempts: c.EVENTS_MAX_ATTEMPTS },
+    events: {
+      maxAttempts: c.EVENTS_MAX_ATTEMPTS,
+      transport: c.EVENTS_TRANSPORT ?? (c.SCALEMART_STAGE === 'scaled' ? 'jetstream' : 'table'),
+      nats: { url: c.NATS_URL, stream: c.EVENTS_STREAM, partitions: c.EVENTS_PARTITIONS, retentionHours: c.EVENTS_RETENTION_HOURS, dedupWindowSeconds: c.EVENTS_DEDUP_WINDOW_SECONDS },
+    },
+    sagaLeaseMs: c.SAGA_LEASE_MS,
   };
 }
