@@ -7,7 +7,7 @@ import { createTieredCache } from '../platform/cache/tiered-cache.ts';
 import type { Config } from '../platform/config/config.ts';
 import { createDatabase } from '../platform/db/create-database.ts';
 import { migrate } from '../platform/db/migrations.ts';
-import { startConsumer } from '../platform/events/consumer.ts';
+import { startConsumer, type ConsumerOptions } from '../platform/events/consumer.ts';
 import { eventMigrations } from '../platform/events/events.schema.ts';
 import { createOutboxRelay } from '../platform/events/relay.ts';
 import { createTableTransport } from '../platform/events/table-transport.ts';
@@ -26,6 +26,7 @@ import { createShippingModule } from '../modules/shipping/index.ts';
 import type { Shard } from '../platform/db/sharding/shard-set.ts';
 import type { OutboxRelay } from '../platform/events/relay.ts';
 import type { SagaRunner } from '../platform/saga/saga-runner.ts';
+import { createEventMetrics } from './event-metrics.ts';
 import { createProviders, type Providers } from './providers.ts';
 import { openReplication } from './replication.ts';
 import { openShards } from './shards.ts';
@@ -59,6 +60,7 @@ export interface CoreOverrides {
 
 export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
+  const eventMetrics = overrides.metrics ? createEventMetrics(overrides.metrics) : undefined;
   // The primary: migrations, the event log, sagas and consumers always work here.
   const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait('main') });
   dbMetrics?.watch(db, 'main');
@@ -123,17 +125,20 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   }
   let mapWatch: NodeJS.Timeout | undefined;
 
-  const consumerOptions = [...catalog.consumers, ...notifications.consumers, ...orders.consumers].map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
+  // Each module's consumers are typed by its own catalogue; the transport hands each only the types it names.
+  const consumerOptions: ConsumerOptions[] = [...catalog.consumers, ...notifications.consumers, ...orders.consumers].map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
   let subscriptions: Subscription[] = [];
+  const consumers = consumerOptions.map(({ name, types, delivery }) => ({ name, types, delivery }));
+  eventMetrics?.watch({ transport, consumers, relays: () => [...new Set([relay, ...[...cells.values()].map((cell) => cell.relay)])] });
 
   return {
     db, cache, tokens, transport, relay, shards, modules, replication,
-    consumers: consumerOptions.map(({ name, types }) => ({ name, types })),
+    consumers,
     /** Starts the relay and the consumers, and resumes every saga a crash left unfinished. */
     async startBackground(): Promise<void> {
       relay.start();
       catalog.views.start();
-      subscriptions = consumerOptions.map((options) => startConsumer({ db, transport, logger }, options as Parameters<typeof startConsumer>[1]));
+      subscriptions = consumerOptions.map((options) => startConsumer({ db, transport, logger, observer: eventMetrics?.consumers }, options));
       background = true;
       for (const name of cells.keys()) await startCell(name);
       // Another process (`scalemart shards add`) may change the shard map; a write routed by an old map is refused by the fence anyway.

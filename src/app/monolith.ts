@@ -6,7 +6,6 @@ import { createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
 import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { createCore, type Core, type CoreOverrides } from './core.ts';
-import { registerEventMetrics } from './event-metrics.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -39,7 +38,6 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     readiness: { started: () => started, check: () => db.ping() },
     runAsClient: core.replication?.runAs,
   });
-  registerEventMetrics(metrics, core);
   modules.identity.registerRoutes(app);
   modules.inventory.registerRoutes(app);
   modules.catalog.registerRoutes(app);
