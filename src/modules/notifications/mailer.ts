@@ -7,7 +7,11 @@ export interface Email {
   to: string;
   subject: string;
   text: string;
-  /** A stable name for the file transport, e.g. `<order id>-confirmed`. */
+  /**
+   * A stable name, e.g. `<order id>-confirmed`: the file name for the file transport, and the
+   * Message-ID and Idempotency-Key when sending, so a resend after a crash (email is at least once)
+   * is recognisably the same message: an HTTP mail API drops it, a mail client threads it as one.
+   */
   name: string;
 }
 
@@ -16,6 +20,7 @@ export interface Mailer {
 }
 
 const FROM = 'Scalemart <orders@scalemart.local>';
+const messageIdOf = (email: Email) => `<${email.name}@scalemart.local>`;
 
 /**
  * nodemailer behind one interface. `url` chooses the transport: empty writes `.eml` files under
@@ -25,16 +30,16 @@ const FROM = 'Scalemart <orders@scalemart.local>';
 export function createMailer(options: { url: string; dir: string; timeoutMs?: number }): Mailer {
   if (options.url.startsWith('smtp')) {
     const transport = nodemailer.createTransport(options.url);
-    return { send: async (email) => void (await transport.sendMail({ from: FROM, to: email.to, subject: email.subject, text: email.text })) };
+    return { send: async (email) => void (await transport.sendMail({ from: FROM, to: email.to, subject: email.subject, text: email.text, messageId: messageIdOf(email) })) };
   }
   // Build the RFC 822 message with nodemailer, then deliver the bytes ourselves.
   const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
-  const build = async (email: Email) => (await builder.sendMail({ from: FROM, to: email.to, subject: email.subject, text: email.text })).message as Buffer;
+  const build = async (email: Email) => (await builder.sendMail({ from: FROM, to: email.to, subject: email.subject, text: email.text, messageId: messageIdOf(email) })).message as Buffer;
   if (options.url.startsWith('http')) {
     return {
       async send(email) {
         const response = await request(options.url, {
-          method: 'POST', body: await build(email), headers: { 'content-type': 'message/rfc822' },
+          method: 'POST', body: await build(email), headers: { 'content-type': 'message/rfc822', 'idempotency-key': email.name },
           headersTimeout: options.timeoutMs ?? 10_000, bodyTimeout: options.timeoutMs ?? 10_000,
         });
         await response.body.dump();
