@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config/config.ts';
+import { childTraceparent, runWithEventContext } from '../platform/events/context.ts';
 import { registerEventAdminRoutes } from '../platform/events/events.routes.ts';
 import { createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
 import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
@@ -37,6 +38,11 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     version: VERSION,
     readiness: { started: () => started, check: () => db.ping() },
     runAsClient: core.replication?.runAs,
+  });
+  // Events appended while a request changes something carry its id and trace; reads append nothing, so they skip it.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return done();
+    runWithEventContext({ requestId: request.id, traceparent: childTraceparent(request.headers.traceparent) }, done);
   });
   modules.identity.registerRoutes(app);
   modules.inventory.registerRoutes(app);
