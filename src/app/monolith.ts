@@ -39,8 +39,9 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     readiness: { started: () => started, check: () => db.ping() },
     runAsClient: core.replication?.runAs,
   });
-  // Events appended while a request changes something carry its id and trace; reads append nothing, so they skip it.
-  app.addHook('onRequest', (request, _reply, done) => {
+  // Events appended while a request changes something carry its id and trace; reads append nothing,
+  // so they skip it. preValidation, after the body is parsed: the context then lasts to the handler.
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD') return done();
     runWithEventContext({ requestId: request.id, traceparent: childTraceparent(request.headers.traceparent) }, done);
   });
