@@ -83,8 +83,9 @@ describe('saga runner', () => {
     await db.transaction((tx) => crashing.begin(tx, 'test', 's4', { log: [] }));
     void crashing.run('s4');
     await new Promise((r) => setTimeout(r, 50));
-    // The process "dies" mid-charge: nothing after the reserve step was recorded.
-    void crashing.stop();
+    // The process stops mid-charge: nothing after the reserve step was recorded, and its lease is
+    // released. (A process that dies without releasing is the lease suite's takeover test.)
+    await crashing.stop();
     crash = false;
     const restarted = createSagaRunner({ db, logger, definitions: [definition(journal, {})], retryBaseMs: 1 });
     expect(await restarted.resumeAll()).toBe(1);
