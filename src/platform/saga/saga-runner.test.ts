@@ -95,6 +95,23 @@ describe('saga runner', () => {
     expect(ends).toEqual(['s4:completed']);
   });
 
+  it('on PGlite too, a polling runner takes over a saga whose lease lapsed, and only one claims it', async () => {
+    const journal: string[] = [];
+    // Begun by a process that died before running it: its lease lapses after 200 ms.
+    const gone = createSagaRunner({ db, logger, definitions: [definition(journal, {})], owner: 'gone', leaseMs: 200 });
+    await db.transaction((tx) => gone.begin(tx, 'test', 's6', { log: [] }));
+    const pollers = ['p1', 'p2'].map((owner) => createSagaRunner({ db, logger, definitions: [definition(journal, {})], owner, pollMs: 20, retryBaseMs: 1 }));
+    for (const poller of pollers) poller.start();
+    const deadline = Date.now() + 10_000;
+    while ((await pollers[0]!.status('s6'))!.status !== 'completed') {
+      if (Date.now() > deadline) throw new Error('s6 was never taken over');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(pollers.map((poller) => poller.stop()));
+    expect(journal).toEqual(['reserve:ok:s6:reserve', 'charge:ok:s6:charge', 'ship:ok:s6:ship']);
+    expect(ends).toEqual(['s6:completed']);
+  });
+
   it('cancels a completed saga by compensating every step', async () => {
     const journal: string[] = [];
     const runner = createSagaRunner({ db, logger, definitions: [definition(journal, {})], retryBaseMs: 1 });

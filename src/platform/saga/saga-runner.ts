@@ -24,11 +24,15 @@ export interface SagaRunner {
    * holds a live lease on it; safe to call twice (one execution per process).
    */
   run(id: string): Promise<void>;
-  /** Starts the background loop that claims due work (new, or whose lease lapsed) every `pollMs`. */
+  /**
+   * Starts the background loop: at once and then every `pollMs`, it claims up to `claimBatch` due
+   * sagas (unleased, or whose lease lapsed) and works them. Replaces calling `resumeAll()` at start-up.
+   */
   start(): void;
   /**
    * Claims every saga due now (and those a previous process with this `owner` id left behind) and
-   * starts them: the start-up recovery. Returns how many. `start()` makes later calls unnecessary.
+   * starts them, all at once. Returns how many. Kept for callers that recover once at start-up;
+   * `start()` does the same in bounded batches, and keeps doing it.
    */
   resumeAll(): Promise<number>;
   /**
@@ -346,10 +350,13 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
     return ids;
   }
 
+  /** Claims a bounded batch every pollMs, so the processes of a fleet share out what is due. */
   async function poll(): Promise<void> {
-    while (!stopped) {
+    // The first poll also takes back what a previous process with this owner id left behind.
+    for (let first = true; !stopped; first = false) {
       try {
-        await claimDue(o.claimBatch);
+        const ids = await claimDue(o.claimBatch, first);
+        if (ids.length > 0) logger.info({ owner: o.owner, claimed: ids.length }, 'claimed due sagas');
       } catch (error) {
         logger.warn({ owner: o.owner, err: error instanceof Error ? error.message : String(error) }, 'saga poll failed; retrying');
       }
@@ -387,11 +394,7 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
     run,
     start() {
       if (stopped || polling) return;
-      polling = resumeAll()
-        .then((resumed) => void (resumed > 0 && logger.info({ owner: o.owner, resumed }, 'resumed unfinished sagas')))
-        .catch((error: unknown) => logger.warn({ owner: o.owner, err: error instanceof Error ? error.message : String(error) }, 'saga resume failed; the poll retries'))
-        .then(() => waker.sleep(o.pollMs))
-        .then(poll);
+      polling = poll();
     },
     resumeAll,
     async cancel(id) {
