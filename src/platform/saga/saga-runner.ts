@@ -3,8 +3,10 @@ import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
 import { createWaker } from '../events/wake.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
-import { canMove, CANCELLED, type SagaDefinition, type SagaHistoryEntry, type SagaStatus, type SagaStep, type StepResult } from './saga.ts';
+import { canMove, CANCELLED, type SagaDefinition, type SagaHistoryEntry, type SagaStatus, type StepResult } from './saga.ts';
+import { createHeartbeat, type Execution } from './saga-heartbeat.ts';
 import { createSagaLeases } from './saga-leases.ts';
+import { attempt } from './saga-step.ts';
 
 interface InstanceRow {
   id: string;
@@ -50,26 +52,6 @@ export interface SagaRunner {
   stop(): Promise<void>;
 }
 
-/** Every attempt of a step runs under a timeout; a step that overruns counts as a transient failure. */
-async function attempt<D>(step: SagaStep<D>, data: D, sagaId: string, n: number, run: 'run' | 'compensate'): Promise<StepResult<D> | void> {
-  const controller = new AbortController();
-  const timeoutMs = step.timeoutMs ?? 10_000;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new Error(`${step.name} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-  });
-  const context = { sagaId, idempotencyKey: `${sagaId}:${step.name}`, attempt: n, signal: controller.signal };
-  try {
-    const work = run === 'run' ? step.run(data, context) : (step.compensate?.(data, context) ?? Promise.resolve());
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 // Each definition has its own data type; the runner only moves data between a definition's own steps.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySagaDefinition = SagaDefinition<any>;
@@ -112,15 +94,6 @@ class LetGo extends Error {
   }
 }
 
-/** What the heartbeat knows of one execution in this process. */
-interface Execution {
-  done: Promise<void>;
-  /** True once this process holds the lease; until then the heartbeat leaves it alone. */
-  held: boolean;
-  /** Set when a heartbeat found the lease gone: the execution abandons at its next boundary. */
-  lost: boolean;
-}
-
 function validated(deps: SagaRunnerDeps) {
   const o = {
     retryBaseMs: deps.retryBaseMs ?? 100,
@@ -155,8 +128,7 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
   const waker = createWaker();
   let stopped = false;
   let polling: Promise<void> | undefined;
-  let heartbeat: NodeJS.Timeout | undefined;
-  let beating = false;
+  const heartbeat = createHeartbeat({ leases, executing, everyMs: Math.max(1, Math.floor(o.leaseMs / 3)), logger, owner: o.owner });
 
   const record = (tx: Queryable, id: string, step: string, phase: SagaHistoryEntry['phase'], outcome: string) =>
     tx.query('insert into saga.history (saga_id, step, phase, outcome) values ($1, $2, $3, $4)', [id, step, phase, outcome]);
@@ -299,7 +271,7 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
     execution.done = (async () => {
       if (claim && !(await claim())) return;
       execution.held = true;
-      startHeartbeat();
+      heartbeat.start();
       await execute(id, execution);
     })()
       .catch((error: unknown) => {
@@ -311,37 +283,6 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
       .finally(() => executing.delete(id));
     executing.set(id, execution);
     return execution.done;
-  }
-
-  /** One heartbeat extends every lease this process works under; one it no longer holds is abandoned. */
-  function startHeartbeat(): void {
-    if (heartbeat) return;
-    heartbeat = setInterval(() => void beat(), Math.max(1, Math.floor(o.leaseMs / 3)));
-    heartbeat.unref();
-  }
-
-  async function beat(): Promise<void> {
-    if (beating) return;
-    const held = [...executing].filter(([, execution]) => execution.held && !execution.lost);
-    if (executing.size === 0) {
-      clearInterval(heartbeat);
-      heartbeat = undefined;
-      return;
-    }
-    beating = true;
-    try {
-      const extended = await leases.extend(held.map(([id]) => id));
-      for (const [id, execution] of held) {
-        if (extended.has(id) || !execution.held) continue;
-        execution.lost = true;
-        logger.warn({ sagaId: id, owner: o.owner }, 'saga lease lost; abandoning at the next step boundary');
-      }
-    } catch (error) {
-      // The fence still guards every step; a lease that lapses meanwhile is simply taken over.
-      logger.warn({ owner: o.owner, err: error instanceof Error ? error.message : String(error) }, 'saga lease heartbeat failed');
-    } finally {
-      beating = false;
-    }
   }
 
   async function claimDue(limit: number, reclaimMine = false): Promise<string[]> {
@@ -438,8 +379,7 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
       waker.wake();
       await polling;
       await Promise.allSettled([...executing.values()].map((execution) => execution.done));
-      clearInterval(heartbeat);
-      heartbeat = undefined;
+      heartbeat.stop();
       const released = await leases.releaseAll().catch((error: unknown) => {
         logger.warn({ owner: o.owner, err: error instanceof Error ? error.message : String(error) }, 'could not release saga leases; they lapse on their own');
         return 0;
