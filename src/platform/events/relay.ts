@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
 import type { EventEnvelope } from './event.ts';
 import type { EventTransport } from './transport.ts';
@@ -11,40 +11,117 @@ export interface OutboxRelay {
   stop(): Promise<void>;
   /** Publishes what is pending now, without waiting for the next poll (after a commit). */
   nudge(): void;
-  /** One pass: publishes up to a batch of pending events; returns how many. */
+  /**
+   * One pass: publishes up to a batch of pending events; returns how many. Returns 0 without
+   * publishing when another relay on the same outbox holds the publishing lock.
+   */
   publishPending(): Promise<number>;
   pending(): Promise<number>;
+  /** Counters since creation, for metrics and tests. */
+  stats(): RelayStats;
+}
+
+export interface RelayStats {
+  /** Events handed to the transport in publishes that succeeded (a republish after a crash counts again). */
+  published: number;
+  /** Batches published. */
+  batches: number;
+  /** Passes that found another relay publishing this outbox, and so published nothing. */
+  contended: number;
 }
 
 export interface RelayOptions {
+  /** Events per publish. Default 200. */
   batchSize?: number;
   /** Poll interval when idle, for commits nobody nudged about (other processes). Default 500 ms. */
   idleMs?: number;
+  /** Told after each batch is published and marked: how many events, and how long the transport's publish took (ms). */
+  onPublished?(count: number, ms: number): void;
 }
+
+interface OutboxRow {
+  seq: string;
+  id: string;
+  type: string;
+  key: string;
+  payload: unknown;
+  occurred_at: Date | string;
+}
+
+/** One outbox per database; advisory locks are per database, so one key serves every shard's outbox. */
+const PUBLISHING_LOCK = 'scalemart:outbox-relay';
 
 /**
  * Publishes committed outbox events to the transport and marks them published. A failed publish
- * is retried with backoff until it succeeds; a crash between publish and mark republishes, which
- * the transport drops by event id. Several relays on one outbox are safe for the same reason.
+ * is retried with backoff until it succeeds.
+ *
+ * Several relays on one outbox (one per process) take turns: on PostgreSQL a relay publishes a
+ * batch only while holding a transaction-scoped advisory lock for the outbox (read the batch,
+ * publish, mark, commit), and a relay that finds the lock taken publishes nothing and waits for its
+ * next poll. So batches never overlap: nothing is published twice while every relay lives, and the
+ * outbox's order (hence each key's order) is the publish order. PGlite has one connection and
+ * serves one process, so there the relay publishes without the lock.
+ *
+ * What bounds double work: a relay that dies, or whose transaction fails, after its publish and
+ * before its commit leaves that batch (at most `batchSize` events) unmarked; the next pass, by any
+ * relay, publishes it again, in order, before anything newer. The transport drops those repeats by
+ * event id within its dedup window, so each key's first copies keep the outbox order.
+ * The lock holds a database connection while the transport publishes, so on PostgreSQL a table
+ * transport on the same database needs a second connection in the pool.
  */
-export function createOutboxRelay(deps: { db: Database; transport: EventTransport; logger: Logger }, options: RelayOptions = {}): OutboxRelay {
+export function createOutboxRelay(
+  deps: { db: Database; transport: EventTransport; logger: Logger },
+  options: RelayOptions = {},
+): OutboxRelay {
   const { db, transport, logger } = deps;
   const batchSize = options.batchSize ?? 200;
   const idleMs = options.idleMs ?? 500;
   const waker = createWaker();
+  const stats: RelayStats = { published: 0, batches: 0, contended: 0 };
   let running = false;
   let loop: Promise<void> | undefined;
+  // One pass at a time in this process, whoever asks (the loop or a direct call).
+  let passes: Promise<unknown> = Promise.resolve();
 
-  async function publishPending(): Promise<number> {
-    const { rows } = await db.query<{ seq: string; id: string; type: string; key: string; payload: unknown; occurred_at: Date | string }>(
+  /** Reads, publishes and marks one batch through `q`; returns its size and the publish time. */
+  async function publishBatch(q: Queryable): Promise<{ count: number; ms: number }> {
+    const { rows } = await q.query<OutboxRow>(
       'select seq, id, type, key, payload, occurred_at from events.outbox where published_at is null order by seq limit $1',
       [batchSize],
     );
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return { count: 0, ms: 0 };
     const events: EventEnvelope[] = rows.map((r) => ({ id: r.id, type: r.type, key: r.key, payload: r.payload, occurredAt: new Date(r.occurred_at).toISOString() }));
+    const started = performance.now();
     await transport.publish(events);
-    await db.query('update events.outbox set published_at = now() where seq = any($1::bigint[])', [rows.map((r) => r.seq)]);
-    return rows.length;
+    const ms = performance.now() - started;
+    stats.published += rows.length;
+    await q.query('update events.outbox set published_at = now() where seq = any($1::bigint[])', [rows.map((r) => r.seq)]);
+    return { count: rows.length, ms };
+  }
+
+  async function pass(): Promise<number> {
+    const { count, ms } =
+      db.engine === 'pglite'
+        ? await publishBatch(db)
+        : await db.transaction(async (tx) => {
+            const { rows } = await tx.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtext($1)) as locked', [PUBLISHING_LOCK]);
+            if (!rows[0]!.locked) {
+              stats.contended++;
+              return { count: 0, ms: 0 };
+            }
+            return publishBatch(tx);
+          });
+    if (count > 0) {
+      stats.batches++;
+      options.onPublished?.(count, ms);
+    }
+    return count;
+  }
+
+  function publishPending(): Promise<number> {
+    const next = passes.then(pass, pass);
+    passes = next.catch(() => undefined);
+    return next;
   }
 
   async function run(): Promise<void> {
@@ -80,5 +157,6 @@ export function createOutboxRelay(deps: { db: Database; transport: EventTranspor
       const { rows } = await db.query<{ n: number }>('select count(*)::int as n from events.outbox where published_at is null');
       return rows[0]!.n;
     },
+    stats: () => ({ ...stats }),
   };
 }

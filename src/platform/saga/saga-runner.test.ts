@@ -83,8 +83,9 @@ describe('saga runner', () => {
     await db.transaction((tx) => crashing.begin(tx, 'test', 's4', { log: [] }));
     void crashing.run('s4');
     await new Promise((r) => setTimeout(r, 50));
-    // The process "dies" mid-charge: nothing after the reserve step was recorded.
-    void crashing.stop();
+    // The process stops mid-charge: nothing after the reserve step was recorded, and its lease is
+    // released. (A process that dies without releasing is the lease suite's takeover test.)
+    await crashing.stop();
     crash = false;
     const restarted = createSagaRunner({ db, logger, definitions: [definition(journal, {})], retryBaseMs: 1 });
     expect(await restarted.resumeAll()).toBe(1);
@@ -92,6 +93,23 @@ describe('saga runner', () => {
     expect(journal.filter((j) => j.startsWith('reserve'))).toHaveLength(1);
     expect(journal.at(-1)).toBe('ship:ok:s4:ship');
     expect(ends).toEqual(['s4:completed']);
+  });
+
+  it('on PGlite too, a polling runner takes over a saga whose lease lapsed, and only one claims it', async () => {
+    const journal: string[] = [];
+    // Begun by a process that died before running it: its lease lapses after 200 ms.
+    const gone = createSagaRunner({ db, logger, definitions: [definition(journal, {})], owner: 'gone', leaseMs: 200 });
+    await db.transaction((tx) => gone.begin(tx, 'test', 's6', { log: [] }));
+    const pollers = ['p1', 'p2'].map((owner) => createSagaRunner({ db, logger, definitions: [definition(journal, {})], owner, pollMs: 20, retryBaseMs: 1 }));
+    for (const poller of pollers) poller.start();
+    const deadline = Date.now() + 10_000;
+    while ((await pollers[0]!.status('s6'))!.status !== 'completed') {
+      if (Date.now() > deadline) throw new Error('s6 was never taken over');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(pollers.map((poller) => poller.stop()));
+    expect(journal).toEqual(['reserve:ok:s6:reserve', 'charge:ok:s6:charge', 'ship:ok:s6:ship']);
+    expect(ends).toEqual(['s6:completed']);
   });
 
   it('cancels a completed saga by compensating every step', async () => {

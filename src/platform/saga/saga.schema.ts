@@ -28,4 +28,14 @@ export const sagaMigrations: Migration[] = [
         primary key (saga_id, seq)
       );`,
   },
+  {
+    id: '002-leases',
+    sql: `
+      -- One process at a time works an unfinished saga: the one holding its lease. Expiry is set
+      -- from the database clock, so the processes' clocks never have to agree.
+      alter table saga.instances add column lease_owner text, add column lease_expires_at timestamptz;
+      -- Due work: unfinished sagas whose lease is absent or lapsed. Replaces the status-only index.
+      create index instances_due on saga.instances (lease_expires_at nulls first, created_at) where status in ('running', 'compensating');
+      drop index saga.instances_unfinished;`,
+  },
 ];

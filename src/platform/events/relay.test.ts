@@ -1,0 +1,137 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/postgres.ts';
+import type { Database } from '../db/database.ts';
+import { migrate } from '../db/migrations.ts';
+import { createPostgresDatabase } from '../db/postgres.adapter.ts';
+import { createLogger } from '../observability/logger.ts';
+import type { EventEnvelope } from './event.ts';
+import { eventMigrations } from './events.schema.ts';
+import { appendToOutbox } from './outbox.ts';
+import { createOutboxRelay, type OutboxRelay } from './relay.ts';
+import type { EventTransport } from './transport.ts';
+
+const logger = createLogger('silent');
+const EVENTS = 2_000;
+const KEYS = 25;
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A transport that records every event handed to it, in the order the publishes began, and takes a moment per publish. */
+function recordingTransport(stream: EventEnvelope[], publishMs = 3): EventTransport {
+  const unused = () => {
+    throw new Error('not used by the relay');
+  };
+  return {
+    async publish(events) {
+      stream.push(...events);
+      await new Promise((r) => setTimeout(r, publishMs));
+    },
+    consume: unused,
+    rewind: unused,
+    lag: unused,
+    read: unused,
+    health: () => ({ up: true }),
+    close: async () => undefined,
+  };
+}
+
+/** Checks that, for every key, the first copy of each event arrives in the order the events were appended. */
+function firstCopiesInKeyOrder(stream: readonly EventEnvelope[]): boolean {
+  const seen = new Set<string>();
+  const last = new Map<string, number>();
+  for (const event of stream) {
+    if (seen.has(event.id)) continue;
+    seen.add(event.id);
+    const n = (event.payload as { n: number }).n;
+    if ((last.get(event.key) ?? -1) > n) return false;
+    last.set(event.key, n);
+  }
+  return true;
+}
+
+describe('two outbox relays on one PostgreSQL outbox', () => {
+  let scratch: ScratchDatabase;
+  const pools: Database[] = [];
+  const relays: OutboxRelay[] = [];
+  const pool = () => {
+    const db = createPostgresDatabase({ connectionString: scratch.url, poolSize: 4 });
+    pools.push(db);
+    return db;
+  };
+  const fill = async (db: Database) => {
+    await db.query('truncate events.outbox');
+    // Several transactions, so the relays start while rows are still arriving.
+    for (let from = 0; from < EVENTS; from += 250) {
+      await db.transaction((tx) =>
+        appendToOutbox(tx, Array.from({ length: 250 }, (_, i) => ({ type: 'test.thing.happened', key: `k${(from + i) % KEYS}`, payload: { n: from + i } }))),
+      );
+    }
+  };
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase('scalemart_relay');
+    await migrate(pool(), 'events', eventMigrations);
+  });
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((relay) => relay.stop()));
+  });
+  afterAll(async () => {
+    await Promise.all(pools.splice(0).map((db) => db.close()));
+    await scratch.drop();
+  });
+
+  it('publishes each of 2 000 events once, in per-key order, taking turns on the outbox', async () => {
+    const stream: EventEnvelope[] = [];
+    const reported: { count: number; ms: number }[] = [];
+    const db = pool();
+    const make = () => {
+      const relay = createOutboxRelay({ db: pool(), transport: recordingTransport(stream), logger }, { batchSize: 100, idleMs: 5, onPublished: (count, ms) => void reported.push({ count, ms }) });
+      relays.push(relay);
+      return relay;
+    };
+    const [a, b] = [make(), make()];
+    const filling = fill(db);
+    a.start();
+    b.start();
+    await filling;
+    await until(async () => (await a.pending()) === 0, 'the outbox to drain');
+
+    const ids = new Set(stream.map((e) => e.id));
+    expect(ids.size).toBe(EVENTS);
+    expect(stream.length - ids.size).toBe(0); // no double publishes while nobody crashes
+    expect(a.stats().published + b.stats().published).toBe(stream.length);
+    expect(reported.reduce((sum, r) => sum + r.count, 0)).toBe(stream.length);
+    expect(reported.every((r) => r.ms >= 0)).toBe(true);
+    expect(firstCopiesInKeyOrder(stream)).toBe(true);
+    // They really raced: at some point one of them found the other publishing.
+    expect(a.stats().contended + b.stats().contended).toBeGreaterThan(0);
+  });
+
+  it('a relay that dies between publish and commit leaves its batch to the other, which republishes it first', async () => {
+    const stream: EventEnvelope[] = [];
+    const db = pool();
+    await fill(db);
+    const healthy = recordingTransport(stream);
+    // Publishes, then "dies" before its transaction commits the marks.
+    const dying = createOutboxRelay({ db: pool(), transport: { ...healthy, publish: async (events) => (await healthy.publish(events), Promise.reject(new Error('killed'))) }, logger }, { batchSize: 100 });
+    await expect(dying.publishPending()).rejects.toThrow('killed');
+    expect(await dying.pending()).toBe(EVENTS);
+
+    const survivor = createOutboxRelay({ db: pool(), transport: healthy, logger }, { batchSize: 100, idleMs: 5 });
+    relays.push(survivor);
+    survivor.start();
+    await until(async () => (await survivor.pending()) === 0, 'the outbox to drain');
+
+    expect(new Set(stream.map((e) => e.id)).size).toBe(EVENTS);
+    // The double work is the dead relay's one batch, and nothing more.
+    expect(stream.length - EVENTS).toBe(100);
+    expect(survivor.stats().published).toBe(EVENTS);
+    expect(firstCopiesInKeyOrder(stream)).toBe(true);
+  });
+});
