@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import { createTokenService } from '../platform/auth/tokens.ts';
 import { createMemoryCache, createNoCache } from '../platform/cache/bentocache.adapter.ts';
@@ -74,7 +76,10 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const cache = replication && config.cache.mode !== 'off' ? aroundLoads(cached, replication.onPrimary) : cached;
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = createTableTransport(db);
-  const relay = createOutboxRelay({ db, transport, logger });
+  const relayOptions = { onPublished: eventMetrics?.published };
+  const relay = createOutboxRelay({ db, transport, logger }, relayOptions);
+  // Names this process in saga leases (and their logs): unique among live processes.
+  const instance = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const providers = createProviders(config, overrides.providers);
   const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads });
 
@@ -111,8 +116,11 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   await shards.onShard(async (shard) => {
     // Unsharded, the one shard is the main database: its sagas and outbox are on the primary, never read from a replica.
     const unsharded = shard.name === 'main';
-    const shardRelay = unsharded ? relay : createOutboxRelay({ db: shard.db, transport, logger });
-    const saga = createSagaRunner({ db: unsharded ? db : shard.db, logger, definitions: [orderSaga], afterSettled: () => shardRelay.nudge() });
+    const shardRelay = unsharded ? relay : createOutboxRelay({ db: shard.db, transport, logger }, relayOptions);
+    const saga = createSagaRunner({
+      db: unsharded ? db : shard.db, logger, definitions: [orderSaga], afterSettled: () => shardRelay.nudge(),
+      owner: instance, leaseMs: config.sagaLeaseMs,
+    });
     cells.set(shard.name, { relay: shardRelay, saga });
     // A shard added while running starts working at once.
     if (background) await startCell(shard.name);
@@ -120,8 +128,9 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   async function startCell(name: string): Promise<void> {
     const cell = cells.get(name)!;
     if (cell.relay !== relay) cell.relay.start();
-    const resumed = await cell.saga.resumeAll();
-    if (resumed > 0) logger.info({ resumed, shard: name }, 'resumed unfinished sagas');
+    // Claims unfinished sagas nobody holds (a crash's leftovers) now and every poll after: a saga
+    // whose process died is taken over once its lease lapses, whichever instance is still running.
+    cell.saga.start();
   }
   let mapWatch: NodeJS.Timeout | undefined;
 

@@ -69,7 +69,7 @@ describe('two outbox relays on one PostgreSQL outbox', () => {
     // Several transactions, so the relays start while rows are still arriving.
     for (let from = 0; from < EVENTS; from += 250) {
       await db.transaction((tx) =>
-        appendToOutbox(tx, Array.from({ length: 250 }, (_, i) => ({ type: 'test.thing.happened', key: `k${(from + i) % KEYS}`, payload: { n: from + i } }))),
+        appendToOutbox<{ 'test.thing.happened': { n: number } }>(tx, Array.from({ length: 250 }, (_, i) => ({ type: 'test.thing.happened' as const, key: `k${(from + i) % KEYS}`, payload: { n: from + i } }))),
       );
     }
   };

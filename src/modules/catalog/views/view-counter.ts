@@ -40,10 +40,11 @@ export function createViewCounter(db: Database, options: ViewCounterOptions = {}
          ), marked as (
            update catalog.view_buffer b set flushed_at = now() from batch where b.view_id = batch.view_id returning b.product_id
          )
-         select product_id, count(*)::int as n from marked group by product_id`,
+         select product_id, count(*)::int as n from marked group by product_id order by product_id`,
         [batchSize],
       );
       if (rows.length === 0) return 0;
+      // Counter rows are locked in product order, so two flushers folding overlapping products queue instead of deadlocking.
       await tx.query(
         `insert into catalog.product_views (product_id, views)
          select * from unnest($1::text[], $2::bigint[])
