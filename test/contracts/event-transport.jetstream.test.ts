@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../src/platform/events/event.ts';
 import { createJetStreamTransport, type JetStreamTransportOptions } from '../../src/platform/events/jetstream-transport.ts';
 import { envelope } from '../../src/platform/events/outbox.ts';
-import type { EventTransport } from '../../src/platform/events/transport.ts';
+import type { EventTransport, Settlement } from '../../src/platform/events/transport.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { eventTransportContract } from './event-transport.contract.ts';
 
@@ -73,6 +73,47 @@ describe('JetStream transport on nats-server 2.9', () => {
       expect(info.config).toMatchObject({ filter_subject: `${opts.subjectPrefix}.js.noise.x.3`, max_ack_pending: 1, ack_policy: 'explicit' });
     } finally {
       await nc.close();
+    }
+  });
+
+  it('keeps a running group subscription of another process working through a rewind: it re-attaches and receives again', async () => {
+    const spec = { name: 'js.rewind-live', types: ['js.rwlive.x'] };
+    const other = await createJetStreamTransport(opts);
+    const got: Delivery[] = [];
+    const sub = other.consume(spec, async (d) => (got.push(d), { kind: 'ack' }));
+    try {
+      const events = Array.from({ length: 12 }, (_, i) => envelope({ type: 'js.rwlive.x', key: `k${i % 4}`, payload: { n: i } }));
+      await transport!.publish(events);
+      await until(() => got.length === 12, 'the first pass');
+      const from = Math.min(...got.map((d) => d.sequence));
+      await transport!.rewind(spec, { sequence: from });
+      await until(() => got.length === 24, 'the second pass after the rewind');
+      await sleep(300);
+      expect(got).toHaveLength(24);
+      expect(got.slice(12).map((d) => d.event.id).sort()).toEqual(events.map((e) => e.id).sort());
+      expect(got.slice(12).every((d) => d.attempt === 1)).toBe(true);
+    } finally {
+      await sub.stop();
+      await other.close();
+    }
+  });
+
+  it('keeps a slow handler\'s event from going to another subscriber past the ack wait (it signals progress)', async () => {
+    const got: Delivery[] = [];
+    const slow = async (d: Delivery): Promise<Settlement> => {
+      got.push(d);
+      await sleep(opts.ackWaitMs! * 1.6);
+      return { kind: 'ack' };
+    };
+    // Two subscribers: the idle one would receive the event the moment the server gave up on the first.
+    const subs = [0, 1].map(() => transport!.consume({ name: 'js.slow', types: ['js.slow.x'] }, slow));
+    try {
+      await transport!.publish([envelope({ type: 'js.slow.x', key: 'k', payload: {} })]);
+      await until(() => got.length === 1, 'the delivery');
+      await sleep(opts.ackWaitMs! * 2);
+      expect(got.map((d) => d.attempt)).toEqual([1]);
+    } finally {
+      await Promise.all(subs.map((s) => s.stop()));
     }
   });
 
