@@ -1,20 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/platform/db/database.ts';
 import { migrate } from '../../src/platform/db/migrations.ts';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.adapter.ts';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.ts';
 import { eventMigrations } from '../../src/platform/events/events.schema.ts';
+import { envelope } from '../../src/platform/events/outbox.ts';
 import { createTableTransport } from '../../src/platform/events/table-transport.ts';
 import { createScratchDatabase } from '../support/postgres.ts';
-import { eventTransportContract } from './event-transport.contract.ts';
+import { eventTransportContract, type TransportCapabilities } from './event-transport.contract.ts';
+
+// One subscriber of a group delivers at a time (it holds the group's lease), in log order, and a
+// retry holds the whole group back: the monolith's log trades parallelism for simplicity.
+const capabilities: TransportCapabilities = { parallelGroup: false, retryBlocksOnlyItsPartition: false };
 
 eventTransportContract('table log on PGlite', async () => {
   const db = await createPgliteDatabase({ dataDir: 'memory://' });
   await migrate(db, 'events', eventMigrations);
-  return { transport: createTableTransport(db, { pollMs: 50 }), dispose: () => db.close() };
+  return { transport: createTableTransport(db, { pollMs: 50 }), capabilities, dispose: () => db.close() };
 });
 
 eventTransportContract('table log on PostgreSQL', async () => {
   const scratch = await createScratchDatabase();
   const db = createPostgresDatabase({ connectionString: scratch.url, poolSize: 10 });
   await migrate(db, 'events', eventMigrations);
-  return { transport: createTableTransport(db, { pollMs: 50 }), dispose: async () => (await db.close(), await scratch.drop()) };
+  return { transport: createTableTransport(db, { pollMs: 50 }), capabilities, dispose: async () => (await db.close(), await scratch.drop()) };
 });
+
+describe('table log: group lease', () => {
+  // PGlite takes seconds to start on a busy machine: one database for both cases.
+  let db: Database;
+  beforeAll(async () => {
+    db = await createPgliteDatabase({ dataDir: 'memory://' });
+    await migrate(db, 'events', eventMigrations);
+  });
+  afterAll(() => db?.close());
+
+  it('waits for a dead holder\'s lease to expire, then takes the group over where it stopped', async () => {
+    const transport = createTableTransport(db, { pollMs: 20, leaseMs: 1_000 });
+    try {
+      // A holder in another process that died 0.4 s before its lease ends.
+      await db.query(`insert into events.consumers (name, owner, lease_until) values ('lease.group', 'ghost', clock_timestamp() + interval '400 milliseconds')`);
+      await transport.publish([envelope({ type: 'lease.group.x', key: 'k', payload: {} })]);
+      const startedAt = Date.now();
+      let handledAt = 0;
+      const sub = transport.consume({ name: 'lease.group', types: ['lease.group.x'] }, async () => ((handledAt ||= Date.now()), { kind: 'ack' }));
+      try {
+        await until(() => handledAt > 0, 'the takeover');
+      } finally {
+        await sub.stop();
+      }
+      expect(handledAt - startedAt).toBeGreaterThanOrEqual(350);
+      const { rows } = await db.query<{ owner: string | null; position: string | number }>('select owner, position from events.consumers where name = $1', ['lease.group']);
+      expect(rows.map((r) => [r.owner, Number(r.position)])).toEqual([[null, 1]]);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('hands the group to a waiting subscriber when the holder stops', async () => {
+    const transport = createTableTransport(db, { pollMs: 20, leaseMs: 5_000 });
+    try {
+      const by: string[] = [];
+      const first = transport.consume({ name: 'handover', types: ['lease.handover.x'] }, async () => (by.push('first'), { kind: 'ack' }));
+      await transport.publish([envelope({ type: 'lease.handover.x', key: 'k', payload: {} })]);
+      await until(() => by.length === 1, 'the first delivery');
+      const second = transport.consume({ name: 'handover', types: ['lease.handover.x'] }, async () => (by.push('second'), { kind: 'ack' }));
+      await first.stop();
+      await transport.publish([envelope({ type: 'lease.handover.x', key: 'k', payload: {} })]);
+      await until(() => by.length === 2, 'the delivery after the handover', 2_000);
+      await second.stop();
+      expect(by).toEqual(['first', 'second']);
+    } finally {
+      await transport.close();
+    }
+  });
+});
+
+async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

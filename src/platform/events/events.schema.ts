@@ -1,6 +1,6 @@
 import type { Migration } from '../db/migrations.ts';
 
-/** Tables of the event platform: the outbox, the in-process log, consumer positions, inbox, dead letters. */
+/** Tables of the event platform: the outbox, the in-process log, consumer positions and leases, inbox, dead letters. */
 export const eventMigrations: Migration[] = [
   {
     id: '001-outbox-log-consumers',
@@ -50,5 +50,13 @@ export const eventMigrations: Migration[] = [
         attempts integer not null,
         failed_at timestamptz not null default now()
       );`,
+  },
+  {
+    // The causing request and trace travel with each event; a group's position is delivered by
+    // one subscriber at a time, the holder of its lease, so several processes can share a group.
+    id: '002-log-context-consumer-lease',
+    sql: `
+      alter table events.log add column context jsonb;
+      alter table events.consumers add column owner text, add column lease_until timestamptz;`,
   },
 ];

@@ -1,98 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Database } from '../db/database.ts';
 import type { Delivery, EventEnvelope } from './event.ts';
+import { LOG_COLUMNS, startTableBroadcast, toDelivery, type LogRow } from './table-consumers.ts';
+import { startTableGroup } from './table-group.ts';
+import { EventTransportError } from './transport-errors.ts';
 import type { ConsumerSpec, EventTransport, Settlement, Subscription } from './transport.ts';
 import { createWaker } from './wake.ts';
 
-interface LogRow {
-  seq: string | number;
-  id: string;
-  type: string;
-  key: string;
-  payload: unknown;
-  occurred_at: Date | string;
-}
-
-const toDelivery = (row: LogRow, attempt: number): Delivery => ({
-  sequence: Number(row.seq),
-  attempt,
-  event: { id: row.id, type: row.type, key: row.key, payload: row.payload, occurredAt: new Date(row.occurred_at).toISOString() },
-});
-
 export interface TableTransportOptions {
   /**
-   * How often an idle consumer looks for events published by other processes. Publishes in this
-   * process wake consumers at once, so this is only the cross-process fallback. Default 1 s.
+   * How often an idle consumer looks for events published by other processes, and a waiting
+   * group subscriber for a lease to take over. Publishes in this process wake consumers at once,
+   * so this is only the cross-process fallback. Default 1 s.
    */
   pollMs?: number;
+  /**
+   * How long a group's lease lasts unless renewed (its holder renews it every third of this).
+   * A crashed holder's group resumes on another subscriber after at most this. Default 10 s.
+   */
+  leaseMs?: number;
 }
 
 /**
  * The monolith's event log: a table in the module database. Durable, deduplicated by event id,
- * and each durable consumer's position is a row, so delivery resumes where it stopped.
+ * and each group's position is a row, so delivery resumes where it stopped; the row's lease lets
+ * one subscriber deliver at a time, whichever process it runs in. Appends are serialized, so a
+ * sequence is never committed after a higher one (a group reading past an uncommitted lower
+ * sequence would skip it for good).
  */
 export function createTableTransport(db: Database, options: TableTransportOptions = {}): EventTransport {
   const pollMs = options.pollMs ?? 1_000;
+  const leaseMs = options.leaseMs ?? 10_000;
+  if (!(pollMs > 0 && Number.isSafeInteger(leaseMs) && leaseMs >= 100)) throw new EventTransportError('EVENTS_INVALID_OPTIONS', 'table transport: pollMs must be positive, leaseMs an integer ≥ 100');
   const published = createWaker();
+  const subscriptions = new Set<Subscription>();
+  let closed = false;
 
   return {
     async publish(events: readonly EventEnvelope[]) {
+      if (closed) throw new EventTransportError('EVENTS_CLOSED', 'the event transport is closed');
       if (events.length === 0) return;
-      await db.query(
-        `insert into events.log (id, type, key, payload, occurred_at)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[])
-         on conflict (id) do nothing`,
-        [events.map((e) => e.id), events.map((e) => e.type), events.map((e) => e.key), events.map((e) => JSON.stringify(e.payload)), events.map((e) => e.occurredAt)],
-      );
+      await db.transaction(async (tx) => {
+        // Held to commit: appends take sequences in commit order (see above).
+        await tx.query('select pg_advisory_xact_lock(hashtext($1))', ['scalemart:events.log']);
+        await tx.query(
+          `insert into events.log (id, type, key, payload, occurred_at, context)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::jsonb[])
+           on conflict (id) do nothing`,
+          [
+            events.map((e) => e.id), events.map((e) => e.type), events.map((e) => e.key), events.map((e) => JSON.stringify(e.payload)),
+            events.map((e) => e.occurredAt), events.map((e) => (e.context ? JSON.stringify(e.context) : null)),
+          ],
+        );
+      });
       published.wake();
     },
 
     consume(spec: ConsumerSpec, handle: (delivery: Delivery) => Promise<Settlement>): Subscription {
-      let running = true;
-      const stopping = createWaker();
-      const loop = (async () => {
-        await db.query('insert into events.consumers (name) values ($1) on conflict do nothing', [spec.name]).catch(() => undefined);
-        while (running) {
-          try {
-            await deliverNext();
-          } catch {
-            // The database hiccuped (or is closing): wait a poll and look again; nothing was settled.
-            if (running) await stopping.sleep(pollMs);
-          }
-        }
-      })();
-      async function deliverNext(): Promise<void> {
-        const { rows } = await db.query<LogRow>(
-          `select l.seq, l.id, l.type, l.key, l.payload, l.occurred_at from events.log l
-           where l.seq > (select position from events.consumers where name = $1) and l.type = any($2::text[])
-           order by l.seq limit 1`,
-          [spec.name, spec.types],
-        );
-        const row = rows[0];
-        if (!row) {
-          await Promise.race([published.sleep(pollMs), stopping.sleep(pollMs)]);
-          return;
-        }
-        for (let attempt = 1; ; attempt++) {
-          const settlement = await handle(toDelivery(row, attempt));
-          if (settlement.kind === 'ack') {
-            await db.query('update events.consumers set position = $2, updated_at = now() where name = $1 and position < $2', [spec.name, row.seq]);
-            break;
-          }
-          await stopping.sleep(settlement.delayMs);
-          // Stopped while waiting to retry: the event stays unsettled and is delivered again on the next start.
-          if (!running) break;
-        }
-      }
-      return {
-        async stop() {
-          running = false;
-          stopping.wake();
-          await loop;
-        },
-      };
+      if (closed) throw new EventTransportError('EVENTS_CLOSED', 'the event transport is closed');
+      const deps = { db, name: spec.name, types: spec.types, handle, published, pollMs };
+      const running = spec.delivery === 'broadcast'
+        ? startTableBroadcast(deps)
+        : startTableGroup({ ...deps, owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, leaseMs });
+      const subscription: Subscription = { stop: async () => (subscriptions.delete(subscription), await running.stop()) };
+      subscriptions.add(subscription);
+      return subscription;
     },
 
     async rewind(spec, from) {
+      if (spec.delivery === 'broadcast') return; // no position to move
+      // `appended_at` is the appending transaction's time: the first event at or after `from` comes next.
       const position = 'sequence' in from
         ? Math.max(0, from.sequence - 1)
         : Number((await db.query<{ n: string }>('select coalesce(max(seq), 0) as n from events.log where appended_at < $1', [from.time])).rows[0]!.n);
@@ -104,10 +82,8 @@ export function createTableTransport(db: Database, options: TableTransportOption
       published.wake();
     },
 
-    health: () => ({ up: true }),
-    async close() {},
-
     async lag(spec) {
+      if (spec.delivery === 'broadcast') return 0;
       const { rows } = await db.query<{ n: number }>(
         `select count(*)::int as n from events.log
          where seq > coalesce((select position from events.consumers where name = $1), 0) and type = any($2::text[])`,
@@ -117,11 +93,17 @@ export function createTableTransport(db: Database, options: TableTransportOption
     },
 
     async read(fromSequence, limit) {
-      const { rows } = await db.query<LogRow>(
-        'select seq, id, type, key, payload, occurred_at from events.log where seq >= $1 order by seq limit $2',
-        [fromSequence, limit],
-      );
+      const { rows } = await db.query<LogRow>(`select ${LOG_COLUMNS} from events.log l where l.seq >= $1 order by l.seq limit $2`, [fromSequence, limit]);
       return rows.map((row) => toDelivery(row, 1));
+    },
+
+    // The log is the module database: when it is down, the whole process knows already.
+    health: () => ({ up: true }),
+
+    /** Stops the subscriptions (releasing their leases); the database stays open, it is not ours. */
+    async close() {
+      closed = true;
+      await Promise.all([...subscriptions].map((s) => s.stop()));
     },
   };
 }

@@ -1,0 +1,23 @@
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
+import type { EventEnvelope } from './event.ts';
+
+/**
+ * How an envelope travels as a JetStream message. The body is the whole envelope as JSON: it is
+ * the one source of truth, so a message read by any tool (`nats stream view`, a mirror, `read`)
+ * is complete without its headers, and decoding is one parse. Two fields are copied into headers
+ * for the machinery that reads headers only: `Nats-Msg-Id` (the event id: the server drops a
+ * repeat within the duplicate window) and `traceparent` (W3C trace context, where tracing tools
+ * look for it).
+ */
+export function encodeEnvelope(event: EventEnvelope): { data: Uint8Array; headers: MsgHdrs } {
+  const h = headers();
+  h.set('Nats-Msg-Id', event.id);
+  if (event.context?.traceparent) h.set('traceparent', event.context.traceparent);
+  return { data: new TextEncoder().encode(JSON.stringify(event)), headers: h };
+}
+
+export function decodeEnvelope(data: Uint8Array): EventEnvelope {
+  const parsed = JSON.parse(new TextDecoder().decode(data)) as EventEnvelope;
+  const { id, type, key, payload, occurredAt, context } = parsed;
+  return context === undefined ? { id, type, key, payload, occurredAt } : { id, type, key, payload, occurredAt, context };
+}

@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import { assertSubjectPrefix } from './jetstream-layout.ts';
+import { EventTransportError } from './transport-errors.ts';
+
+/** How the JetStream transport reaches and lays out its stream. Every field is optional. */
+export interface JetStreamTransportOptions {
+  /** NATS server URL(s). Default `nats://127.0.0.1:4222`. */
+  servers?: string | string[];
+  /** Stream name. Default `SCALEMART_EVENTS`. */
+  stream?: string;
+  /** First subject token(s); the stream takes `<prefix>.>`. Default `scalemart`. */
+  subjectPrefix?: string;
+  /** Partitions per event type: the parallelism of a group (order holds per key). Default 8. */
+  partitions?: number;
+  /** Retention: events older than this are dropped. Default 7 days. */
+  maxAgeSeconds?: number;
+  /** The server drops a repeated event id within this window. Default 2 min. */
+  duplicateWindowMs?: number;
+  /** A delivery not settled within this is redelivered (handlers signal progress meanwhile). Default 30 s. */
+  ackWaitMs?: number;
+  logger?: Logger;
+}
+
+export type ResolvedJetStreamOptions = Readonly<Required<Omit<JetStreamTransportOptions, 'logger'>>> & { logger?: Logger };
+
+export const defaultJetStreamOptions = Object.freeze({
+  servers: 'nats://127.0.0.1:4222',
+  stream: 'SCALEMART_EVENTS',
+  subjectPrefix: 'scalemart',
+  partitions: 8,
+  maxAgeSeconds: 7 * 24 * 3600,
+  duplicateWindowMs: 2 * 60_000,
+  ackWaitMs: 30_000,
+});
+
+/** Validated and frozen once, at construction. */
+export function resolveJetStreamOptions(options: JetStreamTransportOptions): ResolvedJetStreamOptions {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { ...defaultJetStreamOptions, ...defined } as ResolvedJetStreamOptions;
+  const fail = (message: string) => {
+    throw new EventTransportError('EVENTS_INVALID_OPTIONS', `JetStream transport: ${message}`);
+  };
+  if (!/^[A-Za-z0-9_-]+$/.test(o.stream)) fail(`stream "${o.stream}" must be letters, digits, "-", "_"`);
+  assertSubjectPrefix(o.subjectPrefix);
+  if (!(Number.isSafeInteger(o.partitions) && o.partitions >= 1 && o.partitions <= 1024)) fail(`partitions must be an integer in 1..1024, got ${o.partitions}`);
+  for (const key of ['maxAgeSeconds', 'duplicateWindowMs', 'ackWaitMs'] as const) {
+    if (!(Number.isFinite(o[key]) && o[key] > 0)) fail(`${key} must be a positive number, got ${o[key]}`);
+  }
+  // The server refuses a duplicate window longer than the retention.
+  if (o.duplicateWindowMs > o.maxAgeSeconds * 1000) fail('duplicateWindowMs must not exceed maxAgeSeconds');
+  if (o.ackWaitMs < 1_000) fail('ackWaitMs must be at least 1000 ms');
+  return Object.freeze(o);
+}

@@ -1,0 +1,20 @@
+/** Stable codes of the event transports' errors; callers branch on `code`, never on the message. */
+export type EventTransportErrorCode =
+  /** A transport's options are out of range (partitions, retention, names). */
+  | 'EVENTS_INVALID_OPTIONS'
+  /** An event type is not `<module>.<entity>.<verb>` with subject-safe tokens. */
+  | 'EVENTS_INVALID_TYPE'
+  /** The log cannot be reached right now; the outbox keeps the events and the relay retries. */
+  | 'EVENTS_UNAVAILABLE'
+  /** The transport was closed. */
+  | 'EVENTS_CLOSED';
+
+export class EventTransportError extends Error {
+  override name = 'EventTransportError';
+  readonly code: EventTransportErrorCode;
+
+  constructor(code: EventTransportErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.code = code;
+  }
+}
