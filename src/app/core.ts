@@ -12,8 +12,10 @@ import { migrate } from '../platform/db/migrations.ts';
 import { startConsumer, type ConsumerOptions } from '../platform/events/consumer.ts';
 import { eventMigrations } from '../platform/events/events.schema.ts';
 import { createOutboxRelay } from '../platform/events/relay.ts';
+import { createJetStreamTransport } from '../platform/events/jetstream-transport.ts';
 import { createTableTransport } from '../platform/events/table-transport.ts';
-import type { Subscription } from '../platform/events/transport.ts';
+import type { EventTransport, Subscription } from '../platform/events/transport.ts';
+import type { Database } from '../platform/db/database.ts';
 import { createDatabaseMetrics } from '../platform/observability/db-metrics.ts';
 import type { Metrics } from '../platform/observability/metrics.ts';
 import { sagaMigrations } from '../platform/saga/saga.schema.ts';
@@ -48,6 +50,15 @@ function createCache(config: Config, logger: Logger, observer?: CacheObserver): 
   return createMemoryCache({ defaultTtlSeconds: ttlSeconds, maxItems: l1MaxItems, observer });
 }
 
+/** The event log the configuration asks for: a table on the main database, or a JetStream stream. */
+async function createEventTransport(config: Config, db: Database, logger: Logger): Promise<EventTransport> {
+  if (config.events.transport === 'table') return createTableTransport(db);
+  const { url, stream, partitions, retentionHours, dedupWindowSeconds } = config.events.nats;
+  return createJetStreamTransport({
+    servers: url, stream, partitions, maxAgeSeconds: retentionHours * 3600, duplicateWindowMs: dedupWindowSeconds * 1000, logger: logger.child({ component: 'events' }),
+  });
+}
+
 /**
  * Opens the database, wires every module and runs the migrations. Background work (relay,
  * consumers, saga recovery) starts only on `startBackground`, so the seeder and the CLI can use
@@ -75,7 +86,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   // caching off nothing is shared, and each client's reads may use the replicas.
   const cache = replication && config.cache.mode !== 'off' ? aroundLoads(cached, replication.onPrimary) : cached;
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
-  const transport = createTableTransport(db);
+  const transport = await createEventTransport(config, db, logger);
   const relayOptions = { onPublished: eventMetrics?.published };
   const relay = createOutboxRelay({ db, transport, logger }, relayOptions);
   // Names this process in saga leases (and their logs): unique among live processes.
@@ -162,6 +173,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
       await Promise.all(subscriptions.map((s) => s.stop()));
       await relay.stop();
       await Promise.all([...cells.values()].filter((cell) => cell.relay !== relay).map((cell) => cell.relay.stop()));
+      await transport.close();
       await providers.close();
       await cache.close();
       await shards.close();

@@ -36,7 +36,7 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     rateLimits: createRateLimitPolicy({ store: memoryRateLimiterStore, ...config.rateLimit }),
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
-    readiness: { started: () => started, check: () => db.ping() },
+    readiness: { started: () => started, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },
     runAsClient: core.replication?.runAs,
   });
   // Events appended while a request changes something carry its id and trace; reads append nothing,

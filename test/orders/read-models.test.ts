@@ -34,7 +34,7 @@ describe('read models', () => {
     const admin = bearer(await adminToken(m));
     const replay = await m.app.inject({ method: 'POST', url: '/api/v1/admin/events/replay', headers: admin, payload: { consumer: 'orders.product-sales', fromSequence: 1 } });
     expect(replay.statusCode).toBe(202);
-    await eventually(async () => (await m.app.inject({ url: '/metrics' })).body, (body) => /scalemart_event_consumer_lag\{consumer="orders.product-sales"\} 0/.test(body));
+    await eventually(async () => (await m.app.inject({ url: '/metrics' })).body, (body) => /scalemart_event_consumer_lag\{consumer="orders.product-sales"\} 0/.test(body), 20_000);
     expect(await snapshot()).toEqual(expected);
 
     await m.db.exec('delete from orders.history; update orders.product_sales set units = 0');

@@ -77,10 +77,10 @@ export function startConsumer<E extends EventEnvelope>(
       const message = error instanceof Error ? error.message : String(error);
       if (attempt < maxAttempts) {
         const delayMs = backoffDelay(attempt, baseDelayMs, maxDelayMs);
-        log.warn({ eventId: event.id, type: event.type, attempt, delayMs, err: message }, 'event handling failed; will retry');
+        log.warn({ eventId: event.id, type: event.type, requestId: event.context?.requestId, attempt, delayMs, err: message }, 'event handling failed; will retry');
         return { kind: 'retry', delayMs };
       }
-      log.error({ eventId: event.id, type: event.type, attempt, err: message }, 'event handling failed for good; dead-lettered');
+      log.error({ eventId: event.id, type: event.type, requestId: event.context?.requestId, attempt, err: message }, 'event handling failed for good; dead-lettered');
       await db.transaction(async (tx) => {
         await tx.query(
           `insert into events.dead_letters (consumer, event_id, sequence, type, key, payload, error, attempts)

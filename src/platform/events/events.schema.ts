@@ -59,4 +59,9 @@ export const eventMigrations: Migration[] = [
       alter table events.log add column context jsonb;
       alter table events.consumers add column owner text, add column lease_until timestamptz;`,
   },
+  {
+    // What the relay publishes carries the causing request and trace too.
+    id: '003-outbox-context',
+    sql: 'alter table events.outbox add column context jsonb;',
+  },
 ];

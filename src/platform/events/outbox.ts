@@ -1,11 +1,16 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Queryable } from '../db/database.ts';
 import type { EventCatalogue, NewEventOf } from './catalogue.ts';
+import { currentEventContext } from './context.ts';
 import type { EventEnvelope, NewEvent } from './event.ts';
 
-/** Completes an event with an id and a time. */
+/** Completes an event with an id, a time and, when it has none, the causing request's context. */
 export function envelope<P>(event: NewEvent<P>): EventEnvelope<P> {
-  return { id: event.id ?? uuidv7(), occurredAt: event.occurredAt ?? new Date().toISOString(), type: event.type, key: event.key, payload: event.payload };
+  const context = event.context ?? currentEventContext();
+  return {
+    id: event.id ?? uuidv7(), occurredAt: event.occurredAt ?? new Date().toISOString(), type: event.type, key: event.key, payload: event.payload,
+    ...(context ? { context } : {}),
+  };
 }
 
 /**
@@ -17,9 +22,12 @@ export async function appendToOutbox<C extends EventCatalogue = never>(tx: Query
   const envelopes = (events as readonly NewEvent[]).map(envelope);
   if (envelopes.length === 0) return envelopes;
   await tx.query(
-    `insert into events.outbox (id, type, key, payload, occurred_at)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[])`,
-    [envelopes.map((e) => e.id), envelopes.map((e) => e.type), envelopes.map((e) => e.key), envelopes.map((e) => JSON.stringify(e.payload)), envelopes.map((e) => e.occurredAt)],
+    `insert into events.outbox (id, type, key, payload, occurred_at, context)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::jsonb[])`,
+    [
+      envelopes.map((e) => e.id), envelopes.map((e) => e.type), envelopes.map((e) => e.key), envelopes.map((e) => JSON.stringify(e.payload)),
+      envelopes.map((e) => e.occurredAt), envelopes.map((e) => (e.context ? JSON.stringify(e.context) : null)),
+    ],
   );
   return envelopes;
 }

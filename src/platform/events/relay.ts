@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
-import type { EventEnvelope } from './event.ts';
+import type { EventContext, EventEnvelope } from './event.ts';
 import type { EventTransport } from './transport.ts';
 import { createWaker } from './wake.ts';
 
@@ -46,6 +46,7 @@ interface OutboxRow {
   key: string;
   payload: unknown;
   occurred_at: Date | string;
+  context: EventContext | null;
 }
 
 /** One outbox per database; advisory locks are per database, so one key serves every shard's outbox. */
@@ -86,11 +87,13 @@ export function createOutboxRelay(
   /** Reads, publishes and marks one batch through `q`; returns its size and the publish time. */
   async function publishBatch(q: Queryable): Promise<{ count: number; ms: number }> {
     const { rows } = await q.query<OutboxRow>(
-      'select seq, id, type, key, payload, occurred_at from events.outbox where published_at is null order by seq limit $1',
+      'select seq, id, type, key, payload, occurred_at, context from events.outbox where published_at is null order by seq limit $1',
       [batchSize],
     );
     if (rows.length === 0) return { count: 0, ms: 0 };
-    const events: EventEnvelope[] = rows.map((r) => ({ id: r.id, type: r.type, key: r.key, payload: r.payload, occurredAt: new Date(r.occurred_at).toISOString() }));
+    const events: EventEnvelope[] = rows.map((r) => ({
+      id: r.id, type: r.type, key: r.key, payload: r.payload, occurredAt: new Date(r.occurred_at).toISOString(), ...(r.context ? { context: r.context } : {}),
+    }));
     const started = performance.now();
     await transport.publish(events);
     const ms = performance.now() - started;

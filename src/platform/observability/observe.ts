@@ -7,6 +7,11 @@ export interface Readiness {
   started(): boolean;
   /** Resolves when every dependency answers; rejects with the first that does not. */
   check(): Promise<void>;
+  /**
+   * Dependencies the process keeps serving without (e.g. the event log: the outbox holds events
+   * while it is down), with their state; shown by `/readyz` without making it fail.
+   */
+  degradable?(): Record<string, 'up' | 'down'>;
 }
 
 /**
@@ -24,7 +29,9 @@ export function observe(app: FastifyInstance, metrics: Metrics, readiness: Readi
     if (!readiness.started()) return reply.code(503).send({ status: 'starting' });
     try {
       await readiness.check();
-      return { status: 'ready' };
+      const dependencies = readiness.degradable?.();
+      const degraded = dependencies ? Object.keys(dependencies).filter((name) => dependencies[name] === 'down') : [];
+      return degraded.length > 0 ? { status: 'degraded', degraded, dependencies } : { status: 'ready', ...(dependencies ? { dependencies } : {}) };
     } catch (error) {
       return reply.code(503).send({ status: 'unavailable', reason: error instanceof Error ? error.message : 'dependency check failed' });
     }
