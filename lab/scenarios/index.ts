@@ -1,6 +1,7 @@
 import { cacheLayers } from './cache-layers.ts';
 import { cachePropagation } from './cache-propagation.ts';
 import { dataTier } from './data-tier.ts';
+import { eventPath } from './event-path.ts';
 import { hotRead } from './hot-read.ts';
 import { orderAsync } from './order-async.ts';
 import type { Scenario } from './types.ts';
@@ -14,4 +15,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['data-tier', dataTier],
   ['cache-propagation', cachePropagation],
   ['cache-layers', cacheLayers],
+  ['event-path', eventPath],
 ]);

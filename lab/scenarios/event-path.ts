@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { startNats, stopService } from '../../src/app/infra/services.ts';
+import type { Database } from '../../src/platform/db/database.ts';
+import { migrate } from '../../src/platform/db/migrations.ts';
+import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.ts';
+import { startConsumer } from '../../src/platform/events/consumer.ts';
+import { eventMigrations } from '../../src/platform/events/events.schema.ts';
+import { createJetStreamTransport } from '../../src/platform/events/jetstream-transport.ts';
+import { appendToOutbox } from '../../src/platform/events/outbox.ts';
+import { createOutboxRelay } from '../../src/platform/events/relay.ts';
+import { createTableTransport } from '../../src/platform/events/table-transport.ts';
+import type { ConsumerSpec, EventTransport } from '../../src/platform/events/transport.ts';
+import { createLogger } from '../../src/platform/observability/logger.ts';
+import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
+import { runRawJetStreamLoop } from '../references/raw-jetstream.ts';
+import { collectSetup, publishReport, renderTable } from '../report.ts';
+import { fixed, formatMs, formatRange, median, percent, spread } from '../stats.ts';
+import type { Scenario } from './types.ts';
+
+const RATE_BAR = 0.5;
+const P99_BAR_MS = 50;
+const NATS_PORT = 24_422;
+const ADMIN_URL = process.env.LAB_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Events per drain: enough for a few seconds at the ceiling. */
+const DRAIN_EVENTS = 20_000;
+/** Events appended per transaction while draining (a busy shop's outbox fills in small batches). */
+const APPEND_BATCH = 100;
+const KEYS = 1_000;
+const PAD = 'x'.repeat(600);
+/** Concurrent appending transactions in the fixed-rate phase (the pool has 10 connections). */
+const APPENDERS = 6;
+/** How long the fixed-rate phase waits for the backlog to drain after the last append. */
+const DRAIN_LIMIT_MS = 30_000;
+
+type LabEvents = { 'lab.event.happened': { n: number; dueAt: number; pad: string } };
+const SPEC: ConsumerSpec = { name: 'lab.projection', types: ['lab.event.happened'] };
+type PathName = 'jetstream' | 'table';
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** One path under test: a fresh database and log, the relay and one transactional consumer group (a read model). */
+async function openPath(kind: PathName, natsUrl: string, round: number) {
+  const name = `scalemart_lab_events_${randomBytes(4).toString('hex')}`;
+  await adminQuery(`create database ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const db: Database = createPostgresDatabase({ connectionString: url.toString(), poolSize: 10 });
+  await migrate(db, 'events', eventMigrations);
+  const logger = createLogger('warn');
+  const stream = `LAB_EVENTS_${round}_${randomBytes(3).toString('hex').toUpperCase()}`;
+  const transport: EventTransport = kind === 'jetstream'
+    ? await createJetStreamTransport({ servers: natsUrl, stream, subjectPrefix: stream.toLowerCase(), logger })
+    : createTableTransport(db, { pollMs: 50 });
+  const relay = createOutboxRelay({ db, transport, logger }, { idleMs: 20 });
+  return {
+    db, transport, relay, logger,
+    async close() {
+      await relay.stop();
+      await transport.close();
+      await db.close();
+      await adminQuery(`drop database if exists ${name} with (force)`);
+    },
+  };
+}
+type OpenPath = Awaited<ReturnType<typeof openPath>>;
+
+/** Starts the read model's consumer; `onHandled` sees each event as its transaction commits with the inbox row. */
+function project(path: OpenPath, onHandled: (payload: LabEvents['lab.event.happened']) => void) {
+  return startConsumer({ db: path.db, transport: path.transport, logger: path.logger }, {
+    ...SPEC,
+    transactional: true,
+    handle: async (event) => {
+      onHandled((event.payload as LabEvents['lab.event.happened']));
+    },
+  });
+}
+
+const append = (db: Database, from: number, count: number, dueAt: number) =>
+  db.transaction((tx) => appendToOutbox<LabEvents>(tx, Array.from({ length: count }, (_, i) => ({
+    type: 'lab.event.happened' as const, key: `k${(from + i) % KEYS}`, payload: { n: from + i, dueAt, pad: PAD },
+  }))));
+
+/** Outbox insert → relay → log → consumer, as fast as it goes: events per second until the last one is handled. */
+async function drain(kind: PathName, natsUrl: string, round: number, events: number): Promise<number> {
+  const path = await openPath(kind, natsUrl, round);
+  try {
+    let handled = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const consumer = project(path, () => {
+      if (++handled === events) done();
+    });
+    path.relay.start();
+    const started = performance.now();
+    for (let n = 0; n < events; n += APPEND_BATCH) {
+      await append(path.db, n, Math.min(APPEND_BATCH, events - n), 0);
+      path.relay.nudge();
+    }
+    await finished;
+    const seconds = (performance.now() - started) / 1000;
+    await consumer.stop();
+    return events / seconds;
+  } finally {
+    await path.close();
+  }
+}
+
+interface FixedRateResult {
+  rate: number;
+  sent: number;
+  handled: number;
+  latency: LatencySummary;
+  /** Consumer lag plus outbox backlog, sampled every 500 ms. */
+  backlog: number[];
+}
+
+/**
+ * Events appended one per transaction on a schedule (event i due at start + i/rate, whatever the
+ * earlier ones are doing), each delay measured from its due time to its handling: queueing
+ * anywhere on the path counts, as it would for a customer waiting for the confirmation email.
+ */
+async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate: number, seconds: number): Promise<FixedRateResult> {
+  const path = await openPath(kind, natsUrl, round);
+  try {
+    const histogram = createLatencyHistogram();
+    const total = Math.round(rate * seconds);
+    let handled = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const consumer = project(path, (payload) => {
+      histogram.record(performance.now() - payload.dueAt);
+      if (++handled === total) done();
+    });
+    path.relay.start();
+    const backlog: number[] = [];
+    const sampler = setInterval(() => {
+      void Promise.all([path.transport.lag(SPEC), path.relay.pending()]).then(([lag, pending]) => backlog.push(lag + pending), () => undefined);
+    }, 500);
+    const start = performance.now();
+    // Appends wait for a connection in this queue rather than in the pool's (which times out):
+    // an append that waits still counts its delay from its due time.
+    const queue: number[] = [];
+    let next = 0;
+    const appender = async () => {
+      for (;;) {
+        const i = queue.shift();
+        if (i === undefined) {
+          if (next >= total) return;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          continue;
+        }
+        await append(path.db, i, 1, start + (i * 1000) / rate);
+        path.relay.nudge();
+      }
+    };
+    const appenders = Array.from({ length: APPENDERS }, appender);
+    for (; next < total; next++) {
+      const wait = start + (next * 1000) / rate - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      queue.push(next);
+    }
+    await Promise.all(appenders);
+    await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, DRAIN_LIMIT_MS))]);
+    clearInterval(sampler);
+    await consumer.stop();
+    return { rate, sent: total, handled, latency: histogram.summary(), backlog };
+  } finally {
+    await path.close();
+  }
+}
+
+/**
+ * The event path's rate and delay: outbox insert → relay → log → a transactional consumer group,
+ * on JetStream and on the table log, beside a raw JetStream publish → pull → ack loop from Node
+ * (the ceiling) through the same nats-server, alternated over rounds; then the JetStream path's
+ * end-to-end delay and backlog at half the ceiling's rate.
+ */
+export const eventPath: Scenario = {
+  description: `events/s outbox → consumer ack on JetStream and the table log vs a raw JetStream loop; bars: JetStream path ≥ ${RATE_BAR * 100} % of raw, p99 delay ≤ ${P99_BAR_MS} ms at half the raw rate`,
+  async run(options, { group, log, out }) {
+    const dir = await group.tempDir('event-path-nats');
+    const nats = await startNats(dir, NATS_PORT);
+    const natsUrl = `nats://127.0.0.1:${NATS_PORT}`;
+    try {
+      const rates: Record<'raw' | PathName, number[]> = { raw: [], jetstream: [], table: [] };
+      const order: ('raw' | PathName)[] = ['raw', 'jetstream', 'table'];
+      // Warm-up: JIT, connections, the server's first file blocks; not counted.
+      await runRawJetStreamLoop({ servers: natsUrl, stream: 'LAB_RAW_WARMUP', events: 2_000 });
+      await drain('jetstream', natsUrl, 0, 2_000);
+      for (let round = 1; round <= options.rounds; round++) {
+        for (const target of round % 2 ? order : [...order].reverse()) {
+          const perSecond = target === 'raw'
+            ? (await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_${round}`, events: DRAIN_EVENTS })).perSecond
+            : await drain(target, natsUrl, round, DRAIN_EVENTS);
+          rates[target].push(perSecond);
+          log(`round ${round} ${target}: ${perSecond.toFixed(0)} events/s`);
+        }
+      }
+      const ratio = (path: PathName) => rates[path].map((r, i) => r / rates.raw[i]!);
+      const halfCeiling = Math.round(median(rates.raw) / 2);
+      log(`JetStream path at ${halfCeiling} events/s (half the raw loop's median) for ${options.openLoopSeconds} s…`);
+      const fixedRate = await atFixedRate('jetstream', natsUrl, options.rounds + 1, halfCeiling, options.openLoopSeconds);
+      const halfOwn = Math.round(median(rates.jetstream) / 2);
+      log(`JetStream path at ${halfOwn} events/s (half its own median) for ${options.openLoopSeconds} s…`);
+      const ownRate = await atFixedRate('jetstream', natsUrl, options.rounds + 2, halfOwn, options.openLoopSeconds);
+      const rateHolds = median(ratio('jetstream')) >= RATE_BAR;
+      const delayHolds = fixedRate.handled === fixedRate.sent && fixedRate.latency.p99 <= P99_BAR_MS;
+      const delayRow = (label: string, r: FixedRateResult) => [
+        label, r.rate, `${r.handled}/${r.sent}`, formatMs(r.latency.p50), formatMs(r.latency.p90), formatMs(r.latency.p99), formatMs(r.latency.p999), formatMs(r.latency.max),
+        Math.max(0, ...r.backlog), r.backlog.join(' '),
+      ];
+
+      const row = (name: string, values: number[], vsRaw: number[] | undefined) => [
+        name, fixed(median(values)), formatRange(spread(values)), vsRaw ? percent(median(vsRaw)) : 'reference', vsRaw ? `${percent(Math.min(...vsRaw))}–${percent(Math.max(...vsRaw))}` : '',
+      ];
+      const l = fixedRate.latency;
+      const reportPaths = await publishReport({
+        scenario: 'event-path',
+        title: `event-path: ${DRAIN_EVENTS} events per drain (${APPEND_BATCH} per outbox transaction, ${KEYS} keys, ~700-byte payloads), ${options.rounds} alternated rounds; then ${options.openLoopSeconds} s at ${halfCeiling} events/s`,
+        setup: collectSetup('scaled', { rounds: options.rounds, drainEvents: DRAIN_EVENTS, appendBatch: APPEND_BATCH, keys: KEYS, fixedRate: halfCeiling, fixedSeconds: options.openLoopSeconds, nats: 'nats-server 2.9, file storage', postgres: ADMIN_URL.replace(/\/\/[^@]*@/, '//') }),
+        table: {
+          columns: ['path', 'events/s', 'events/s range', 'vs raw', 'vs raw range'],
+          rows: [
+            row('raw JetStream publish → pull → ack (Node)', rates.raw, undefined),
+            row('outbox → relay → JetStream → consumer', rates.jetstream, ratio('jetstream')),
+            row('outbox → relay → table log → consumer', rates.table, ratio('table')),
+          ],
+        },
+        verdict: [
+          'End-to-end delay at a fixed rate (one event per transaction; from its due time to its handling; backlog = consumer lag + outbox pending, every 0.5 s):',
+          '',
+          ...renderTable({
+            columns: ['JetStream path at', 'events/s', 'handled', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'max backlog', 'backlog over time'],
+            rows: [delayRow('half the raw loop', fixedRate), delayRow('half its own rate', ownRate)],
+          }).split('\n'),
+          '',
+          `Bar: JetStream path ≥ ${RATE_BAR * 100} % of the raw loop: ${percent(median(ratio('jetstream')))}: ${rateHolds ? 'holds' : 'NOT MET'}.`,
+          `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: ${formatMs(l.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`,
+        ],
+        data: { rates, fixedRate, ownRate },
+      }, out);
+      return { barHolds: rateHolds && delayHolds, reportPaths };
+    } finally {
+      await stopService(nats);
+    }
+  },
+};
