@@ -37,10 +37,12 @@ describe.each(engines)('stopped at random points during the orders, on %s (%s)',
   };
   /** What a real client does when the server vanishes mid-request: try again, same Idempotency-Key. */
   const persistently = async (call: () => Promise<{ status: number; body: Record<string, unknown> }>) => {
-    for (let attempt = 0; ; attempt++) {
-      const result = await call().catch(() => null);
-      if (result && result.status < 500) return result;
-      if (attempt > 400) throw new Error('the server never came back');
+    // A restart on a busy two-core machine (PGlite opening its files, migrations) can take 15 s.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const result = await call().catch((error: unknown) => ({ status: 599, body: { error: String((error as Error).cause ?? error) } as Record<string, unknown> }));
+      if (result.status < 500) return result;
+      if (Date.now() > deadline) throw new Error(`the server never came back (last answer: ${JSON.stringify(result)}):\n${server?.output().slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };

@@ -44,14 +44,20 @@ export function startScalemartProcess(env: Record<string, string>, port: number)
 export async function createRestartableScalemart(env: Record<string, string>) {
   const port = await freePort();
   let current = await startScalemartProcess(env, port);
+  let failedStart: Error | undefined;
   return {
     origin: `http://127.0.0.1:${port}`,
     /** Sends `signal`, waits for the exit, starts it again. */
     async restart(signal: NodeJS.Signals): Promise<void> {
       current.child.kill(signal);
       await current.exited;
-      current = await startScalemartProcess(env, port);
+      current = await startScalemartProcess(env, port).catch((error: Error) => {
+        failedStart = error;
+        throw error;
+      });
     },
     kill: () => void current.child.kill('SIGKILL'),
+    /** What the current process printed so far (or why the last restart failed), for a failure message. */
+    output: () => failedStart?.message ?? current.output(),
   };
 }
