@@ -16,6 +16,8 @@ export interface OpenLoopOptions {
   durationSeconds: number;
   /** The i-th request of the schedule. */
   request: (index: number) => OpenLoopRequest;
+  /** The status of a correct answer (e.g. 304 for a conditional GET); others count as non2xx. Default: any 2xx. */
+  okStatus?: number;
   /** Connections the generator may open; requests never wait for one in a well-sized run. Default 100. */
   connections?: number;
   /** A request still unanswered this long after it left is an error. Default 10 000 ms. */
@@ -29,6 +31,7 @@ export interface OpenLoopResult {
   scheduled: number;
   sent: number;
   ok: number;
+  /** Answers that were not 2xx (or not `okStatus`, when it is given). */
   non2xx: number;
   /** Connection errors, timeouts, and requests abandoned at the drain deadline. */
   errors: number;
@@ -70,6 +73,8 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   const intervalMs = 1000 / options.ratePerSecond;
   const counts = { sent: 0, ok: 0, non2xx: 0, errors: 0, late: 0, maxSendLagMs: 0 };
   const inFlight = new Set<Promise<void>>();
+  const okStatus = options.okStatus;
+  const isOk = (status: number) => (okStatus === undefined ? status >= 200 && status < 300 : status === okStatus);
 
   const send = (index: number, dueAt: number) => {
     const spec = options.request(index);
@@ -77,7 +82,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
       .request({ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
       .then(async (response) => {
         await response.body.dump();
-        if (response.statusCode >= 200 && response.statusCode < 300) counts.ok++;
+        if (isOk(response.statusCode)) counts.ok++;
         else counts.non2xx++;
       })
       .catch(() => void counts.errors++)
