@@ -42,6 +42,9 @@ export async function measureCpuPerRequest(target: Target, options: CpuPerReques
     durationSeconds: options.requests / options.ratePerSecond,
     request: options.request,
     okStatus: options.okStatus,
+    // No spinning: the generator's timing precision is not measured here, and a spinning generator
+    // would take a whole core from the two the server and the reference share with everything else.
+    spin: false,
   });
   const after = sampleCpu(pid);
   const gcAfter = await readGc(target.process);

@@ -10,6 +10,11 @@ export interface CpuKind {
   requests: () => (index: number) => OpenLoopRequest;
   /** The status of a correct answer; default any 2xx. */
   okStatus?: number;
+  /**
+   * Share of `--cpu-rate` and `--cpu-requests` this kind runs at; default 1. A heavier request (a list
+   * page of 20 products) runs slower, so that on a shared two-core machine the server keeps up.
+   */
+  share?: number;
 }
 
 /** Per request kind, per target, one measurement per round, in round order. */
@@ -25,15 +30,17 @@ const WARMUP_SECONDS = 2;
  */
 export async function cpuRounds(options: LabOptions, targets: readonly Target[], kinds: readonly CpuKind[], log: (line: string) => void): Promise<CpuMeasurements> {
   const results: CpuMeasurements = new Map(kinds.map((kind) => [kind.name, new Map(targets.map((t) => [t.name, []]))]));
-  const measure = (target: Target, kind: CpuKind, requests: number) =>
-    measureCpuPerRequest(target, { ratePerSecond: options.cpuRate, requests, request: kind.requests(), okStatus: kind.okStatus });
+  const measure = (target: Target, kind: CpuKind, seconds: number) => {
+    const rate = options.cpuRate * (kind.share ?? 1);
+    return measureCpuPerRequest(target, { ratePerSecond: rate, requests: Math.round(rate * seconds), request: kind.requests(), okStatus: kind.okStatus });
+  };
   for (const kind of kinds) {
-    for (const target of targets) await measure(target, kind, Math.round(options.cpuRate * WARMUP_SECONDS));
+    for (const target of targets) await measure(target, kind, WARMUP_SECONDS);
   }
   for (let round = 1; round <= options.rounds; round++) {
     for (const kind of kinds) {
       for (const target of targets) {
-        const result = await measure(target, kind, options.cpuRequests);
+        const result = await measure(target, kind, options.cpuRequests / options.cpuRate);
         results.get(kind.name)!.get(target.name)!.push(result);
         log(
           `cpu round ${round}/${options.rounds} ${kind.name.padEnd(8)} ${target.name.padEnd(12)} ${result.cpuUs.toFixed(1)} µs/req ` +

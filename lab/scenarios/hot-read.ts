@@ -7,7 +7,7 @@ import { LAB_ENV, listProductIds, productPath, scalemartFlags, seedScalemart, sn
 import type { Target } from '../targets/target.ts';
 import { createRandom, createZipf, seededShuffle } from '../workload/zipf.ts';
 import { cpuRounds, type CpuKind } from './hot-read-cpu.ts';
-import { CPU_KINDS, hotReadReport, type HotReadMeasurements } from './hot-read-report.ts';
+import { CPU_KINDS, hotReadReport, LIST_SHARE, type HotReadMeasurements } from './hot-read-report.ts';
 import type { LabOptions, Scenario, ScenarioContext } from './types.ts';
 
 export const ZIPF_EXPONENT = 1.0;
@@ -110,7 +110,7 @@ export const hotRead: Scenario = {
     const listSequence = createZipfSequence(lists, options.seed);
     const kinds: CpuKind[] = [
       { name: CPU_KINDS.product, requests: () => { const next = workload(); return () => ({ method: 'GET', path: next() }); } },
-      { name: CPU_KINDS.list, requests: () => { const next = listSequence(); return () => ({ method: 'GET', path: next() }); } },
+      { name: CPU_KINDS.list, share: LIST_SHARE, requests: () => { const next = listSequence(); return () => ({ method: 'GET', path: next() }); } },
       {
         name: CPU_KINDS.notModified,
         okStatus: 304,
