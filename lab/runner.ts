@@ -14,6 +14,8 @@ Options of run (defaults in brackets):
   --products N       catalog size to seed [10000]
   --rate R           open-loop requests per second [2000]
   --open-seconds S   open-loop seconds per target [5]
+  --cpu-rate R       open-loop rate of the CPU accounting (hot-read) [3000]
+  --cpu-requests N   requests per CPU measurement (hot-read) [30000]
   --order-rate R     orders per second (order-async) [20]
   --seed N           workload seed [${DEFAULT_SEED}]
 
@@ -49,6 +51,8 @@ export function parseRunOptions(args: string[]): LabOptions {
         products: { type: 'string', default: '10000' },
         rate: { type: 'string', default: '2000' },
         'open-seconds': { type: 'string', default: '5' },
+        'cpu-rate': { type: 'string', default: '3000' },
+        'cpu-requests': { type: 'string', default: '30000' },
         'order-rate': { type: 'string', default: '20' },
         seed: { type: 'string', default: String(DEFAULT_SEED) },
       },
@@ -66,6 +70,8 @@ export function parseRunOptions(args: string[]): LabOptions {
     products: number('products', get('products'), 1, 1_000_000, true),
     rate: number('rate', get('rate'), 1, 100_000, false),
     openLoopSeconds: number('open-seconds', get('open-seconds'), 1, 600, false),
+    cpuRate: number('cpu-rate', get('cpu-rate'), 1, 100_000, false),
+    cpuRequests: number('cpu-requests', get('cpu-requests'), 100, 10_000_000, true),
     orderRate: number('order-rate', get('order-rate'), 0.1, 10_000, false),
     seed: number('seed', get('seed'), 0, 2 ** 32 - 1, true),
   };

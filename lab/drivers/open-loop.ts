@@ -16,6 +16,14 @@ export interface OpenLoopOptions {
   durationSeconds: number;
   /** The i-th request of the schedule. */
   request: (index: number) => OpenLoopRequest;
+  /** The status of a correct answer (e.g. 304 for a conditional GET); others count as non2xx. Default: any 2xx. */
+  okStatus?: number;
+  /**
+   * Spin (setImmediate) through the last ~1.5 ms before each send, for exact send times: costs the
+   * generator a core while the schedule is dense. Off, sends wait on timers and leave in ~1 ms
+   * batches: enough where only the server's work is measured (CPU accounting). Default true.
+   */
+  spin?: boolean;
   /** Connections the generator may open; requests never wait for one in a well-sized run. Default 100. */
   connections?: number;
   /** A request still unanswered this long after it left is an error. Default 10 000 ms. */
@@ -29,6 +37,7 @@ export interface OpenLoopResult {
   scheduled: number;
   sent: number;
   ok: number;
+  /** Answers that were not 2xx (or not `okStatus`, when it is given). */
   non2xx: number;
   /** Connection errors, timeouts, and requests abandoned at the drain deadline. */
   errors: number;
@@ -49,8 +58,8 @@ export const LATE_MS = 1;
 // send, then yields with setImmediate (answers are still read between turns) until it is due.
 // That costs CPU while the schedule is dense, which is why open-loop phases are kept short.
 const SPIN_MS = 1.5;
-const pause = (ms: number) =>
-  new Promise<void>((resolve) => (ms < SPIN_MS ? setImmediate(resolve) : setTimeout(resolve, ms - 1)));
+const pause = (ms: number, spin: boolean) =>
+  new Promise<void>((resolve) => (!spin ? setTimeout(resolve, Math.max(1, ms)) : ms < SPIN_MS ? setImmediate(resolve) : setTimeout(resolve, ms - 1)));
 
 /**
  * Latency at a fixed rate without coordinated omission: request i is due at start + i/rate,
@@ -70,6 +79,9 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   const intervalMs = 1000 / options.ratePerSecond;
   const counts = { sent: 0, ok: 0, non2xx: 0, errors: 0, late: 0, maxSendLagMs: 0 };
   const inFlight = new Set<Promise<void>>();
+  const okStatus = options.okStatus;
+  const spin = options.spin ?? true;
+  const isOk = (status: number) => (okStatus === undefined ? status >= 200 && status < 300 : status === okStatus);
 
   const send = (index: number, dueAt: number) => {
     const spec = options.request(index);
@@ -77,7 +89,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
       .request({ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
       .then(async (response) => {
         await response.body.dump();
-        if (response.statusCode >= 200 && response.statusCode < 300) counts.ok++;
+        if (isOk(response.statusCode)) counts.ok++;
         else counts.non2xx++;
       })
       .catch(() => void counts.errors++)
@@ -103,7 +115,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
       counts.sent++;
     }
     const wait = start + next * intervalMs - performance.now();
-    if (next < scheduled && wait > 0) await pause(wait);
+    if (next < scheduled && wait > 0) await pause(wait, spin);
   }
 
   let deadline: NodeJS.Timeout | undefined;

@@ -1,42 +1,57 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runClosedLoop, type ClosedLoopResult } from '../drivers/closed-loop.ts';
 import { runOpenLoop, type OpenLoopResult } from '../drivers/open-loop.ts';
 import { assertSameBodies, startBareFastify } from '../targets/bare-fastify.ts';
-import { LAB_ENV, listProductIds, productPath, scalemartFlags, seedScalemart, snapshotProducts, startScalemart } from '../targets/scalemart.ts';
+import { LAB_ENV, listProductIds, productPath, scalemartFlags, seedScalemart, snapshotBodies, snapshotEtags, snapshotProducts, startScalemart } from '../targets/scalemart.ts';
 import type { Target } from '../targets/target.ts';
 import { createRandom, createZipf, seededShuffle } from '../workload/zipf.ts';
-import { hotReadReport, type HotReadMeasurements } from './hot-read-report.ts';
+import { cpuRounds, type CpuKind } from './hot-read-cpu.ts';
+import { CPU_KINDS, hotReadReport, LIST_SHARE, type HotReadMeasurements } from './hot-read-report.ts';
 import type { LabOptions, Scenario, ScenarioContext } from './types.ts';
 
 export const ZIPF_EXPONENT = 1.0;
 
-/** A fresh sequence of product paths, the same for every call: Zipf ranks over a seeded order of the catalog. */
-function createWorkload(ids: readonly string[], seed: number): () => () => string {
-  const paths = seededShuffle(ids, createRandom(seed ^ 0x5eed)).map(productPath);
+/** A fresh sequence drawn from `items`, the same for every call: Zipf ranks over a seeded order of them. */
+function createZipfSequence<T>(items: readonly T[], seed: number): () => () => T {
+  const ordered = seededShuffle(items, createRandom(seed ^ 0x5eed));
   return () => {
-    const rank = createZipf(paths.length, ZIPF_EXPONENT, createRandom(seed));
-    return () => paths[rank()]!;
+    const rank = createZipf(ordered.length, ZIPF_EXPONENT, createRandom(seed));
+    return () => ordered[rank()]!;
   };
 }
 
-/** Seeds one catalog, starts Scalemart on it, and a bare Fastify serving the very bodies Scalemart serves. */
+/** The first page of the whole catalog and of every category: the list pages a shop serves most. */
+const listPaths = (categories: readonly string[]) => ['/api/v1/products', ...categories.map((c) => `/api/v1/products?category=${encodeURIComponent(c)}`)];
+
+/**
+ * Seeds one catalog, starts Scalemart on it, and a bare Fastify serving the very bodies Scalemart
+ * serves (product pages, list pages) and answering the same ETags with 304. Both preload the GC
+ * probe for the CPU accounting.
+ */
 async function prepare(options: LabOptions, { group, log }: ScenarioContext) {
   const dataDir = await group.tempDir('hot-read-data');
   const env = { ...LAB_ENV, SCALEMART_DATA_DIR: dataDir };
   log(`Seeding ${options.products} products into ${dataDir} …`);
   await seedScalemart(group, env, options.products);
-  const scalemart = await startScalemart(group, env);
+  const scalemart = await startScalemart(group, env, 'scalemart', { gcProbe: true });
   const ids = await listProductIds(scalemart.origin);
   if (ids.length === 0) throw new Error('hot-read: the seeded catalog lists no products');
   if (ids.length !== options.products) log(`Note: the catalog lists ${ids.length} products, not ${options.products}.`);
-  log(`Scalemart ready on ${scalemart.origin}; copying ${ids.length} product bodies for the bare reference …`);
-  const bodies = path.join(await group.tempDir('hot-read-bare'), 'products.json');
-  await snapshotProducts(scalemart.origin, ids, bodies);
-  const bare = await startBareFastify(group, bodies, productPath(ids[0]!));
+  log(`Scalemart ready on ${scalemart.origin}; copying ${ids.length} product bodies, their ETags and the list pages for the bare reference …`);
+  const dir = await group.tempDir('hot-read-bare');
+  const files = { bodies: path.join(dir, 'products.json'), pages: path.join(dir, 'pages.json'), etags: path.join(dir, 'etags.json') };
+  await snapshotProducts(scalemart.origin, ids, files.bodies);
+  const products = JSON.parse(await readFile(files.bodies, 'utf8')) as Record<string, { category: string }>;
+  const lists = listPaths([...new Set(Object.values(products).map((p) => p.category))].sort());
+  await snapshotBodies(scalemart.origin, lists, files.pages);
+  const etags = await snapshotEtags(scalemart.origin, ids.map(productPath), ids);
+  await writeFile(files.etags, JSON.stringify(etags));
+  const bare = await startBareFastify(group, files.bodies, productPath(ids[0]!), false, { pagesFile: files.pages, etagsFile: files.etags, gcProbe: true });
   const step = Math.max(1, Math.floor(ids.length / 20));
-  await assertSameBodies(scalemart, bare, ids.filter((_, i) => i % step === 0).map(productPath));
-  log(`Bare Fastify ready on ${bare.origin}, serving the same bodies.`);
-  return { ids, targets: [scalemart, bare] as const, flags: scalemartFlags(env) };
+  await assertSameBodies(scalemart, bare, [...ids.filter((_, i) => i % step === 0).map(productPath), ...lists]);
+  log(`Bare Fastify ready on ${bare.origin}, serving the same bodies (${lists.length} list pages).`);
+  return { ids, lists, etags, targets: [scalemart, bare] as const, flags: scalemartFlags(env) };
 }
 
 async function closedLoopRounds(options: LabOptions, targets: readonly Target[], workload: () => () => string, log: (line: string) => void) {
@@ -76,17 +91,40 @@ async function openLoopPhase(options: LabOptions, targets: readonly Target[], wo
 
 /**
  * GET /api/v1/products/:id on the monolith, Zipf 1.0 over the catalog, against a bare Fastify route
- * serving the same JSON from a Map: alternated closed-loop rounds for the throughput ratio (bar:
- * Scalemart ≥ 60 % of bare), then an open-loop phase per target for latency at a fixed rate.
+ * serving the same JSON from a Map: alternated closed-loop rounds for the throughput ratio, an
+ * open-loop phase per target for latency at a fixed rate, then the CPU accounting: CPU µs per
+ * request (all threads, main thread, GC pauses) at a fixed open-loop rate for a cached product
+ * GET, a cached list page and a 304, alternated rounds. Bar: product GET ≤ 1.25× bare's CPU.
  */
 export const hotRead: Scenario = {
-  description: 'GET /api/v1/products/:id (Zipf 1.0) on the monolith vs a bare Fastify route serving the same JSON; bar ≥ 60 %',
+  description: 'GET /api/v1/products/:id cached (Zipf 1.0), a list page and a 304 on the monolith vs bare Fastify serving the same bytes: CPU µs/request (bar ≤ 1.25×) and throughput',
   async run(options, context) {
-    const { ids, targets, flags } = await prepare(options, context);
-    const workload = createWorkload(ids, options.seed);
+    const { ids, lists, etags, targets, flags } = await prepare(options, context);
+    const productPaths = createZipfSequence(ids, options.seed);
+    const workload = () => {
+      const next = productPaths();
+      return () => productPath(next());
+    };
     const closed = await closedLoopRounds(options, targets, workload, context.log);
     const open = await openLoopPhase(options, targets, workload, context.log);
-    const measurements: HotReadMeasurements = { options, catalogSize: ids.length, zipfExponent: ZIPF_EXPONENT, scalemartFlags: flags, closed, open };
+    const listSequence = createZipfSequence(lists, options.seed);
+    const kinds: CpuKind[] = [
+      { name: CPU_KINDS.product, requests: () => { const next = workload(); return () => ({ method: 'GET', path: next() }); } },
+      { name: CPU_KINDS.list, share: LIST_SHARE, requests: () => { const next = listSequence(); return () => ({ method: 'GET', path: next() }); } },
+      {
+        name: CPU_KINDS.notModified,
+        okStatus: 304,
+        requests: () => {
+          const next = productPaths();
+          return () => {
+            const id = next();
+            return { method: 'GET', path: productPath(id), headers: { 'if-none-match': etags[id]! } };
+          };
+        },
+      },
+    ];
+    const cpu = await cpuRounds(options, targets, kinds, context.log);
+    const measurements: HotReadMeasurements = { options, catalogSize: ids.length, listPages: lists.length, zipfExponent: ZIPF_EXPONENT, scalemartFlags: flags, closed, open, cpu };
     return hotReadReport(measurements, context.out);
   },
 };

@@ -14,6 +14,10 @@ export interface LabOptions {
   /** Open-loop rate, requests per second. */
   rate: number;
   openLoopSeconds: number;
+  /** Open-loop rate of the CPU accounting (hot-read), requests per second. */
+  cpuRate: number;
+  /** Requests per CPU measurement (hot-read): per target, request kind and round. */
+  cpuRequests: number;
   /** Open-loop rate of order placements, orders per second. */
   orderRate: number;
   /** Seed of the workload's PRNG. */

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { SCALEMART_CLI } from '../paths.ts';
 import type { ProcessGroup } from '../processes.ts';
 import { freePort, waitUntilOk } from '../readiness.ts';
+import { GC_PROBE_ARGS } from './gc-probe.ts';
 import type { Target } from './target.ts';
 
 /**
@@ -34,9 +35,11 @@ export async function seedScalemart(group: ProcessGroup, env: Record<string, str
   await group.run('scalemart seed', [SCALEMART_CLI, 'seed', '--products', String(products), '--users', '0'], env, 15 * 60_000);
 }
 
-export async function startScalemart(group: ProcessGroup, env: Record<string, string>, name = 'scalemart'): Promise<Target> {
+/** Starts `scalemart start` on a free port; with `gcProbe`, preloads the lab's GC probe (CPU accounting). */
+export async function startScalemart(group: ProcessGroup, env: Record<string, string>, name = 'scalemart', options: { gcProbe?: boolean } = {}): Promise<Target> {
   const port = await freePort();
-  const server = group.start(name, [SCALEMART_CLI, 'start', '--port', String(port)], env);
+  const args = [...(options.gcProbe ? GC_PROBE_ARGS : []), SCALEMART_CLI, 'start', '--port', String(port)];
+  const server = group.start(name, args, env, { ipc: options.gcProbe === true });
   const origin = `http://127.0.0.1:${port}`;
   await waitUntilOk(`${origin}/readyz`, server);
   return { name, origin, process: server };
@@ -83,3 +86,21 @@ export async function snapshotBodies(origin: string, paths: readonly string[], f
 
 /** Writes `{ id: body }` with the exact product pages Scalemart serves. */
 export const snapshotProducts = (origin: string, ids: readonly string[], file: string) => snapshotBodies(origin, ids.map(productPath), file, ids);
+
+/** `{ key: ETag }` of what Scalemart serves for `paths` (keyed by `keys`), for conditional GETs. */
+export async function snapshotEtags(origin: string, paths: readonly string[], keys: readonly string[] = paths, concurrency = 32): Promise<Record<string, string>> {
+  const etags: Record<string, string> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const i = next++;
+      const response = await fetch(`${origin}${paths[i]!}`);
+      await response.arrayBuffer();
+      const etag = response.headers.get('etag');
+      if (response.status !== 200 || etag === null) throw new Error(`GET ${paths[i]!}: HTTP ${response.status}, ETag ${etag}`);
+      etags[keys[i]!] = etag;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return etags;
+}

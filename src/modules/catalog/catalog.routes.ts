@@ -46,7 +46,7 @@ const withStock = (product: Product, level: StockLevel | null | undefined) => ({
 export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, inventory: InventoryApi, options: { maxAgeSeconds: number }): void {
   const cacheControl = publicCacheControl(options.maxAgeSeconds);
   /**
-   * The JSON of a product page, kept beside the cached entry it renders: an in-process cache hands
+   * The JSON of a product page and its ETag, kept beside the cached entry it renders: an in-process cache hands
    * out the same (immutable) entry object until the product or its stock changes, so the body is
    * serialised once per change instead of once per request. Entries read back from Redis are new
    * objects and are serialised afresh; the WeakMap lets dropped entries go. Bodies stay strings:
@@ -54,7 +54,7 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
    * (which saves encoding a ~7.5 kB page per request) measured no faster for pages and slower for
    * product pages (a second chunk to write).
    */
-  const rendered = new WeakMap<ProductDetail, string>();
+  const rendered = new WeakMap<ProductDetail, { etag: string; body: string }>();
   /** The same for list pages: the catalog hands back the same page object while none of its entries changed. */
   const renderedPages = new WeakMap<ProductDetailPage, { etag: string; body: string }>();
 
@@ -96,16 +96,15 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
   }, async (request, reply) => {
     const detail = await catalog.getProductDetail(request.params.id);
     if (!detail) throw PlatformErrors.notFound('product');
-    // Strong tag from both versions: a price change or a stock move both make it stale.
-    const etag = `"p${detail.product.version}-s${detail.stock.version}"`;
-    if (sendNotModifiedIfFresh(request, reply, etag, cacheControl)) return reply;
-    let body = rendered.get(detail);
-    if (body === undefined) {
-      body = JSON.stringify(productBody(detail));
-      rendered.set(detail, body);
+    let view = rendered.get(detail);
+    if (view === undefined) {
+      // Strong tag from both versions: a price change or a stock move both make it stale.
+      view = { etag: `"p${detail.product.version}-s${detail.stock.version}"`, body: JSON.stringify(productBody(detail)) };
+      rendered.set(detail, view);
     }
+    if (sendNotModifiedIfFresh(request, reply, view.etag, cacheControl)) return reply;
     // A string payload skips the response serialiser; it is exactly what the schema would produce.
-    return reply.type('application/json; charset=utf-8').send(body as never);
+    return reply.type('application/json; charset=utf-8').send(view.body as never);
   });
 
   app.post('/api/v1/products', {

@@ -4,6 +4,7 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import type { Emitter } from 'bentocache/types';
 import { LRUCache } from 'lru-cache';
 import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver, type CacheTier } from './cache.ts';
+import { ASK_BENTO, createL1FastRead } from './l1-fast-read.ts';
 
 export interface MemoryCacheOptions {
   defaultTtlSeconds: number;
@@ -78,6 +79,8 @@ export function objectL1Driver(maxItems: number, observer: CacheObserver) {
 /** bentocache with an in-process L1 tier only (the monolith stage). */
 export function createMemoryCache(options: MemoryCacheOptions): Cache {
   const observer = options.observer ?? IGNORE_CACHE;
+  // Hits are read straight from L1 (see l1-fast-read.ts); everything else goes through bentocache.
+  const l1 = createL1FastRead();
   const bento = new BentoCache({
     default: 'cache',
     emitter: observeBentoEvents(observer),
@@ -87,7 +90,7 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
     graceBackoff: 5_000,
     stores: {
       // serialize: false keeps objects by reference; safe because the port's values are immutable.
-      cache: bentostore().useL1Layer(observedMemoryDriver({ maxItems: options.maxItems, serialize: false }, observer)),
+      cache: bentostore().useL1Layer(l1.capture(observedMemoryDriver({ maxItems: options.maxItems, serialize: false }, observer))),
     },
   });
   const jitter = options.jitter ?? 0.1;
@@ -97,8 +100,14 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
     return {
       // timeout: null makes a read after an invalidation or expiry wait for the fresh value; bentocache's
       // default (0) answers with the stale one while refreshing. Grace still covers a failing load.
-      getOrSet: (key, load, entry) =>
-        bento.getOrSet({ key: prefix + key, factory: (context) => observedLoad(observer, load, context), ttl: ttlMs(entry), tags: entry?.tags, timeout: null }),
+      getOrSet: (key, load, entry) => {
+        const hit = l1.read(prefix + key);
+        if (hit !== ASK_BENTO) {
+          observer.hit('l1', false);
+          return Promise.resolve(hit as never);
+        }
+        return bento.getOrSet({ key: prefix + key, factory: (context) => observedLoad(observer, load, context), ttl: ttlMs(entry), tags: entry?.tags, timeout: null });
+      },
       set: async (key, value, entry) => void (await bento.set({ key: prefix + key, value, ttl: ttlMs(entry), tags: entry?.tags })),
       delete: async (key) => void (await bento.delete({ key: prefix + key })),
       deleteByTags: async (tags) => void (await bento.deleteByTag({ tags })),

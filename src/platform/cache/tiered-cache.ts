@@ -6,6 +6,7 @@ import type { CreateBusDriverResult, GetSetFactoryContext } from 'bentocache/typ
 import { Redis } from 'ioredis';
 import { objectL1Driver, observeBentoEvents } from './bentocache.adapter.ts';
 import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver, type LoadContext } from './cache.ts';
+import { ASK_BENTO, createL1FastRead } from './l1-fast-read.ts';
 
 /** Deletes the load lock only if this holder still owns it (it may have expired and been taken by another). */
 const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -84,6 +85,8 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
     evicted: (tier) => outer.evicted(tier),
   };
   const emitter = observeBentoEvents(observer);
+  // L1 hits are read straight from L1 (see l1-fast-read.ts); everything else goes through bentocache.
+  const l1 = createL1FastRead();
 
   const bento = new BentoCache({
     default: 'cache',
@@ -102,7 +105,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
       // the same object, so what is rendered from it is rendered once (objectL1Driver works around
       // bentocache#111 for refills from L2).
       cache: bentostore()
-        .useL1Layer(objectL1Driver(options.l1MaxItems, observer))
+        .useL1Layer(l1.capture(objectL1Driver(options.l1MaxItems, observer)))
         .useL2Layer(redisDriver({ connection: l2 }))
         .useBus(bus.driver),
     },
@@ -145,6 +148,11 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
       // turns null into 0.
       async getOrSet(key, load, entry) {
         const fullKey = prefix + key;
+        const hit = l1.read(fullKey);
+        if (hit !== ASK_BENTO) {
+          observer.hit('l1', false);
+          return hit as never;
+        }
         let release: (() => void) | undefined;
         try {
           return await bento.getOrSet({

@@ -15,6 +15,7 @@ import type { ApiKeyResolver } from '../auth/principal.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observe, type Readiness } from '../observability/observe.ts';
+import { lazyRequestLoggers } from '../observability/request-logger.ts';
 import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { installAuthentication } from './authenticate.ts';
 import { installErrorHandling } from './error-handler.ts';
@@ -65,6 +66,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     },
     // Fastify's two lines per request are replaced by the one onResponse line below.
     logController: new LogController({ disableRequestLogging: true }),
+    // A request's pino child is made when it first logs: with the request log off, most never do.
+    childLoggerFactory: lazyRequestLoggers,
     return503OnClosing: true,
   });
 

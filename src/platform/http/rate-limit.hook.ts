@@ -3,14 +3,15 @@ import { DomainError } from '../errors/domain-error.ts';
 import type { RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 
 function limitHook(limiter: RateLimiter): onRequestHookHandler {
-  return async (request, reply) => {
+  // Callback-style: an async hook and an awaited decision cost two more promises per request.
+  return (request, reply, done) => {
     const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
-    const decision = await limiter.consume(client);
-    reply.headers({ 'RateLimit-Limit': decision.limit, 'RateLimit-Remaining': decision.remaining, 'RateLimit-Reset': decision.resetSeconds });
-    if (!decision.allowed) {
-      reply.header('Retry-After', decision.resetSeconds);
-      throw new DomainError('rate_limited', 'RATE_LIMITED', `Too many requests; retry in ${decision.resetSeconds} s.`);
-    }
+    limiter.consume(client).then((decision) => {
+      reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', decision.resetSeconds);
+      if (decision.allowed) return done();
+      reply.header('retry-after', decision.resetSeconds);
+      done(new DomainError('rate_limited', 'RATE_LIMITED', `Too many requests; retry in ${decision.resetSeconds} s.`));
+    }, done);
   };
 }
 

@@ -1,0 +1,50 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** CPU time one process has used so far: all its threads, and its main (JavaScript) thread alone. */
+export interface CpuSample {
+  /** Nanoseconds on a CPU, every live thread together. */
+  totalNs: number;
+  /** Nanoseconds of the main thread (the one whose id is the process id): JavaScript and GC pauses. */
+  mainNs: number;
+}
+
+/**
+ * Reads each thread's time on a CPU from `/proc/<pid>/task/<tid>/schedstat` (nanoseconds, the
+ * scheduler's own accounting), or from `stat`'s utime + stime (clock ticks, 10 ms) where the kernel
+ * has no schedstat. Linux only. A thread that ended between two samples drops out of the later one,
+ * so the threads measured must outlive the window: Node's (V8 platform workers, libuv pool) do.
+ */
+export function sampleCpu(pid: number): CpuSample {
+  let totalNs = 0;
+  let mainNs = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let ns: number;
+    try {
+      ns = threadNs(pid, tid);
+    } catch {
+      continue; // the thread ended while we listed them
+    }
+    totalNs += ns;
+    if (tid === String(pid)) mainNs = ns;
+  }
+  return { totalNs, mainNs };
+}
+
+const TICK_NS = 1e9 / 100; // USER_HZ is 100 on every Linux the lab runs on
+
+function threadNs(pid: number, tid: string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    // The command name may hold spaces and parentheses: fields count from the last ')'.
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the state.
+    return (Number(fields[11]) + Number(fields[12])) * TICK_NS;
+  }
+}
+
+/** The CPU used between two samples, in µs per request. */
+export function cpuPerRequest(before: CpuSample, after: CpuSample, requests: number): { totalUs: number; mainUs: number } {
+  return { totalUs: (after.totalNs - before.totalNs) / 1000 / requests, mainUs: (after.mainNs - before.mainNs) / 1000 / requests };
+}

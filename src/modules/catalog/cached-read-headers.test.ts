@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../../../test/support/monolith.ts';
+
+/**
+ * What a client and a shared cache see on the hot path: the headers of a cached product GET and of
+ * its 304, by name and meaning. The hot path is tuned for CPU (lab hot-read); none of this may move.
+ */
+describe('a cached product GET and its 304 keep their headers', () => {
+  let m: TestMonolith;
+  let id: string;
+  const get = (headers: Record<string, string> = {}) => m.app.inject({ method: 'GET', url: `/api/v1/products/${id}`, headers, remoteAddress: '10.9.9.9' });
+
+  beforeAll(async () => {
+    m = await startTestMonolith();
+    const created = await m.app.inject({
+      method: 'POST', url: '/api/v1/products', headers: bearer(await adminToken(m)),
+      payload: { sku: 'HDR-1', name: 'Header Lamp', category: 'Outdoors', price: 1999, stock: 50 },
+    });
+    id = created.json().id;
+    await get(); // the first read loads; the ones below are cache hits
+  });
+  afterAll(() => m.dispose());
+
+  it('answers 200 with the same header names and values a cached read always had', async () => {
+    const first = await get();
+    const second = await get();
+    expect(first.statusCode).toBe(200);
+    expect(Object.keys(first.headers).sort()).toEqual([
+      'cache-control', 'connection', 'content-length', 'content-type', 'date', 'etag',
+      'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'x-request-id',
+    ]);
+    expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(first.headers['content-length'])).toBe(Buffer.byteLength(first.body));
+    expect(first.headers.etag).toMatch(/^"p\d+-s\d+"$/);
+    expect(second.headers.etag).toBe(first.headers.etag);
+    expect(first.headers['cache-control']).toMatch(/^public, max-age=(\d+), stale-while-revalidate=(\d+)$/);
+    const [, maxAge, swr] = /max-age=(\d+), stale-while-revalidate=(\d+)/.exec(String(first.headers['cache-control']))!;
+    expect(Number(swr)).toBe(Number(maxAge) * 10);
+    // A fresh id per request, unless the client sent a sane one.
+    expect(first.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second.headers['x-request-id']).not.toBe(first.headers['x-request-id']);
+    expect((await get({ 'x-request-id': 'trace-42' })).headers['x-request-id']).toBe('trace-42');
+    // The limiter counts every read, per client.
+    expect(Number(first.headers['ratelimit-limit'])).toBeGreaterThan(0);
+    expect(Number(second.headers['ratelimit-remaining'])).toBe(Number(first.headers['ratelimit-remaining']) - 1);
+    expect(Number(first.headers['ratelimit-reset'])).toBeGreaterThanOrEqual(1);
+    expect(second.body).toBe(first.body);
+    expect(first.json()).toMatchObject({ id, sku: 'HDR-1', price: 1999, stock: { available: 50, status: 'in_stock' } });
+  });
+
+  it('answers 304 with no body, the same tag, caching and limit headers', async () => {
+    const fresh = await get();
+    const notModified = await get({ 'if-none-match': String(fresh.headers.etag) });
+    expect(notModified.statusCode).toBe(304);
+    expect(notModified.body).toBe('');
+    expect(Object.keys(notModified.headers).sort()).toEqual([
+      'cache-control', 'connection', 'date', 'etag', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'x-request-id',
+    ]);
+    expect(notModified.headers.etag).toBe(fresh.headers.etag);
+    expect(notModified.headers['cache-control']).toBe(fresh.headers['cache-control']);
+    expect(Number(notModified.headers['ratelimit-remaining'])).toBe(Number(fresh.headers['ratelimit-remaining']) - 1);
+    expect((await get({ 'if-none-match': `W/${String(fresh.headers.etag)}, "other"` })).statusCode).toBe(304);
+    expect((await get({ 'if-none-match': '"p0-s0"' })).statusCode).toBe(200);
+  });
+
+  it('counts both in the request metrics of the route', async () => {
+    const metrics = (await m.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/products\/:id",status_code="200"\} \d+/);
+    expect(metrics).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/products\/:id",status_code="304"\} \d+/);
+  });
+});
