@@ -77,6 +77,10 @@ export function eventTransportContract(name: string, open: () => Promise<OpenedT
       }
     });
 
+    // Dedup is bounded differently by design: the table log drops a repeated id forever (a unique
+    // key), JetStream only within its duplicate window (EVENTS_DEDUP_WINDOW_SECONDS). A republish
+    // later than that is delivered again, and the consumers' inbox (src/platform/events/consumer.ts)
+    // is what keeps a transactional consumer exactly once: every transport is at least once.
     it('drops an event published twice (dedup by id)', async () => {
       const e = event('ct.dup.x', 'k', 1);
       await transport.publish([e]);
