@@ -51,5 +51,36 @@ describe('read models', () => {
     expect((await m.app.inject({ url: '/api/v1/admin/events/dead-letters', headers: bearer(token) })).statusCode).toBe(403);
     const unknown = await m.app.inject({ method: 'POST', url: '/api/v1/admin/events/replay', headers: admin, payload: { consumer: 'nope', fromSequence: 1 } });
     expect(unknown.statusCode).toBe(404);
+    for (const payload of [{ consumer: 'orders.product-sales' }, { consumer: 'orders.product-sales', fromSequence: 1, fromTime: new Date().toISOString() }, { consumer: 'catalog-cache-invalidation', fromSequence: 1 }]) {
+      const refused = await m.app.inject({ method: 'POST', url: '/api/v1/admin/events/replay', headers: admin, payload });
+      expect(refused.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(refused.json().code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('replays a group from a time: what was appended since is handled again, what came before is not', async () => {
+    const { token } = await signup(m, 'timely@example.com');
+    const product = await createProduct(m, 'RM-T', 10, 700);
+    const first = (await placeOrder(m, token, product, 1)).json().id;
+    await settled(m, token, first);
+    const sales = async () => (await m.db.query<{ units: number }>('select units from orders.product_sales where product_id = $1', [product])).rows[0]?.units;
+    await eventually(sales, (units) => units === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    const since = new Date();
+    const second = (await placeOrder(m, token, product, 2)).json().id;
+    await settled(m, token, second);
+    await eventually(sales, (units) => units === 3);
+
+    // The projection loses what it counted since then, and its own memory of both orders: a replay
+    // from that time must count the second again and leave the first alone (from the start, it would
+    // count the first twice).
+    await m.db.query('update orders.product_sales set units = units - 2 where product_id = $1', [product]);
+    await m.db.query("delete from orders.product_sales_applied where event_id in (select id from events.log where key = any($1) and type = 'orders.order.confirmed')", [[first, second]]);
+    const admin = bearer(await adminToken(m));
+    const replay = await m.app.inject({ method: 'POST', url: '/api/v1/admin/events/replay', headers: admin, payload: { consumer: 'orders.product-sales', fromTime: since.toISOString() } });
+    expect(replay.statusCode).toBe(202);
+    await eventually(sales, (units) => units === 3);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await sales()).toBe(3);
   });
 });

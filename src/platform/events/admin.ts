@@ -26,10 +26,18 @@ export async function listDeadLetters(db: Database, filter: { consumer?: string;
 }
 
 /**
- * Replays a consumer from a sequence: forgets what its inbox saw from there on and moves its
- * position back, so every later event is handled again (handlers are idempotent).
+ * Replays a consumer group from a log sequence or from a time: forgets what its inbox saw from
+ * there on and moves its position back, so every later event is handled again (handlers are
+ * idempotent). From a time, the inbox forgets what it recorded since then: a superset of the
+ * events appended since (an event is handled after it is appended), which costs nothing but
+ * dedup for events that are not redelivered.
  */
-export async function replayConsumer(db: Database, transport: EventTransport, consumer: ConsumerSpec, fromSequence: number): Promise<void> {
-  await db.query('delete from events.inbox where consumer = $1 and sequence >= $2', [consumer.name, fromSequence]);
-  await transport.rewind(consumer, { sequence: fromSequence });
+export async function replayConsumer(db: Database, transport: EventTransport, consumer: ConsumerSpec, from: number | { time: Date }): Promise<void> {
+  if (typeof from === 'number') {
+    await db.query('delete from events.inbox where consumer = $1 and sequence >= $2', [consumer.name, from]);
+    await transport.rewind(consumer, { sequence: from });
+  } else {
+    await db.query('delete from events.inbox where consumer = $1 and processed_at >= $2', [consumer.name, from.time]);
+    await transport.rewind(consumer, from);
+  }
 }

@@ -38,15 +38,28 @@ export function registerEventAdminRoutes(app: HttpApp, deps: { db: Database; tra
     preValidation: requireRole('admin'),
     schema: {
       tags: ['events'],
-      summary: 'Replay a consumer from a sequence: every later event is handled again',
+      summary: 'Replay a consumer group from a log sequence or from a time: every later event is handled again',
       security: AUTHENTICATED,
-      body: Type.Object({ consumer: Type.String({ minLength: 1, maxLength: 100 }), fromSequence: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
-      response: { 202: Type.Object({ consumer: Type.String(), fromSequence: Type.Integer(), lag: Type.Integer() }), ...errors },
+      body: Type.Object({
+        consumer: Type.String({ minLength: 1, maxLength: 100 }),
+        fromSequence: Type.Optional(Type.Integer({ minimum: 1 })),
+        fromTime: Type.Optional(Type.String({ format: 'date-time' })),
+      }, { additionalProperties: false }),
+      response: {
+        202: Type.Object({ consumer: Type.String(), fromSequence: Type.Optional(Type.Integer()), fromTime: Type.Optional(Type.String()), lag: Type.Integer() }),
+        ...errors,
+      },
     },
   }, async (request, reply) => {
-    const spec = deps.consumers().find((c) => c.name === request.body.consumer);
+    const { consumer, fromSequence, fromTime } = request.body;
+    if ((fromSequence === undefined) === (fromTime === undefined)) {
+      const message = 'give exactly one of fromSequence and fromTime';
+      throw PlatformErrors.validation([{ field: 'fromSequence', message }, { field: 'fromTime', message }]);
+    }
+    const spec = deps.consumers().find((c) => c.name === consumer);
     if (!spec) throw PlatformErrors.notFound('consumer');
-    await replayConsumer(deps.db, deps.transport, spec, request.body.fromSequence);
+    if ((spec.delivery ?? 'group') !== 'group') throw PlatformErrors.validation([{ field: 'consumer', message: 'a broadcast consumer keeps no position to replay' }]);
+    await replayConsumer(deps.db, deps.transport, spec, fromSequence ?? { time: new Date(fromTime!) });
     return reply.code(202).send({ ...request.body, lag: await deps.transport.lag(spec) });
   });
 }
