@@ -48,7 +48,7 @@ describe('cache metrics per tier', () => {
     } finally {
       await m.dispose();
     }
-  });
+  }, 90_000);
 
   describe('with a Redis L2 shared by two instances', () => {
     let database: ScratchDatabase;

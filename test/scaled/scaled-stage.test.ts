@@ -70,6 +70,14 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
     await infra?.stop();
   }, 60_000);
 
+  it('logs in at once to an account another client just made, though the replicas apply it 2 s late', async () => {
+    const credentials = { email: 'elsewhere@example.com', password: 'password-123' };
+    const created = await m.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { ...credentials, name: 'E', country: 'DE' }, remoteAddress: '10.7.7.1' });
+    expect(created.statusCode).toBe(201);
+    const login = await m.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: credentials, remoteAddress: '10.7.7.2' });
+    expect(login.statusCode).toBe(200);
+  });
+
   it('shows a client its own writes at once, though the replicas apply them 2 s late', async () => {
     const { token, user } = await signup(m, 'scaled@example.com');
     const me = await m.app.inject({ url: '/api/v1/users/me', headers: bearer(token) });

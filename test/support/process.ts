@@ -22,10 +22,11 @@ export interface Running {
   exited: Promise<number | null>;
 }
 
-/** Starts `scalemart start` and resolves once it listens. */
-export function startScalemartProcess(env: Record<string, string>, port: number): Promise<Running> {
+/** Starts `scalemart start` and resolves once it listens; `watch` sees its output from the first byte (a start that hangs). */
+export function startScalemartProcess(env: Record<string, string>, port: number, watch?: (output: () => string) => void): Promise<Running> {
   const child = spawn(NODE, ['src/app/cli.ts', 'start', '--port', String(port)], { env: { ...process.env, ...env }, stdio: 'pipe' });
   let out = '';
+  watch?.(() => out);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     child.stderr.on('data', (chunk) => (out += String(chunk)));
@@ -45,19 +46,21 @@ export async function createRestartableScalemart(env: Record<string, string>) {
   const port = await freePort();
   let current = await startScalemartProcess(env, port);
   let failedStart: Error | undefined;
+  let starting: (() => string) | undefined;
   return {
     origin: `http://127.0.0.1:${port}`,
     /** Sends `signal`, waits for the exit, starts it again. */
     async restart(signal: NodeJS.Signals): Promise<void> {
       current.child.kill(signal);
       await current.exited;
-      current = await startScalemartProcess(env, port).catch((error: Error) => {
+      current = await startScalemartProcess(env, port, (output) => (starting = output)).catch((error: Error) => {
         failedStart = error;
         throw error;
       });
+      starting = undefined;
     },
     kill: () => void current.child.kill('SIGKILL'),
     /** What the current process printed so far (or why the last restart failed), for a failure message. */
-    output: () => failedStart?.message ?? current.output(),
+    output: () => failedStart?.message ?? (starting ? `(restarting; the new process printed:)\n${starting()}` : current.output()),
   };
 }

@@ -39,6 +39,15 @@ export function createIdentityRepository(db: Queryable) {
       const { rows } = await db.query<UserRow>('select * from identity.users where lower(email) = lower($1)', [email]);
       return rows[0] ? toUser(rows[0]) : null;
     },
+    /**
+     * The account a login checks, read on the primary: a replica behind a new account, a password
+     * change or a role change would answer with the old state. `for share` is what routes the
+     * statement to the primary (it is not read-only); the lock ends with the statement.
+     */
+    async findCredentials(email: string): Promise<StoredUser | null> {
+      const { rows } = await db.query<UserRow>('select * from identity.users where lower(email) = lower($1) for share', [email]);
+      return rows[0] ? toUser(rows[0]) : null;
+    },
     async findById(id: string): Promise<StoredUser | null> {
       const { rows } = await db.query<UserRow>('select * from identity.users where id = $1', [id]);
       return rows[0] ? toUser(rows[0]) : null;

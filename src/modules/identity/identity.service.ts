@@ -35,7 +35,7 @@ export function createIdentityService(repository: IdentityRepository, tokens: To
     },
 
     async login(email, password) {
-      const stored = await repository.findByEmail(email);
+      const stored = await repository.findCredentials(email);
       const valid = await verifyPassword(password, stored?.passwordHash ?? DECOY_HASH);
       if (!stored || !valid) {
         throw new DomainError('unauthenticated', IdentityErrorCodes.invalidCredentials, 'The email or password is wrong.');
