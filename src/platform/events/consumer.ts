@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
 import type { EventEnvelope } from './event.ts';
+import { createGroupCommit } from './group-commit.ts';
 import type { ConsumerSpec, EventTransport, Settlement, Subscription } from './transport.ts';
+
+/** Events one shared transaction of a transactional consumer carries at most. */
+const GROUP_COMMIT_MAX = 256;
 
 /** `E` is the delivered event, usually `EventOf<SomeCatalogue, 'a.b.c' | …>`, so `type` narrows the payload. */
 export interface ConsumerOptions<E extends EventEnvelope = EventEnvelope> extends ConsumerSpec {
@@ -54,6 +58,10 @@ export function startConsumer<E extends EventEnvelope>(
 
   // A broadcast reaches every instance under one name: a shared inbox would let only the first act.
   const useInbox = options.delivery !== 'broadcast';
+  // First deliveries from several partitions share one transaction (one commit, one inbox insert).
+  const together = options.transactional && useInbox
+    ? createGroupCommit({ db, consumer: options.name, handle: (event, tx) => options.handle(event as E, tx), maxBatch: GROUP_COMMIT_MAX })
+    : undefined;
 
   return transport.consume(options, async ({ event, sequence, attempt }): Promise<Settlement> => {
     if (attempt > 1) observer?.redelivered?.(options.name);
@@ -63,6 +71,12 @@ export function startConsumer<E extends EventEnvelope>(
         return { kind: 'ack' };
       }
       if (options.transactional) {
+        // A redelivery, or an event whose shared transaction failed, goes alone (below).
+        if (together && attempt === 1) {
+          const outcome = await together(event, sequence);
+          if (outcome.kind === 'committed') return { kind: 'ack' };
+          if (outcome.kind === 'failed') throw outcome.error;
+        }
         await db.transaction(async (tx) => {
           if ((await remember(tx, event.id, sequence)).rowCount === 0) return;
           await options.handle(event as E, tx);

@@ -18,6 +18,8 @@ export interface PartitionPullerDeps {
   ackWaitMs: number;
   /** How long one pull request waits on the server for an event. */
   pullExpiresMs: number;
+  /** Resolves once the server has everything sent so far (plain acks). */
+  flush: () => Promise<void>;
   /** Changes when this process rewinds the group: a delivery from before it is not settled. */
   generation: () => number;
   logger?: Logger;
@@ -26,9 +28,12 @@ export interface PartitionPullerDeps {
 // A durable found missing this many times in a row is created again (an admin deleted it);
 // fewer, and a rewind is recreating it right now with its own start position.
 const MISSING_BEFORE_RECREATE = 3;
+// Messages one standing pull asks for. The durable hands out one at a time (max_ack_pending 1),
+// so this only spares re-arming the pull after every event; it never buffers more than one.
+const PULL_BATCH = 16;
 
 /**
- * Pulls one partition of a group: one pull request for one event at a time, handled, settled,
+ * Pulls one partition of a group through a standing pull: one event at a time, handled, settled,
  * then the next. The durable has max_ack_pending 1, so the server hands a partition's next event
  * to no instance until this one is settled: per-key order holds whichever instance pulls.
  * The loop never ends on an error: a deleted durable (rewind), a restarting server or a closed
@@ -58,9 +63,15 @@ export function startPartitionPuller(deps: PartitionPullerDeps): { stop(): Promi
           attached(incarnationOf(await consumer.info(true)));
         }
         missing = 0;
-        pull = await consumer.fetch({ max_messages: 1, expires: deps.pullExpiresMs });
+        // A standing pull (the client re-arms it before it runs out): the server pushes the
+        // partition's next event the moment the previous ack lands, with no request in between.
+        // A deleted durable (rewind) ends it with an error, and the loop re-attaches.
+        pull = await consumer.consume({ max_messages: PULL_BATCH, expires: deps.pullExpiresMs, abort_on_missing_resource: true });
         if (!running) pull.stop();
-        for await (const msg of pull) await deliver(msg);
+        for await (const msg of pull) {
+          failures = 0;
+          await deliver(msg);
+        }
         failures = 0;
       } catch (error) {
         if (!running) break;
@@ -107,10 +118,13 @@ export function startPartitionPuller(deps: PartitionPullerDeps): { stop(): Promi
     if (deps.generation() !== generation) return;
     if (settlement.kind === 'ack') {
       acked.add(msg.seq);
-      // Confirmed, so "settled" means settled when stop() or the next pull comes: the partition
-      // cannot move on before the server has it anyway (max_ack_pending 1). A lost confirmation
-      // (server gone) leaves a redelivery, which `acked` absorbs.
-      await msg.ackAck().catch(() => undefined);
+      // Not confirmed while running: the partition cannot move on before the server has the ack
+      // anyway (max_ack_pending 1), so waiting for its confirmation buys no order, only a round
+      // trip. A lost ack (connection dropped) holds the partition for the ack wait, then the same
+      // event comes again, first in line: `acked` or the consumer's inbox settles it unhandled.
+      // Confirmed when stopping, so "stopped" means the server has it (lag, another instance).
+      if (running) msg.ack();
+      else await msg.ackAck().catch(() => undefined);
     } else {
       // The event stays pending (max_ack_pending 1), so the partition waits for it: order holds.
       msg.nak(Math.max(0, Math.round(settlement.delayMs)));
@@ -137,6 +151,8 @@ export function startPartitionPuller(deps: PartitionPullerDeps): { stop(): Promi
       pull?.stop();
       stopping.wake();
       await loop;
+      // The last plain ack may still sit in the client's buffer: the server has it once this returns.
+      await deps.flush().catch(() => undefined);
     },
   };
 }

@@ -10,7 +10,11 @@ export interface JetStreamTransportOptions {
   stream?: string;
   /** First subject token(s); the stream takes `<prefix>.>`. Default `scalemart`. */
   subjectPrefix?: string;
-  /** Partitions per event type: the parallelism of a group (order holds per key). Default 8. */
+  /**
+   * Partitions per event type: the parallelism of a group (order holds per key), and how many
+   * events a transactional consumer can commit together. Default 64. Changing it remaps keys:
+   * only on an empty stream, or once every group has drained (see partitionOf).
+   */
   partitions?: number;
   /** Retention: events older than this are dropped. Default 7 days. */
   maxAgeSeconds?: number;
@@ -27,7 +31,7 @@ export const defaultJetStreamOptions = Object.freeze({
   servers: 'nats://127.0.0.1:4222',
   stream: 'SCALEMART_EVENTS',
   subjectPrefix: 'scalemart',
-  partitions: 8,
+  partitions: 64,
   maxAgeSeconds: 7 * 24 * 3600,
   duplicateWindowMs: 2 * 60_000,
   ackWaitMs: 30_000,
