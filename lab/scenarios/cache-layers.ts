@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { runClosedLoop } from '../drivers/closed-loop.ts';
 import type { ProcessGroup } from '../processes.ts';
 import { runOpenLoop, type OpenLoopResult } from '../drivers/open-loop.ts';
@@ -14,25 +13,16 @@ import type { Target } from '../targets/target.ts';
 import { buildCacheLayersReport, MODES, phaseSeconds, type CacheMode, type MeasuredRun } from './cache-layers-report.ts';
 import { browseSequence, collectBrowseWorkload, ZIPF_EXPONENT } from './cache-layers-workload.ts';
 import type { Scenario } from './types.ts';
+import { adminQuery, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 
 const CATALOG = 100_000;
 const IDLE_SECONDS = 3;
-const POSTGRES = process.env.LAB_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /**
  * A Redis database of the lab's own (not 0, which tests and dev servers share): it is emptied
  * first, since the L2 keys of list pages name no product and an earlier run's pages would be served.
  */
 const REDIS = process.env.LAB_CACHE_REDIS_URL ?? 'redis://127.0.0.1:6379/9';
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** A closed-loop run with no warm-up, and the statements and cache reads the target counted during it. */
 async function measure(target: Target, seconds: number, connections: number, paths: () => () => string): Promise<MeasuredRun> {
@@ -73,11 +63,11 @@ export const cacheLayers: Scenario = {
   description: `caching off vs L1 vs L1 + Redis L2, browse-heavy reads over ${CATALOG} products (Zipf ${ZIPF_EXPONENT.toFixed(1)}); bar: queries/request ≥ 95 % lower, p50 ≥ 10× lower`,
   async run(options, { group, log, out }) {
     const database = `scalemart_lab_${randomBytes(5).toString('hex')}`;
-    await admin(`create database ${database}`);
+    await adminQuery(`create database ${database}`);
     const redis = new Redis(REDIS, { maxRetriesPerRequest: 1 });
     try {
       await redis.flushdb();
-      const url = new URL(POSTGRES);
+      const url = new URL(LAB_POSTGRES_URL);
       url.pathname = `/${database}`;
       const base = { ...LAB_ENV, DATABASE_URL: url.toString(), REDIS_URL: REDIS };
       const envOf = async (mode: CacheMode) => ({ ...base, CACHE_MODE: mode, SCALEMART_DATA_DIR: await group.tempDir(`layers-${mode}`) });
@@ -157,7 +147,7 @@ export const cacheLayers: Scenario = {
       redis.disconnect();
       // The servers hold connections to the database: stop them before dropping it.
       await group.stopAll();
-      await admin(`drop database if exists ${database} with (force)`).catch(() => undefined);
+      await adminQuery(`drop database if exists ${database} with (force)`).catch(() => undefined);
     }
   },
 };

@@ -1,26 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
 import { collectSetup, publishReport } from '../report.ts';
 import { fixed } from '../stats.ts';
 import { LAB_ENV, productPath, startScalemart } from '../targets/scalemart.ts';
 import type { Scenario } from './types.ts';
+import { adminQuery, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 
 const BAR_P99_MS = 100;
 const UPDATES = 1_000;
 const ADMIN = { email: 'lab-admin@scalemart.local', password: 'lab-admin-password' };
-const POSTGRES = process.env.LAB_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.LAB_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Polls `origin` until it serves `price` for the product; returns when it did. */
 async function servedAt(origin: string, path: string, price: number): Promise<number> {
@@ -39,9 +29,9 @@ export const cachePropagation: Scenario = {
   description: `a change through one instance until another serves it (L1 + Redis L2 + bus), ${UPDATES} updates; bar p99 ≤ ${BAR_P99_MS} ms`,
   async run(_options, { group, log, out }) {
     const database = `scalemart_lab_${randomBytes(5).toString('hex')}`;
-    await admin(`create database ${database}`);
+    await adminQuery(`create database ${database}`);
     try {
-      const url = new URL(POSTGRES);
+      const url = new URL(LAB_POSTGRES_URL);
       url.pathname = `/${database}`;
       const env = { ...LAB_ENV, DATABASE_URL: url.toString(), REDIS_URL: REDIS, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
       const a = await startScalemart(group, { ...env, CACHE_MODE: 'l1l2', SCALEMART_DATA_DIR: await group.tempDir('prop-a') }, 'instance A');
@@ -80,7 +70,7 @@ export const cachePropagation: Scenario = {
     } finally {
       // The servers hold connections to the database: stop them before dropping it.
       await group.stopAll();
-      await admin(`drop database if exists ${database} with (force)`).catch(() => undefined);
+      await adminQuery(`drop database if exists ${database} with (force)`).catch(() => undefined);
     }
   },
 };

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { startNats, stopService } from '../../src/app/infra/services.ts';
 import type { Database } from '../../src/platform/db/database.ts';
 import { migrate } from '../../src/platform/db/migrations.ts';
@@ -13,6 +12,7 @@ import { createTableTransport } from '../../src/platform/events/table-transport.
 import type { ConsumerSpec, EventTransport } from '../../src/platform/events/transport.ts';
 import { createLogger } from '../../src/platform/observability/logger.ts';
 import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
+import { adminQuery, labDatabaseUrl, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 import { runRawJetStreamLoop } from '../references/raw-jetstream.ts';
 import { collectSetup, publishReport, renderTable } from '../report.ts';
 import { fixed, formatMs, formatRange, median, percent, spread } from '../stats.ts';
@@ -21,7 +21,6 @@ import type { Scenario } from './types.ts';
 const RATE_BAR = 0.5;
 const P99_BAR_MS = 50;
 const NATS_PORT = 24_422;
-const ADMIN_URL = process.env.LAB_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Events per drain: enough for a few seconds at the ceiling. */
 const DRAIN_EVENTS = 20_000;
 /** Events appended per transaction while draining (a busy shop's outbox fills in small batches). */
@@ -37,23 +36,11 @@ type LabEvents = { 'lab.event.happened': { n: number; dueAt: number; pad: string
 const SPEC: ConsumerSpec = { name: 'lab.projection', types: ['lab.event.happened'] };
 type PathName = 'jetstream' | 'table';
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** One path under test: a fresh database and log, the relay and one transactional consumer group (a read model). */
 async function openPath(kind: PathName, natsUrl: string, round: number) {
   const name = `scalemart_lab_events_${randomBytes(4).toString('hex')}`;
   await adminQuery(`create database ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const db: Database = createPostgresDatabase({ connectionString: url.toString(), poolSize: 10 });
+  const db: Database = createPostgresDatabase({ connectionString: labDatabaseUrl(name), poolSize: 10 });
   await migrate(db, 'events', eventMigrations);
   const logger = createLogger('warn');
   const stream = `LAB_EVENTS_${round}_${randomBytes(3).toString('hex').toUpperCase()}`;
@@ -226,7 +213,7 @@ export const eventPath: Scenario = {
       const reportPaths = await publishReport({
         scenario: 'event-path',
         title: `event-path: ${DRAIN_EVENTS} events per drain (${APPEND_BATCH} per outbox transaction, ${KEYS} keys, ~700-byte payloads), ${options.rounds} alternated rounds; then ${options.openLoopSeconds} s at ${halfCeiling} events/s`,
-        setup: collectSetup('scaled', { rounds: options.rounds, drainEvents: DRAIN_EVENTS, appendBatch: APPEND_BATCH, keys: KEYS, fixedRate: halfCeiling, fixedSeconds: options.openLoopSeconds, nats: 'nats-server 2.9, file storage', postgres: ADMIN_URL.replace(/\/\/[^@]*@/, '//') }),
+        setup: collectSetup('scaled', { rounds: options.rounds, drainEvents: DRAIN_EVENTS, appendBatch: APPEND_BATCH, keys: KEYS, fixedRate: halfCeiling, fixedSeconds: options.openLoopSeconds, nats: 'nats-server 2.9, file storage', postgres: LAB_POSTGRES_URL.replace(/\/\/[^@]*@/, '//') }),
         table: {
           columns: ['path', 'events/s', 'events/s range', 'vs raw', 'vs raw range'],
           rows: [

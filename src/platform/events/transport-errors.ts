@@ -1,3 +1,5 @@
+import { CodedError } from '../errors/coded-error.ts';
+
 /** Stable codes of the event transports' errors; callers branch on `code`, never on the message. */
 export type EventTransportErrorCode =
   /** A transport's options are out of range (partitions, retention, names). */
@@ -9,12 +11,6 @@ export type EventTransportErrorCode =
   /** The transport was closed. */
   | 'EVENTS_CLOSED';
 
-export class EventTransportError extends Error {
+export class EventTransportError extends CodedError<EventTransportErrorCode> {
   override name = 'EventTransportError';
-  readonly code: EventTransportErrorCode;
-
-  constructor(code: EventTransportErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors/coded-error.ts';
+
 /** Stable codes of the shard router's errors; callers branch on `code`, never on the message. */
 export type ShardingErrorCode =
   /** A strategy's options are inconsistent (unsorted ranges, duplicate shard names, …). */
@@ -7,12 +9,6 @@ export type ShardingErrorCode =
   /** Two strategies cannot be compared for a rebalance (not one shard appended). */
   | 'SHARDING_INVALID_REBALANCE';
 
-export class ShardingError extends Error {
+export class ShardingError extends CodedError<ShardingErrorCode> {
   override name = 'ShardingError';
-  readonly code: ShardingErrorCode;
-
-  constructor(code: ShardingErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.code = code;
-  }
 }
