@@ -43,6 +43,9 @@ export function createMailer(options: { url: string; dir: string; timeoutMs?: nu
           headersTimeout: options.timeoutMs ?? 10_000, bodyTimeout: options.timeoutMs ?? 10_000,
         });
         await response.body.dump();
+        // 409: a message under this key was accepted before, with other bytes (a resend builds a new
+        // Date header). The key names one logical email, so it has been delivered.
+        if (response.statusCode === 409) return;
         if (response.statusCode >= 300) throw new Error(`email endpoint answered ${response.statusCode}`);
       },
     };
