@@ -50,9 +50,19 @@ function createCache(config: Config, logger: Logger, observer?: CacheObserver): 
   return createMemoryCache({ defaultTtlSeconds: ttlSeconds, maxItems: l1MaxItems, observer });
 }
 
+/**
+ * How often background loops look for work that no one in this process told them about: another
+ * process's commits, a saga whose owner died. An embedded PGlite belongs to this one process, so
+ * everything that happens to it wakes the loops directly, and polling it only spends CPU (every
+ * poll is a query through WASM: idle, the 1 s defaults cost about 50 ms of CPU per second).
+ */
+function pollIntervals(db: Database) {
+  return db.engine === 'pglite' ? { eventsMs: 30_000, relayIdleMs: 10_000, sagaMs: 10_000 } : { eventsMs: 1_000, relayIdleMs: 500, sagaMs: 1_000 };
+}
+
 /** The event log the configuration asks for: a table on the main database, or a JetStream stream. */
 async function createEventTransport(config: Config, db: Database, logger: Logger): Promise<EventTransport> {
-  if (config.events.transport === 'table') return createTableTransport(db);
+  if (config.events.transport === 'table') return createTableTransport(db, { pollMs: pollIntervals(db).eventsMs });
   const { url, stream, partitions, retentionHours, dedupWindowSeconds } = config.events.nats;
   return createJetStreamTransport({
     servers: url, stream, partitions, maxAgeSeconds: retentionHours * 3600, duplicateWindowMs: dedupWindowSeconds * 1000, logger: logger.child({ component: 'events' }),
@@ -87,7 +97,8 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const cache = replication && config.cache.mode !== 'off' ? aroundLoads(cached, replication.onPrimary) : cached;
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = await createEventTransport(config, db, logger);
-  const relayOptions = { onPublished: eventMetrics?.published };
+  const polls = pollIntervals(db);
+  const relayOptions = { onPublished: eventMetrics?.published, idleMs: polls.relayIdleMs };
   const relay = createOutboxRelay({ db, transport, logger }, relayOptions);
   // Names this process in saga leases (and their logs): unique among live processes.
   const instance = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -130,7 +141,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
     const shardRelay = unsharded ? relay : createOutboxRelay({ db: shard.db, transport, logger }, relayOptions);
     const saga = createSagaRunner({
       db: unsharded ? db : shard.db, logger, definitions: [orderSaga], afterSettled: () => shardRelay.nudge(),
-      owner: instance, leaseMs: config.sagaLeaseMs,
+      owner: instance, leaseMs: config.sagaLeaseMs, pollMs: polls.sagaMs,
     });
     cells.set(shard.name, { relay: shardRelay, saga });
     // A shard added while running starts working at once.

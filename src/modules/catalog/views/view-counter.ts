@@ -16,6 +16,12 @@ export interface ViewCounter {
 export interface ViewCounterOptions {
   /** How often buffered views are folded in. Default 500 ms. */
   flushEveryMs?: number;
+  /**
+   * While flushes find nothing and this process records no view, the wait doubles up to this, so
+   * an idle shop does not query every half second; a view recorded here brings it back to
+   * `flushEveryMs` at once. Views recorded by other processes are folded within it. Default 5 s.
+   */
+  idleFlushMaxMs?: number;
   batchSize?: number;
   /** How long flushed views are kept to recognise retries. Default 1 h. */
   dedupWindowSeconds?: number;
@@ -31,6 +37,19 @@ export function createViewCounter(db: Database, options: ViewCounterOptions = {}
   const batchSize = options.batchSize ?? 5_000;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  const every = options.flushEveryMs ?? 500;
+  const idleMax = Math.max(every, options.idleFlushMaxMs ?? 5_000);
+  let wait = every;
+  let flushing = false;
+
+  function tick(): void {
+    flushing = true;
+    running = flush().catch(() => -1).then((folded) => {
+      flushing = false;
+      wait = folded === 0 ? Math.min(idleMax, wait * 2) : every;
+      if (timer) timer = setTimeout(tick, wait);
+    });
+  }
 
   async function flush(): Promise<number> {
     return db.transaction(async (tx) => {
@@ -59,6 +78,13 @@ export function createViewCounter(db: Database, options: ViewCounterOptions = {}
   return {
     async record(productId, viewId) {
       await db.query('insert into catalog.view_buffer (view_id, product_id) values ($1, $2) on conflict (view_id) do nothing', [viewId, productId]);
+      // Only a pending wait is cut short; a flush in flight schedules the next one itself.
+      const idle = wait > every;
+      wait = every;
+      if (idle && timer && !flushing) {
+        clearTimeout(timer);
+        timer = setTimeout(tick, every);
+      }
     },
     flush,
     async views(productId) {
@@ -76,12 +102,6 @@ export function createViewCounter(db: Database, options: ViewCounterOptions = {}
       return rows.map((row) => ({ productId: row.product_id, views: Number(row.views) }));
     },
     start() {
-      const every = options.flushEveryMs ?? 500;
-      const tick = () => {
-        running = flush().catch(() => undefined).finally(() => {
-          if (timer) timer = setTimeout(tick, every);
-        });
-      };
       timer = setTimeout(tick, every);
     },
     async stop() {
