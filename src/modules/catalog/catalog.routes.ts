@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import { AUTHENTICATED, requireRole } from '../../platform/http/authenticate.ts';
@@ -58,6 +59,21 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
   /** The same for list pages: the catalog hands back the same page object while none of its entries changed. */
   const renderedPages = new WeakMap<ProductDetailPage, { etag: string; body: string }>();
 
+  /** A product page, or its 304; undefined once sent (a sync handler must not return the reply). */
+  function sendDetail(request: FastifyRequest, reply: FastifyReply, detail: ProductDetail | null): undefined {
+    if (!detail) throw PlatformErrors.notFound('product');
+    let view = rendered.get(detail);
+    if (view === undefined) {
+      // Strong tag from both versions: a price change or a stock move both make it stale.
+      view = { etag: `"p${detail.product.version}-s${detail.stock.version}"`, body: JSON.stringify(productBody(detail)) };
+      rendered.set(detail, view);
+    }
+    if (sendNotModifiedIfFresh(request, reply, view.etag, cacheControl)) return undefined;
+    // A string payload skips the response serialiser; it is exactly what the schema would produce.
+    reply.type('application/json; charset=utf-8').send(view.body);
+    return undefined;
+  }
+
   app.get('/api/v1/products', {
     schema: {
       tags: ['catalog'],
@@ -93,18 +109,12 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
       params: Type.Object({ id: Id }),
       response: { 200: ProductSchema, 304: Type.Null(), 400: problemSchema, 404: problemSchema },
     },
-  }, async (request, reply) => {
-    const detail = await catalog.getProductDetail(request.params.id);
-    if (!detail) throw PlatformErrors.notFound('product');
-    let view = rendered.get(detail);
-    if (view === undefined) {
-      // Strong tag from both versions: a price change or a stock move both make it stale.
-      view = { etag: `"p${detail.product.version}-s${detail.stock.version}"`, body: JSON.stringify(productBody(detail)) };
-      rendered.set(detail, view);
-    }
-    if (sendNotModifiedIfFresh(request, reply, view.etag, cacheControl)) return reply;
-    // A string payload skips the response serialiser; it is exactly what the schema would produce.
-    return reply.type('application/json; charset=utf-8').send(view.body as never);
+  }, (request, reply) => {
+    // A cached product is answered synchronously: no promise from the cache, the service or an
+    // async handler (Fastify wraps a returned promise in a reaction of its own).
+    const cached = catalog.peekProductDetail?.(request.params.id);
+    if (cached !== undefined) return sendDetail(request, reply, cached);
+    return catalog.getProductDetail(request.params.id).then((detail) => (sendDetail(request, reply, detail), reply as never));
   });
 
   app.post('/api/v1/products', {

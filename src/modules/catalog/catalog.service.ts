@@ -127,6 +127,7 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
 
   return {
     getProductDetail,
+    peekProductDetail: (id) => details.peek?.<ProductDetail | null>(id),
     getProduct: async (id) => (await getProductDetail(id))?.product ?? null,
     invalidate,
 

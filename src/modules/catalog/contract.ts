@@ -56,6 +56,8 @@ export interface ProductDetail {
 export interface CatalogApi {
   getProduct(id: string): Promise<Product | null>;
   getProductDetail(id: string): Promise<ProductDetail | null>;
+  /** What getProductDetail would answer at once from this process's cache, or undefined (then call it). */
+  peekProductDetail?(id: string): ProductDetail | null | undefined;
   listProducts(query: ProductQuery): Promise<ProductDetailPage>;
   /** Throws SKU_TAKEN when another product has the SKU. */
   createProduct(input: NewProduct): Promise<Product>;

@@ -100,6 +100,12 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
     return {
       // timeout: null makes a read after an invalidation or expiry wait for the fresh value; bentocache's
       // default (0) answers with the stale one while refreshing. Grace still covers a failing load.
+      peek: (key) => {
+        const hit = l1.read(prefix + key);
+        if (hit === ASK_BENTO) return undefined;
+        observer.hit('l1', false);
+        return hit as never;
+      },
       getOrSet: (key, load, entry) => {
         const hit = l1.read(prefix + key);
         if (hit !== ASK_BENTO) {

@@ -15,6 +15,12 @@ export interface LoadContext {
 export interface Cache {
   /** Cache-aside read: returns the cached value or loads it once, even under concurrent callers. */
   getOrSet<T>(key: string, load: (context: LoadContext) => Promise<T>, options?: CacheEntryOptions): Promise<T>;
+  /**
+   * The value `getOrSet` would answer from this process's memory at once (a fresh L1 entry that no
+   * tag dropped), synchronously and counted as an L1 hit; undefined when only `getOrSet` can answer
+   * (absent, expired, graced, tag-checked remotely). Never loads. Lets a hot read skip its promises.
+   */
+  peek?<T>(key: string): T | undefined;
   /** Write-through: puts a fresh value in place. */
   set<T>(key: string, value: T, options?: CacheEntryOptions): Promise<void>;
   delete(key: string): Promise<void>;
@@ -73,6 +79,8 @@ export async function observedLoad<T, C>(observer: CacheObserver, load: (context
 export function aroundLoads(cache: Cache, around: <T>(load: () => Promise<T>) => Promise<T>): Cache {
   return {
     getOrSet: (key, load, options) => cache.getOrSet(key, (context) => around(() => load(context)), options),
+    // A hit loads nothing, so it needs no wrapping.
+    ...(cache.peek ? { peek: cache.peek.bind(cache) } : {}),
     set: (key, value, options) => cache.set(key, value, options),
     delete: (key) => cache.delete(key),
     deleteByTags: (tags) => cache.deleteByTags(tags),

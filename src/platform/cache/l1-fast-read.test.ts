@@ -73,3 +73,18 @@ describe('L1 hits read without bentocache', () => {
     await cache.close();
   });
 });
+
+describe('peek: a fresh L1 value, synchronously', () => {
+  it('answers only what getOrSet would answer from L1 at once, counts it as a hit, and never loads', async () => {
+    const { counts, cache } = observed();
+    const products = cache.namespace('p');
+    expect(products.peek!('a')).toBeUndefined();
+    expect(counts).toEqual({ l1: 0, misses: 0, loads: 0 });
+    const value = await products.getOrSet('a', async () => ({ name: 'lamp' }));
+    expect(products.peek!('a')).toBe(value);
+    expect(counts.l1).toBe(1);
+    await products.delete('a');
+    expect(products.peek!('a')).toBeUndefined();
+    expect(counts.loads).toBe(1);
+  });
+});

@@ -146,6 +146,12 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
       // answers the first read after an expiry or a deleteByTags with the old value. Grace still
       // serves the old value when the loader fails. Only a per-call null does this: the global option
       // turns null into 0.
+      peek(key) {
+        const hit = l1.read(prefix + key);
+        if (hit === ASK_BENTO) return undefined;
+        observer.hit('l1', false);
+        return hit as never;
+      },
       async getOrSet(key, load, entry) {
         const fullKey = prefix + key;
         const hit = l1.read(fullKey);

@@ -38,6 +38,14 @@ describe('the HTTP edge', () => {
   });
   afterAll(() => app.close());
 
+  it('puts X-Request-Id on every answer: operations and docs routes, unmatched paths, refused credentials', async () => {
+    for (const request of [{ url: '/livez' }, { url: '/docs' }, { url: '/nowhere' }, { url: '/api/v1/ping', headers: { authorization: 'Bearer nope' } }]) {
+      const response = await app.inject(request);
+      expect(response.headers['x-request-id'], request.url).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    expect((await app.inject({ url: '/api/v1/ping', headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);
+  });
+
   it('echoes a sane X-Request-Id and replaces one that could forge log lines', async () => {
     expect((await app.inject({ url: '/api/v1/ping', headers: { 'x-request-id': 'abc-123' } })).headers['x-request-id']).toBe('abc-123');
     const replaced = await app.inject({ url: '/api/v1/ping', headers: { 'x-request-id': 'bad id\nfake log' } });

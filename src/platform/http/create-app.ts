@@ -73,11 +73,6 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
 
   app.setValidatorCompiler(createValidatorCompiler());
   installErrorHandling(app);
-  // Hooks on every request are callback-style: an async hook costs a promise per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('X-Request-Id', request.id);
-    done();
-  });
   // One line per request, at the end, with what an operator needs and nothing secret.
   if (options.logger.isLevelEnabled('info')) {
     onEveryResponse(app, (request, reply, route) => {
@@ -99,7 +94,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   observe(app, options.metrics, options.readiness);
-  installAuthentication(app, options.tokens, options.resolveApiKey);
+  // Hooks on every request are callback-style (an async hook costs a promise per request), and the
+  // request id rides in the authentication hook: every answer carries it, refusals included.
+  installAuthentication(app, options.tokens, options.resolveApiKey, (request, reply) => void reply.header('X-Request-Id', request.id));
   installRateLimits(app, options.rateLimits);
   const runAsClient = options.runAsClient;
   if (runAsClient) {

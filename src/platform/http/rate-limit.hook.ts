@@ -1,17 +1,28 @@
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import { DomainError } from '../errors/domain-error.ts';
-import type { RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
+import type { RateDecision, RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
+
+/** Sets the RateLimit-* headers; the error to pass on when the request is refused. */
+function apply(reply: FastifyReply, decision: RateDecision): DomainError | undefined {
+  reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', decision.resetSeconds);
+  if (decision.allowed) return undefined;
+  reply.header('retry-after', decision.resetSeconds);
+  return new DomainError('rate_limited', 'RATE_LIMITED', `Too many requests; retry in ${decision.resetSeconds} s.`);
+}
 
 function limitHook(limiter: RateLimiter): onRequestHookHandler {
+  const consumeNow = limiter.consumeNow;
   // Callback-style: an async hook and an awaited decision cost two more promises per request.
+  // With an in-process store the decision is synchronous (no promise at all).
+  if (consumeNow) {
+    return (request, reply, done) => {
+      const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
+      done(apply(reply, consumeNow(client)));
+    };
+  }
   return (request, reply, done) => {
     const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
-    limiter.consume(client).then((decision) => {
-      reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', decision.resetSeconds);
-      if (decision.allowed) return done();
-      reply.header('retry-after', decision.resetSeconds);
-      done(new DomainError('rate_limited', 'RATE_LIMITED', `Too many requests; retry in ${decision.resetSeconds} s.`));
-    }, done);
+    limiter.consume(client).then((decision) => done(apply(reply, decision)), done);
   };
 }
 
