@@ -56,12 +56,15 @@ describe('the scalemart process', () => {
       pool.request({ path: '/api/v1/products?limit=100', method: 'GET' }).then(async (r) => (await r.body.dump(), r.statusCode)),
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
+    let said = '';
+    child.stdout.on('data', (chunk) => (said += String(chunk)));
+    child.stderr.on('data', (chunk) => (said += String(chunk)));
     child.kill('SIGTERM');
     // Every request gets a whole answer: served (200), or refused cleanly as the server closes (503); none is cut off.
     const statuses = await Promise.all(inFlight);
     expect(statuses.every((status) => status === 200 || status === 503)).toBe(true);
     expect(statuses).toContain(200);
-    expect(await exited(child)).toBe(0);
+    expect(await exited(child), said).toBe(0);
     await pool.close();
   });
 
