@@ -1,5 +1,6 @@
 import { cacheLayers } from './cache-layers.ts';
 import { cachePropagation } from './cache-propagation.ts';
+import { crashDefault } from './crash-default.ts';
 import { dataTier } from './data-tier.ts';
 import { eventPath } from './event-path.ts';
 import { hotRead } from './hot-read.ts';
@@ -16,4 +17,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['cache-propagation', cachePropagation],
   ['cache-layers', cacheLayers],
   ['event-path', eventPath],
+  ['crash-default', crashDefault],
 ]);

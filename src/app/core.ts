@@ -52,17 +52,19 @@ function createCache(config: Config, logger: Logger, observer?: CacheObserver): 
 
 /**
  * How often background loops look for work that no one in this process told them about: another
- * process's commits, a saga whose owner died. An embedded PGlite belongs to this one process, so
- * everything that happens to it wakes the loops directly, and polling it only spends CPU (every
- * poll is a query through WASM: idle, the 1 s defaults cost about 50 ms of CPU per second).
+ * process's commits, a saga whose owner died. An embedded database (the default PostgreSQL server
+ * under the data directory, or PGlite) belongs to this one process, so everything that happens to
+ * it wakes the loops directly, and polling it only spends CPU (idle, the 1 s defaults cost about
+ * 50 ms of CPU per second on PGlite, whose every query runs through WASM).
  */
-function pollIntervals(db: Database) {
-  return db.engine === 'pglite' ? { eventsMs: 30_000, relayIdleMs: 10_000, sagaMs: 10_000 } : { eventsMs: 1_000, relayIdleMs: 500, sagaMs: 1_000 };
+function pollIntervals(config: Config) {
+  const embedded = !config.databaseUrl.startsWith('postgres');
+  return embedded ? { eventsMs: 30_000, relayIdleMs: 10_000, sagaMs: 10_000 } : { eventsMs: 1_000, relayIdleMs: 500, sagaMs: 1_000 };
 }
 
 /** The event log the configuration asks for: a table on the main database, or a JetStream stream. */
 async function createEventTransport(config: Config, db: Database, logger: Logger): Promise<EventTransport> {
-  if (config.events.transport === 'table') return createTableTransport(db, { pollMs: pollIntervals(db).eventsMs });
+  if (config.events.transport === 'table') return createTableTransport(db, { pollMs: pollIntervals(config).eventsMs });
   const { url, stream, partitions, retentionHours, dedupWindowSeconds } = config.events.nats;
   return createJetStreamTransport({
     servers: url, stream, partitions, maxAgeSeconds: retentionHours * 3600, duplicateWindowMs: dedupWindowSeconds * 1000, logger: logger.child({ component: 'events' }),
@@ -97,7 +99,7 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const cache = replication && config.cache.mode !== 'off' ? aroundLoads(cached, replication.onPrimary) : cached;
   const tokens = createTokenService({ secret: config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir, 'jwt-secret')), ttlSeconds: config.jwtTtlSeconds });
   const transport = await createEventTransport(config, db, logger);
-  const polls = pollIntervals(db);
+  const polls = pollIntervals(config);
   const relayOptions = { onPublished: eventMetrics?.published, idleMs: polls.relayIdleMs };
   const relay = createOutboxRelay({ db, transport, logger }, relayOptions);
   // Names this process in saga leases (and their logs): unique among live processes.

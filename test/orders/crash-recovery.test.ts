@@ -13,13 +13,16 @@ const ADDRESS = { name: 'Crash Test', line1: '1 Kill Street', city: 'Berlin', po
 
 type Engine = [string, NodeJS.Signals, () => Promise<{ url: string; drop: () => Promise<void> }>];
 /**
- * PostgreSQL is killed outright. PGlite is stopped with SIGTERM at the same random points: a
- * SIGKILL can leave its data directory unopenable (seen under CPU load: `could not open file
- * "base/5/2701"`), so the embedded stage promises only that a stop at any moment loses nothing.
+ * A PostgreSQL server and the default embedded one (a PostgreSQL server the process starts under
+ * its data directory) are killed outright. PGlite, still there as `pglite://`, is stopped with
+ * SIGTERM at the same random points: a SIGKILL can leave its data directory unopenable (seen under
+ * CPU load: `could not open file "base/5/2701"`), so PGlite promises only that a stop at any
+ * moment loses nothing.
  */
 const engines: Engine[] = [
   ['PostgreSQL', 'SIGKILL', () => createScratchDatabase('scalemart_crash')],
-  ['PGlite on disk', 'SIGTERM', async () => ({ url: '', drop: async () => undefined })],
+  ['the default embedded database', 'SIGKILL', async () => ({ url: '', drop: async () => undefined })],
+  ['PGlite on disk', 'SIGTERM', async () => ({ url: 'pglite://', drop: async () => undefined })],
 ];
 
 describe.each(engines)('stopped at random points during the orders, on %s (%s)', (_name, signal, openDatabase) => {
@@ -62,7 +65,7 @@ describe.each(engines)('stopped at random points during the orders, on %s (%s)',
   }, 60_000);
 
   afterAll(async () => {
-    server?.kill();
+    await server?.stop();
     await simulator?.close();
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });

@@ -60,6 +60,11 @@ export async function createRestartableScalemart(env: Record<string, string>) {
       starting = undefined;
     },
     kill: () => void current.child.kill('SIGKILL'),
+    /** A graceful stop that waits for the exit (an embedded database is shut down with it). */
+    async stop(): Promise<void> {
+      current.child.kill('SIGTERM');
+      await current.exited;
+    },
     /** What the current process printed so far (or why the last restart failed), for a failure message. */
     output: () => failedStart?.message ?? (starting ? `(restarting; the new process printed:)\n${starting()}` : current.output()),
   };

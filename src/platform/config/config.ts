@@ -22,7 +22,7 @@ const schema = z.object({
   SCALEMART_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
-    .regex(/^(postgres(ql)?:\/\/.+|memory:\/\/|)$/, 'a postgres:// URL, memory://, or empty for embedded PGlite')
+    .regex(/^(postgres(ql)?:\/\/.+|memory:\/\/|pglite:\/\/|)$/, 'a postgres:// URL, pglite://, memory://, or empty for the embedded PostgreSQL server')
     .default(''),
   DB_POOL_SIZE: int(1, 1000).optional(),
   DB_SPINDLES: int(0, 64).default(1),
@@ -78,7 +78,7 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
-  /** `''` means embedded PGlite under dataDir; `memory://` an in-memory PGlite. */
+  /** `''` means the embedded PostgreSQL server under dataDir; `pglite://` PGlite under dataDir; `memory://` an in-memory PGlite. */
   databaseUrl: string;
   dbPoolSize: number;
   /** Orders and inventory shards, in jump-hash order; they seed the shard map on first start. Empty: the main database is the one shard. */

@@ -1,10 +1,14 @@
 import path from 'node:path';
 import type { Database } from './database.ts';
+import { createEmbeddedPostgresDatabase } from './embedded/embedded-postgres.adapter.ts';
 import { createPgliteDatabase } from './pglite.adapter.ts';
 import { createPostgresDatabase } from './postgres.adapter.ts';
 
 export interface DatabaseSettings {
-  /** `''` for embedded PGlite under dataDir, `memory://` for in-memory PGlite, else a postgres:// URL. */
+  /**
+   * `''` for the embedded PostgreSQL server under dataDir, `pglite://` for PGlite under dataDir,
+   * `memory://` for in-memory PGlite, else a postgres:// URL.
+   */
   url: string;
   dataDir: string;
   poolSize: number;
@@ -17,5 +21,6 @@ export async function createDatabase(settings: DatabaseSettings): Promise<Databa
   if (settings.url.startsWith('postgres')) {
     return createPostgresDatabase({ connectionString: settings.url, poolSize: settings.poolSize, onAcquireWait: settings.onAcquireWait });
   }
+  if (settings.url === '') return createEmbeddedPostgresDatabase({ dataDir: settings.dataDir, poolSize: settings.poolSize, onAcquireWait: settings.onAcquireWait });
   return createPgliteDatabase({ dataDir: settings.url === 'memory://' ? 'memory://' : path.join(settings.dataDir, 'pglite') });
 }
