@@ -4,6 +4,7 @@ import { crashDefault } from './crash-default.ts';
 import { dataTier } from './data-tier.ts';
 import { eventPath } from './event-path.ts';
 import { hotRead } from './hot-read.ts';
+import { soakDefault } from './soak-default.ts';
 import { orderAsync } from './order-async.ts';
 import type { Scenario } from './types.ts';
 
@@ -18,4 +19,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['cache-layers', cacheLayers],
   ['event-path', eventPath],
   ['crash-default', crashDefault],
+  ['soak-default', soakDefault],
 ]);

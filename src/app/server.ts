@@ -1,9 +1,16 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config/config.ts';
 import { createMonolith, type Monolith } from './monolith.ts';
 import { seed } from './seed/seed.ts';
 
 export const DEMO_USER_PASSWORD = 'scalemart-demo';
+
+function describeDatabase(config: Config, engine: string): string {
+  if (config.databaseUrl === '') return `embedded PostgreSQL in ${path.relative(process.cwd(), path.join(config.dataDir, 'postgres')) || '.'}`;
+  if (config.databaseUrl === 'memory://') return 'in-memory PGlite';
+  return engine;
+}
 
 /** Seeds a small demo catalog the first time the platform starts on an empty database. */
 async function seedDemoOnFirstRun(monolith: Monolith, config: Config, logger: Logger): Promise<void> {
@@ -29,7 +36,7 @@ export async function runServer(config: Config, logger: Logger): Promise<void> {
   const base = address.replace('127.0.0.1', 'localhost');
   process.stdout.write(
     [
-      `Scalemart is running (stage: ${config.stage}, database: ${monolith.db.engine}, started in ${Math.round(performance.now() - started)} ms)`,
+      `Scalemart is running (stage: ${config.stage}, database: ${describeDatabase(config, monolith.db.engine)}, started in ${Math.round(performance.now() - started)} ms)`,
       `  API        ${base}/api/v1/products`,
       `  Docs       ${base}/docs`,
       `  Metrics    ${base}/metrics`,

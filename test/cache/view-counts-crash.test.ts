@@ -9,14 +9,20 @@ import { createRestartableScalemart } from '../support/process.ts';
 
 const VIEWS = 10_000;
 
-describe('write-behind view counts survive SIGKILL (PostgreSQL)', () => {
-  let database: ScratchDatabase;
+/** On a PostgreSQL server, and on the default: the PostgreSQL server the process embeds. */
+const engines: [string, () => Promise<Pick<ScratchDatabase, 'url' | 'drop'>>][] = [
+  ['PostgreSQL', () => createScratchDatabase('scalemart_views')],
+  ['the default embedded database', async () => ({ url: '', drop: async () => undefined })],
+];
+
+describe.each(engines)('write-behind view counts survive SIGKILL (%s)', (_name, openDatabase) => {
+  let database: Pick<ScratchDatabase, 'url' | 'drop'>;
   let dataDir: string;
   let server: Awaited<ReturnType<typeof createRestartableScalemart>> | undefined;
   let origin = '';
 
   beforeAll(async () => {
-    database = await createScratchDatabase('scalemart_views');
+    database = await openDatabase();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'scalemart-views-'));
     server = await createRestartableScalemart({
       SCALEMART_DATA_DIR: dataDir, DATABASE_URL: database.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
@@ -25,7 +31,7 @@ describe('write-behind view counts survive SIGKILL (PostgreSQL)', () => {
     origin = server.origin;
   }, 60_000);
   afterAll(async () => {
-    server?.kill();
+    await server?.stop();
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
   });
