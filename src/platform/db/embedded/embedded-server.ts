@@ -229,6 +229,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     pid,
     async stop() {
       if (exitCode !== undefined) return;
+      // Closing the pipe ends the watcher too (it would otherwise wait for Node's exit).
+      supervisor.stdin?.end();
       supervisor.kill('SIGTERM');
       const stopped = await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]);
       if (!stopped && isPostmaster(pid, postgres)) process.kill(pid, 'SIGQUIT');
