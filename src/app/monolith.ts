@@ -36,6 +36,7 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     rateLimits: createRateLimitPolicy({ store: memoryRateLimiterStore, ...config.rateLimit }),
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
+    internalSecret: config.internalSecret,
     readiness: { started: () => started, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },
     runAsClient: core.replication?.runAs,
   });

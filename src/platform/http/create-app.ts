@@ -40,6 +40,8 @@ export interface HttpAppOptions {
   rateLimits: RateLimitPolicy;
   bodyLimitBytes: number;
   version: string;
+  /** Shared with the gateways: lets a request carry a principal a gateway verified (`x-scalemart-principal`). Optional. */
+  internalSecret?: string;
   /**
    * Runs the rest of each request as its client (the principal's subject, else the IP), so that
    * database reads can honour that client's earlier writes (read replicas). Optional.
@@ -96,7 +98,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   observe(app, options.metrics, options.readiness);
   // Hooks on every request are callback-style (an async hook costs a promise per request), and the
   // request id rides in the authentication hook: every answer carries it, refusals included.
-  installAuthentication(app, options.tokens, options.resolveApiKey, (request, reply) => void reply.header('X-Request-Id', request.id));
+  installAuthentication(app, options.tokens, options.resolveApiKey, (request, reply) => void reply.header('X-Request-Id', request.id), options.internalSecret);
   installRateLimits(app, options.rateLimits);
   const runAsClient = options.runAsClient;
   if (runAsClient) {
