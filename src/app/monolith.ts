@@ -13,6 +13,8 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
   app: HttpApp;
   metrics: Metrics;
+  /** Starts draining: `/readyz` answers 503 and every answer closes its connection; requests are still served. */
+  drain(): void;
   /** Stops the HTTP server (finishing in-flight requests), background work, the cache and the database. */
   close(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
 export async function createMonolith(config: Config, logger: Logger, overrides: CoreOverrides = {}): Promise<Monolith> {
   const metrics = createMetrics();
   let started = false;
+  let draining = false;
   const core = await createCore(config, logger, { ...overrides, metrics });
   const { db, modules } = core;
 
@@ -37,7 +40,7 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
     internalSecret: config.internalSecret,
-    readiness: { started: () => started, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },
+    readiness: { started: () => started, draining: () => draining, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },
     runAsClient: core.replication?.runAs,
   });
   // Events appended while a request changes something carry its id and trace; reads append nothing,
@@ -59,6 +62,9 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     ...core,
     app,
     metrics,
+    drain() {
+      draining = true;
+    },
     async close() {
       await app.close();
       await core.close();

@@ -17,7 +17,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { observe, type Readiness } from '../observability/observe.ts';
 import { lazyRequestLoggers } from '../observability/request-logger.ts';
 import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
-import { installAuthentication } from './authenticate.ts';
+import { installAuthentication, type FirstOnRequest } from './authenticate.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { onEveryResponse } from './on-every-response.ts';
 import { installRateLimits } from './rate-limit.hook.ts';
@@ -51,6 +51,21 @@ export interface HttpAppOptions {
 
 /** An id a client may send; anything else is replaced so it cannot forge log lines. */
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Node closes idle keep-alive connections once, when close() starts. A request in flight at that
+ * moment leaves its connection open and idle after it answers, for Fastify's keepAliveTimeout
+ * (72 s), and close() waits for it: a SIGTERM under load then overran the shutdown timeout. Until
+ * the server has closed, connections that went idle are closed every 50 ms.
+ */
+function closeConnectionsThatGoIdle(app: FastifyInstance): void {
+  app.addHook('preClose', (done) => {
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    sweep.unref();
+    app.server.once('close', () => clearInterval(sweep));
+    done();
+  });
+}
 
 /**
  * The Fastify app every Scalemart process serves: problem+json errors, request ids, body limits,
@@ -98,7 +113,17 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   observe(app, options.metrics, options.readiness);
   // Hooks on every request are callback-style (an async hook costs a promise per request), and the
   // request id rides in the authentication hook: every answer carries it, refusals included.
-  installAuthentication(app, options.tokens, options.resolveApiKey, (request, reply) => void reply.header('X-Request-Id', request.id), options.internalSecret);
+  // While draining, every answer tells the client to drop its connection, so keep-alive clients
+  // (a gateway's pools) reconnect elsewhere and close() finds no connection to wait for.
+  const draining = options.readiness.draining;
+  const first: FirstOnRequest = draining
+    ? (request, reply) => {
+      reply.header('X-Request-Id', request.id);
+      if (draining()) reply.header('Connection', 'close');
+    }
+    : (request, reply) => void reply.header('X-Request-Id', request.id);
+  installAuthentication(app, options.tokens, options.resolveApiKey, first, options.internalSecret);
+  closeConnectionsThatGoIdle(app);
   installRateLimits(app, options.rateLimits);
   const runAsClient = options.runAsClient;
   if (runAsClient) {
