@@ -7,8 +7,18 @@ import { createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
 import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { createCore, type Core, type CoreOverrides } from './core.ts';
+import { createStorefront, inProcessSources, type StorefrontSources } from './storefront/storefront.ts';
+import { registerStorefrontRoutes } from './storefront/storefront.routes.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface MonolithOverrides extends CoreOverrides {
+  /** Wraps the home page's sources (tests make one fail or hang). */
+  storefrontSources?: (real: StorefrontSources) => StorefrontSources;
+}
+
+/** The home page's public answer is kept no longer than the popularity ranking it shows (10 s). */
+const STOREFRONT_MAX_AGE_SECONDS = 10;
 
 export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
   app: HttpApp;
@@ -24,7 +34,7 @@ export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
  * the scaled stage runs the same process, several times over, on PostgreSQL (primary, read
  * replicas, shards) and a shared Redis cache (the configuration decides).
  */
-export async function createMonolith(config: Config, logger: Logger, overrides: CoreOverrides = {}): Promise<Monolith> {
+export async function createMonolith(config: Config, logger: Logger, overrides: MonolithOverrides = {}): Promise<Monolith> {
   const metrics = createMetrics();
   let started = false;
   let draining = false;
@@ -53,6 +63,12 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
   modules.inventory.registerRoutes(app);
   modules.catalog.registerRoutes(app);
   modules.orders.registerRoutes(app);
+  const sources = inProcessSources(modules.catalog.api, modules.orders.api);
+  const storefront = createStorefront(overrides.storefrontSources?.(sources) ?? sources, {
+    deadlineMs: config.storefrontPartDeadlineMs,
+    onDegraded: (part, reason, error) => logger.warn({ part, reason, err: error instanceof Error ? error.message : undefined }, 'storefront: part left out'),
+  });
+  registerStorefrontRoutes(app, storefront, { maxAgeSeconds: Math.min(config.httpMaxAgeSeconds, STOREFRONT_MAX_AGE_SECONDS) });
   registerEventAdminRoutes(app, { db, transport: core.transport, consumers: () => core.consumers });
   await app.ready();
   await core.startBackground();

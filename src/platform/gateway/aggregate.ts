@@ -70,7 +70,11 @@ function settle(name: string, part: Part<unknown>, deadlineMs: number): Promise<
 /** The reason a late part's signal carries. */
 export class DeadlineExceededError extends Error {
   override name = 'DeadlineExceededError';
-  constructor(readonly part: string, readonly deadlineMs: number) {
+  readonly part: string;
+  readonly deadlineMs: number;
+  constructor(part: string, deadlineMs: number) {
     super(`${part} missed its ${deadlineMs} ms deadline`);
+    this.part = part;
+    this.deadlineMs = deadlineMs;
   }
 }
