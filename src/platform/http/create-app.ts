@@ -13,6 +13,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { ApiKeyResolver } from '../auth/principal.ts';
 import type { TokenService } from '../auth/tokens.ts';
+import { formatWritePosition, parseWritePosition, WRITE_POSITION_HEADER, type CarriedWritePosition } from '../db/replication/write-position.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observe, type Readiness } from '../observability/observe.ts';
 import { lazyRequestLoggers } from '../observability/request-logger.ts';
@@ -44,9 +45,10 @@ export interface HttpAppOptions {
   internalSecret?: string;
   /**
    * Runs the rest of each request as its client (the principal's subject, else the IP), so that
-   * database reads can honour that client's earlier writes (read replicas). Optional.
+   * database reads can honour that client's earlier writes (read replicas), with the write position
+   * the client carries in `X-Scalemart-Write-Position` (answered after each write). Optional.
    */
-  runAsClient?: (client: string, address: string, next: () => void) => void;
+  runAsClient?: (client: string, address: string, next: () => void, carried: CarriedWritePosition) => void;
 }
 
 /** An id a client may send; anything else is replaced so it cannot forge log lines. */
@@ -128,7 +130,14 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   const runAsClient = options.runAsClient;
   if (runAsClient) {
     // preValidation, after the body is parsed: async work entered here keeps the context to the handler.
-    app.addHook('preValidation', (request, _reply, done) => runAsClient(request.principal?.subject ?? request.ip, request.ip, done));
+    // The client's last write position travels with it too (a header in, a header out after a
+    // write), so the next instance behind a balancer honours it as well.
+    app.addHook('preValidation', (request, reply, done) => runAsClient(request.principal?.subject ?? request.ip, request.ip, done, {
+      lastWriteLsn: parseWritePosition(request.headers[WRITE_POSITION_HEADER]),
+      wrote: (lsn) => {
+        if (!reply.raw.headersSent) reply.header(WRITE_POSITION_HEADER, formatWritePosition(lsn));
+      },
+    }));
   }
   return app.withTypeProvider<TypeBoxTypeProvider>();
 }
