@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config/config.ts';
 import { childTraceparent, runWithEventContext } from '../platform/events/context.ts';
 import { registerEventAdminRoutes } from '../platform/events/events.routes.ts';
-import { createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
+import { closeConnectionAfterEachAnswer, createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
 import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { createCore, type Core, type CoreOverrides } from './core.ts';
@@ -79,7 +79,9 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     app,
     metrics,
     drain() {
+      if (draining) return;
       draining = true;
+      closeConnectionAfterEachAnswer(app);
     },
     async close() {
       await app.close();

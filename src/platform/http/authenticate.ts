@@ -42,13 +42,16 @@ export function installAuthentication(app: FastifyInstance, tokens: TokenService
     authenticate(request, authorization, typeof apiKey === 'string' ? apiKey : undefined).then(() => done(), done);
   };
   if (internalSecret === undefined) {
+    // Without the secret the header is never looked at: the hook is what it was before gateways.
     app.addHook('onRequest', (request, reply, done) => {
       first?.(request, reply);
-      fromCredentials(request, done);
+      const authorization = request.headers.authorization;
+      const apiKey = request.headers['x-api-key'];
+      if (authorization === undefined && typeof apiKey !== 'string') return done();
+      authenticate(request, authorization, typeof apiKey === 'string' ? apiKey : undefined).then(() => done(), done);
     });
     return;
   }
-  // Chosen once here, so a process without the secret does not even look at the header.
   app.addHook('onRequest', (request, reply, done) => {
     first?.(request, reply);
     const forwarded = request.headers[FORWARDED_PRINCIPAL_HEADER];

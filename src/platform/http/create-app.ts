@@ -18,7 +18,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { observe, type Readiness } from '../observability/observe.ts';
 import { lazyRequestLoggers } from '../observability/request-logger.ts';
 import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
-import { installAuthentication, type FirstOnRequest } from './authenticate.ts';
+import { installAuthentication } from './authenticate.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { onEveryResponse } from './on-every-response.ts';
 import { installRateLimits } from './rate-limit.hook.ts';
@@ -70,6 +70,18 @@ function closeConnectionsThatGoIdle(app: FastifyInstance): void {
 }
 
 /**
+ * From now on every answer tells its client to drop the connection (`Connection: close`), so
+ * keep-alive clients (a gateway's pools) reconnect elsewhere while the process drains, and close()
+ * finds fewer connections to wait for. A listener added only when draining starts: until then
+ * requests pay nothing for it. It runs before Fastify's, and Node merges the header into the answer.
+ */
+export function closeConnectionAfterEachAnswer(app: FastifyInstance): void {
+  app.server.prependListener('request', (_request, response) => {
+    response.setHeader('Connection', 'close');
+  });
+}
+
+/**
  * The Fastify app every Scalemart process serves: problem+json errors, request ids, body limits,
  * strict validation, authentication, rate limits, metrics, health and the OpenAPI document.
  * Modules add their routes to it; `ready()` must be called by the caller when they have.
@@ -115,16 +127,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   observe(app, options.metrics, options.readiness);
   // Hooks on every request are callback-style (an async hook costs a promise per request), and the
   // request id rides in the authentication hook: every answer carries it, refusals included.
-  // While draining, every answer tells the client to drop its connection, so keep-alive clients
-  // (a gateway's pools) reconnect elsewhere and close() finds no connection to wait for.
-  const draining = options.readiness.draining;
-  const first: FirstOnRequest = draining
-    ? (request, reply) => {
-      reply.header('X-Request-Id', request.id);
-      if (draining()) reply.header('Connection', 'close');
-    }
-    : (request, reply) => void reply.header('X-Request-Id', request.id);
-  installAuthentication(app, options.tokens, options.resolveApiKey, first, options.internalSecret);
+  installAuthentication(app, options.tokens, options.resolveApiKey, (request, reply) => void reply.header('X-Request-Id', request.id), options.internalSecret);
   closeConnectionsThatGoIdle(app);
   installRateLimits(app, options.rateLimits);
   const runAsClient = options.runAsClient;
