@@ -4,6 +4,7 @@ import type { Config } from '../platform/config/config.ts';
 import { childTraceparent, runWithEventContext } from '../platform/events/context.ts';
 import { registerEventAdminRoutes } from '../platform/events/events.routes.ts';
 import { closeConnectionAfterEachAnswer, createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
+import { createAggregateMetrics } from '../platform/observability/aggregate-metrics.ts';
 import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { createCore, type Core, type CoreOverrides } from './core.ts';
@@ -64,9 +65,13 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
   modules.catalog.registerRoutes(app);
   modules.orders.registerRoutes(app);
   const sources = inProcessSources(modules.catalog.api, modules.orders.api);
+  const countDegraded = createAggregateMetrics(metrics).degradedIn('storefront_home');
   const storefront = createStorefront(overrides.storefrontSources?.(sources) ?? sources, {
     deadlineMs: config.storefrontPartDeadlineMs,
-    onDegraded: (part, reason, error) => logger.warn({ part, reason, err: error instanceof Error ? error.message : undefined }, 'storefront: part left out'),
+    onDegraded: (part, reason, error) => {
+      countDegraded(part, reason);
+      logger.warn({ part, reason, err: error instanceof Error ? error.message : undefined }, 'storefront: part left out');
+    },
   });
   registerStorefrontRoutes(app, storefront, { maxAgeSeconds: Math.min(config.httpMaxAgeSeconds, STOREFRONT_MAX_AGE_SECONDS) });
   registerEventAdminRoutes(app, { db, transport: core.transport, consumers: () => core.consumers });

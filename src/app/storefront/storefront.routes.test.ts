@@ -96,6 +96,9 @@ describe('GET /api/v1/storefront/home', () => {
       expect(response.json().degraded).toEqual(['orders']);
       expect(took).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
       expect(took).toBeLessThan(DEADLINE_MS + 250);
+      const metrics = (await m.app.inject({ url: '/metrics' })).body;
+      expect(metrics).toContain('scalemart_aggregate_parts_degraded_total{aggregate="storefront_home",part="orders",reason="late"} 1');
+      expect(metrics).toContain('scalemart_aggregate_parts_degraded_total{aggregate="storefront_home",part="orders",reason="failed"} 1');
     } finally {
       modes.orders = 'real';
     }
