@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createScratchDatabase } from './support/postgres.ts';
 
 const NODE = path.resolve('node_modules/.bin/node');
 
@@ -75,5 +76,73 @@ describe('the scalemart process', () => {
     expect(first.items).toHaveLength(50);
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
+  });
+
+  it('exits promptly on SIGTERM under a steady stream of keep-alive requests (no idle connection holds it open)', async () => {
+    // On PostgreSQL with caching off, every request waits on the network: some are in flight when the signal lands.
+    const database = await createScratchDatabase('scalemart_process');
+    const child = run(['start', '--port', '0'], {
+      SCALEMART_DATA_DIR: dataDir, LOG_LEVEL: 'warn', DATABASE_URL: database.url, CACHE_MODE: 'off', SEED_DEMO_PRODUCTS: '20', RATE_LIMIT_POINTS: '1000000',
+    });
+    const base = await listening(child).catch(async (error: unknown) => {
+      await database.drop();
+      throw error;
+    });
+    onTestFinished(() => database.drop());
+    let said = '';
+    child.stdout.on('data', (chunk) => (said += String(chunk)));
+    child.stderr.on('data', (chunk) => (said += String(chunk)));
+    // Requests are in flight on every connection when the signal lands; each connection is then
+    // idle with keep-alive, which close() used to wait for (Fastify's keepAliveTimeout is 72 s).
+    const pool = new Pool(base, { connections: 8, pipelining: 1 });
+    let stop = false;
+    const loops = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        try {
+          const r = await pool.request({ path: '/api/v1/products?limit=20', method: 'GET' });
+          await r.body.dump();
+          if (r.statusCode !== 200) break;
+        } catch {
+          break;
+        }
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const signalled = performance.now();
+    child.kill('SIGTERM');
+    const code = await exited(child);
+    const tookMs = performance.now() - signalled;
+    stop = true;
+    await Promise.all(loops);
+    await pool.destroy();
+    expect(code, said).toBe(0);
+    expect(tookMs).toBeLessThan(5_000);
+  });
+
+  const DRAIN_MS = 2_500;
+  it('drains on SIGTERM: /readyz answers 503 at once, requests are still served with Connection: close, then it exits 0', async () => {
+    const child = run(['start', '--port', '0'], { SCALEMART_DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: String(DRAIN_MS) });
+    const base = await listening(child);
+    let said = '';
+    child.stdout.on('data', (chunk) => (said += String(chunk)));
+    child.stderr.on('data', (chunk) => (said += String(chunk)));
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const signalled = performance.now();
+    child.kill('SIGTERM');
+    let readyz: Response;
+    do {
+      readyz = await fetch(`${base}/readyz`);
+    } while (readyz.status === 200 && performance.now() - signalled < 1_000);
+    expect(readyz.status).toBe(503);
+    expect(await readyz.json()).toEqual({ status: 'draining' });
+    const pool = new Pool(base, { connections: 1 });
+    const during = await pool.request({ path: '/api/v1/products?limit=5', method: 'GET' });
+    await during.body.dump();
+    expect(during.statusCode).toBe(200);
+    expect(during.headers.connection).toBe('close');
+    expect(performance.now() - signalled).toBeLessThan(DRAIN_MS);
+    expect(await exited(child), said).toBe(0);
+    expect(performance.now() - signalled).toBeGreaterThanOrEqual(DRAIN_MS);
+    await pool.close();
   });
 });

@@ -3,16 +3,29 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config/config.ts';
 import { childTraceparent, runWithEventContext } from '../platform/events/context.ts';
 import { registerEventAdminRoutes } from '../platform/events/events.routes.ts';
-import { createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
+import { closeConnectionAfterEachAnswer, createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
+import { createAggregateMetrics } from '../platform/observability/aggregate-metrics.ts';
 import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { createCore, type Core, type CoreOverrides } from './core.ts';
+import { createStorefront, inProcessSources, type StorefrontSources } from './storefront/storefront.ts';
+import { registerStorefrontRoutes } from './storefront/storefront.routes.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface MonolithOverrides extends CoreOverrides {
+  /** Wraps the home page's sources (tests make one fail or hang). */
+  storefrontSources?: (real: StorefrontSources) => StorefrontSources;
+}
+
+/** The home page's public answer is kept no longer than the popularity ranking it shows (10 s). */
+const STOREFRONT_MAX_AGE_SECONDS = 10;
 
 export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
   app: HttpApp;
   metrics: Metrics;
+  /** Starts draining: `/readyz` answers 503 and every answer closes its connection; requests are still served. */
+  drain(): void;
   /** Stops the HTTP server (finishing in-flight requests), background work, the cache and the database. */
   close(): Promise<void>;
 }
@@ -22,9 +35,10 @@ export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
  * the scaled stage runs the same process, several times over, on PostgreSQL (primary, read
  * replicas, shards) and a shared Redis cache (the configuration decides).
  */
-export async function createMonolith(config: Config, logger: Logger, overrides: CoreOverrides = {}): Promise<Monolith> {
+export async function createMonolith(config: Config, logger: Logger, overrides: MonolithOverrides = {}): Promise<Monolith> {
   const metrics = createMetrics();
   let started = false;
+  let draining = false;
   const core = await createCore(config, logger, { ...overrides, metrics });
   const { db, modules } = core;
 
@@ -36,7 +50,8 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     rateLimits: createRateLimitPolicy({ store: memoryRateLimiterStore, ...config.rateLimit }),
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
-    readiness: { started: () => started, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },
+    internalSecret: config.internalSecret,
+    readiness: { started: () => started, draining: () => draining, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },
     runAsClient: core.replication?.runAs,
   });
   // Events appended while a request changes something carry its id and trace; reads append nothing,
@@ -49,6 +64,16 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
   modules.inventory.registerRoutes(app);
   modules.catalog.registerRoutes(app);
   modules.orders.registerRoutes(app);
+  const sources = inProcessSources(modules.catalog.api, modules.orders.api);
+  const countDegraded = createAggregateMetrics(metrics).degradedIn('storefront_home');
+  const storefront = createStorefront(overrides.storefrontSources?.(sources) ?? sources, {
+    deadlineMs: config.storefrontPartDeadlineMs,
+    onDegraded: (part, reason, error) => {
+      countDegraded(part, reason);
+      logger.warn({ part, reason, err: error instanceof Error ? error.message : undefined }, 'storefront: part left out');
+    },
+  });
+  registerStorefrontRoutes(app, storefront, { maxAgeSeconds: Math.min(config.httpMaxAgeSeconds, STOREFRONT_MAX_AGE_SECONDS) });
   registerEventAdminRoutes(app, { db, transport: core.transport, consumers: () => core.consumers });
   await app.ready();
   await core.startBackground();
@@ -58,6 +83,11 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     ...core,
     app,
     metrics,
+    drain() {
+      if (draining) return;
+      draining = true;
+      closeConnectionAfterEachAnswer(app);
+    },
     async close() {
       await app.close();
       await core.close();

@@ -4,9 +4,12 @@ import { createDatabase } from '../platform/db/create-database.ts';
 import type { Database } from '../platform/db/database.ts';
 import { createReadWriteRouter, type ReadWriteRouter, type Session } from '../platform/db/replication/read-write-router.ts';
 import { createReplicatedDatabase, createSessionContext } from '../platform/db/replication/replicated-database.ts';
+import type { CarriedWritePosition } from '../platform/db/replication/write-position.ts';
 import type { DatabaseMetrics } from '../platform/observability/db-metrics.ts';
 import type { Metrics } from '../platform/observability/metrics.ts';
 import { createReplicationMetrics } from '../platform/observability/replication-metrics.ts';
+
+const latest = (a: bigint | undefined, b: bigint | undefined) => (a === undefined || (b !== undefined && b > a) ? b : a);
 
 /** Clients whose last write position is remembered; an evicted client's next read may go to the primary. */
 const REMEMBERED_CLIENTS = 100_000;
@@ -18,9 +21,10 @@ export interface Replication {
   /**
    * Runs `next` (the rest of a request) as `client` from `address`, so its reads see its own
    * earlier writes. A client is tracked by both: a signup (anonymous, by address) followed by the
-   * new account's first authenticated read must see the account.
+   * new account's first authenticated read must see the account. `carried` is the position the
+   * client brought (its last write on any instance) and learns of its writes here.
    */
-  runAs(client: string, address: string, next: () => void): void;
+  runAs(client: string, address: string, next: () => void, carried?: CarriedWritePosition): void;
   /** Runs `work` with every read on the primary: for loads whose result is shared (the cache's). */
   onPrimary<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -54,17 +58,17 @@ export async function openReplication(config: Config, primary: Database, metrics
   return {
     db: createReplicatedDatabase(primary, router, sessions),
     router,
-    runAs(client, address, next) {
+    runAs(client, address, next, carried) {
       const own = sessionOf(client);
       const fromAddress = client === address ? own : sessionOf(address);
       sessions.run({
         get lastWriteLsn() {
-          const [a, b] = [own.lastWriteLsn, fromAddress.lastWriteLsn];
-          return a === undefined || (b !== undefined && b > a) ? b : a;
+          return latest(latest(own.lastWriteLsn, fromAddress.lastWriteLsn), carried?.lastWriteLsn);
         },
         set lastWriteLsn(lsn) {
           own.lastWriteLsn = lsn;
           fromAddress.lastWriteLsn = lsn;
+          if (lsn !== undefined) carried?.wrote(lsn);
         },
       }, next);
     },

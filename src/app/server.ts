@@ -25,8 +25,10 @@ async function seedDemoOnFirstRun(monolith: Monolith, config: Config, logger: Lo
 }
 
 /**
- * Runs the platform until SIGTERM or SIGINT, then shuts down gracefully: stop accepting, finish
- * in-flight requests, close pools, exit 0. A shutdown that overruns its timeout exits 1.
+ * Runs the platform until SIGTERM or SIGINT, then shuts down gracefully: drain for
+ * `shutdownDrainMs` (`/readyz` answers 503 so balancers take the instance out, requests are still
+ * served), stop accepting, finish in-flight requests, close pools, exit 0. A shutdown that
+ * overruns its timeout (counted after the drain) exits 1.
  */
 export async function runServer(config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
@@ -49,13 +51,15 @@ export async function runServer(config: Config, logger: Logger): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down');
     const deadline = setTimeout(() => {
       logger.error('shutdown timed out');
       process.exit(1);
-    }, config.shutdownTimeoutMs);
+    }, config.shutdownDrainMs + config.shutdownTimeoutMs);
     deadline.unref();
     try {
+      monolith.drain();
+      if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
       await monolith.close();
       logger.info('stopped');
       logger.flush();

@@ -46,6 +46,7 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
     DATABASE_REPLICA_URLS: infra.replicas.join(','),
     SHARD_URLS: infra.shards.join(','),
     REDIS_URL: infra.redis,
+    JWT_SECRET: 'scaled-stage-test-secret-shared-by-instances',
     CACHE_MODE: cacheMode,
     DB_REPLICA_MAX_LAG_BYTES: String(4 * 1024 * 1024),
     LOG_LEVEL: 'warn',

@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { CoreOverrides } from '../../src/app/core.ts';
-import { createMonolith, type Monolith } from '../../src/app/monolith.ts';
+import { createMonolith, type Monolith, type MonolithOverrides } from '../../src/app/monolith.ts';
 import { loadConfig } from '../../src/platform/config/config.ts';
 import { createLogger } from '../../src/platform/observability/logger.ts';
 
@@ -17,7 +16,7 @@ export interface TestMonolith extends Monolith {
 }
 
 /** A monolith on an in-memory PGlite with a throw-away data directory and captured logs. */
-export async function startTestMonolith(env: Record<string, string> = {}, overrides: CoreOverrides = {}): Promise<TestMonolith> {
+export async function startTestMonolith(env: Record<string, string> = {}, overrides: MonolithOverrides = {}): Promise<TestMonolith> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'scalemart-test-'));
   const lines: string[] = [];
   const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });

@@ -64,8 +64,9 @@ export interface CatalogService extends CatalogApi {
  * The product page is one cache entry (product and stock summary together): each cache hit costs
  * about a microsecond of allocation-heavy work, and a second lookup per request cost a fifth of
  * hot-read throughput. The entry is dropped when the product changes or its SKU's stock moves.
+ * Everything but the popularity ranking, which the module adds from its view counter.
  */
-export function createCatalogService(db: Database, cache: Cache, inventory: InventoryApi, afterCommit: () => void): CatalogService {
+export function createCatalogService(db: Database, cache: Cache, inventory: InventoryApi, afterCommit: () => void): Omit<CatalogService, 'popularProducts'> {
   const repository = createCatalogRepository(db);
   const details = cache.namespace('catalog:v1:detail');
   const skuToId = cache.namespace('catalog:v1:sku');

@@ -53,12 +53,19 @@ export interface ProductDetail {
   stock: { available: number; status: StockStatus; version: number };
 }
 
+/** A product in the popularity ranking: its page and the views counted so far. */
+export interface PopularProduct extends ProductDetail {
+  views: number;
+}
+
 export interface CatalogApi {
   getProduct(id: string): Promise<Product | null>;
   getProductDetail(id: string): Promise<ProductDetail | null>;
   /** What getProductDetail would answer at once from this process's cache, or undefined (then call it). */
   peekProductDetail?(id: string): ProductDetail | null | undefined;
   listProducts(query: ProductQuery): Promise<ProductDetailPage>;
+  /** The most viewed products, most first; the ranking is refreshed every few seconds, and a product removed since is left out. */
+  popularProducts(limit: number, category?: string): Promise<PopularProduct[]>;
   /** Throws SKU_TAKEN when another product has the SKU. */
   createProduct(input: NewProduct): Promise<Product>;
   /** Returns null when there is no such product. */

@@ -8,7 +8,7 @@ import type { InventoryApi } from '../inventory/contract.ts';
 import { CatalogEvents, type CatalogApi, type CatalogEventCatalogue } from './contract.ts';
 import { registerCatalogRoutes } from './catalog.routes.ts';
 import { catalogMigrations } from './catalog.schema.ts';
-import { createCatalogService } from './catalog.service.ts';
+import { createCatalogService, type CatalogService } from './catalog.service.ts';
 import { createViewCounter, type ViewCounter } from './views/view-counter.ts';
 import { registerViewRoutes, type Popular } from './views/views.routes.ts';
 
@@ -35,12 +35,24 @@ export function createCatalogModule(deps: {
   /** Called after a change commits: wakes the outbox relay. */
   afterCommit: () => void;
 }): CatalogModule {
-  const api = createCatalogService(deps.db, deps.cache, deps.inventory, deps.afterCommit);
+  const service = createCatalogService(deps.db, deps.cache, deps.inventory, deps.afterCommit);
   const views = createViewCounter(deps.db);
   // The ranking changes with every flush: it is cached for a few seconds, and that TTL is its freshness.
   const rankings = deps.cache.namespace('catalog:v1:popular');
   const ranking: Popular = (limit, category) =>
     rankings.getOrSet(JSON.stringify([category ?? null, limit]), () => views.top(limit, category), { ttlSeconds: POPULAR_TTL_SECONDS });
+  const api: CatalogService = {
+    ...service,
+    async popularProducts(limit, category) {
+      const ranked = await ranking(limit, category);
+      // Products come from their cached pages; one removed since it was counted is left out.
+      const details = await Promise.all(ranked.map(({ productId }) => service.getProductDetail(productId)));
+      return ranked.flatMap(({ views: count }, i) => {
+        const detail = details[i];
+        return detail ? [{ ...detail, views: count }] : [];
+      });
+    },
+  };
   return {
     name: 'catalog',
     migrations: catalogMigrations,
@@ -54,7 +66,7 @@ export function createCatalogModule(deps: {
     }],
     registerRoutes(app) {
       registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds });
-      registerViewRoutes(app, api, views, { ranking, maxAgeSeconds: POPULAR_TTL_SECONDS });
+      registerViewRoutes(app, api, views, { maxAgeSeconds: POPULAR_TTL_SECONDS });
     },
   };
 }

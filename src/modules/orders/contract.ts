@@ -80,12 +80,26 @@ export interface PlaceOrder {
   idempotencyKey?: string;
 }
 
+/** An order as a history lists it (the read model): no lines, no address. */
+export interface OrderSummary {
+  id: string;
+  status: OrderStatus;
+  total: number;
+  currency: string;
+  itemCount: number;
+  failureReason?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface OrdersApi {
   /** Stores a pending order and starts its saga; same key and body returns the first order. */
   place(request: PlaceOrder): Promise<{ order: Order; replayed: boolean }>;
   /** Null for a missing order and for another customer's alike. */
   get(customerId: string | null, orderId: string): Promise<Order | null>;
   cancel(customerId: string, orderId: string): Promise<Order>;
+  /** The customer's latest orders, newest first, from the history read model (updated within moments of a change). */
+  recentOrders(customerId: string, limit: number): Promise<OrderSummary[]>;
 }
 
 export const OrderErrorCodes = {

@@ -41,7 +41,7 @@ export interface OrdersModuleDeps {
 
 export function createOrdersModule(deps: OrdersModuleDeps): OrdersModule {
   const api = createOrdersService({
-    shards: deps.shards, sagaFor: deps.sagaFor, catalog: deps.catalog, identity: deps.identity,
+    readModels: deps.db, shards: deps.shards, sagaFor: deps.sagaFor, catalog: deps.catalog, identity: deps.identity,
     afterCommit: deps.afterCommit, processing: deps.processing, notifications: deps.notifications,
   });
   const projections = [orderHistoryProjection, productSalesProjection];

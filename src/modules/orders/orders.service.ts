@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { sqlStateOf, SqlState } from '../../platform/db/database.ts';
+import { sqlStateOf, SqlState, type Database } from '../../platform/db/database.ts';
 import { scatterGather } from '../../platform/db/sharding/scatter-gather.ts';
 import type { Shard, ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import { DomainError, PlatformErrors } from '../../platform/errors/domain-error.ts';
@@ -11,10 +11,13 @@ import type { CatalogApi } from '../catalog/contract.ts';
 import type { IdentityApi } from '../identity/contract.ts';
 import type { NotificationsApi } from '../notifications/contract.ts';
 import { OrderErrorCodes, OrderEvents, type Order, type OrderEventCatalogue, type OrderLine, type OrdersApi, type OrderStatus, type PlaceOrder } from './contract.ts';
+import { listHistory } from './order-history.query.ts';
 import { ORDER_SAGA, type OrderSagaData } from './order-saga.ts';
 import { createOrdersRepository, type SalesTotal } from './orders.repository.ts';
 
 export interface OrdersDeps {
+  /** The unsharded database: the read models (order history) live here. */
+  readModels: Database;
   /** Orders live on the shard that owns their customer, with their saga and their outbox rows. */
   shards: ShardSet;
   /** The saga runner working on a shard's sagas. */
@@ -91,6 +94,8 @@ export function createOrdersService(deps: OrdersDeps): OrdersService {
   }
 
   return {
+    recentOrders: (customerId, limit) => listHistory(deps.readModels, customerId, undefined, limit),
+
     async place(request) {
       const hash = requestHash(request);
       const earlier = await replay(request, hash);

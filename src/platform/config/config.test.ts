@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPoolSize, loadConfig } from './config.ts';
 
+const SHARED_SECRET = 'a-jwt-secret-every-instance-shares';
+
 describe('configuration', () => {
   it('has working defaults for the monolith stage', () => {
     const config = loadConfig({});
@@ -26,6 +28,8 @@ describe('configuration', () => {
     [{ CACHE_MODE: 'l1l2', REDIS_URL: 'http://x' }, /^REDIS_URL: a redis:\/\/ URL/],
     [{ SCALEMART_STAGE: 'scaled', REDIS_URL: 'redis://r' }, /^DATABASE_URL: the scaled stage needs PostgreSQL/],
     [{ SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db' }, /^REDIS_URL: the scaled stage needs Redis/],
+    [{ SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r' }, /^JWT_SECRET: the scaled stage needs one secret/],
+    [{ INTERNAL_SECRET: 'short' }, /^INTERNAL_SECRET: .*32/],
     [{ DATABASE_REPLICA_URLS: 'postgres://r/db' }, /^DATABASE_REPLICA_URLS: needs DATABASE_URL/],
     [{ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://a/db,,postgres://b/db' }, /^DATABASE_REPLICA_URLS: comma-separated/],
     [{ SHARD_URLS: 'postgres://s/db' }, /^SHARD_URLS: needs DATABASE_URL/],
@@ -43,7 +47,7 @@ describe('configuration', () => {
 
   it('runs the scaled stage on an L1 + Redis L2 cache unless told otherwise, and splits URL lists', () => {
     const scaled = loadConfig({
-      SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r',
+      SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r', JWT_SECRET: SHARED_SECRET,
       DATABASE_REPLICA_URLS: 'postgres://a/db,postgres://b/db', SHARD_URLS: 'postgres://s0/db,postgres://s1/db',
     });
     expect(scaled).toMatchObject({ stage: 'scaled', replicaUrls: ['postgres://a/db', 'postgres://b/db'], shardUrls: ['postgres://s0/db', 'postgres://s1/db'] });
@@ -52,10 +56,19 @@ describe('configuration', () => {
   });
 
   it('carries events on JetStream in the scaled stage and on the table log in the monolith, unless told otherwise', () => {
-    const scaled = { SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r' };
+    const scaled = { SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r', JWT_SECRET: SHARED_SECRET };
     expect(loadConfig(scaled).events).toMatchObject({ transport: 'jetstream', nats: { url: 'nats://127.0.0.1:4222', stream: 'SCALEMART_EVENTS', partitions: 64 } });
     expect(loadConfig({ ...scaled, EVENTS_TRANSPORT: 'table' }).events.transport).toBe('table');
     expect(loadConfig({}).events.transport).toBe('table');
     expect(loadConfig({ EVENTS_TRANSPORT: 'jetstream', NATS_URL: 'nats://a:1,nats://b:2' }).events.nats.url).toBe('nats://a:1,nats://b:2');
+  });
+
+  it('drains 2 s on SIGTERM in the scaled stage and not at all in the monolith, unless told otherwise', () => {
+    const scaled = { SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r', JWT_SECRET: SHARED_SECRET };
+    expect(loadConfig(scaled).shutdownDrainMs).toBe(2_000);
+    expect(loadConfig({ ...scaled, SHUTDOWN_DRAIN_MS: '500' }).shutdownDrainMs).toBe(500);
+    expect(loadConfig({}).shutdownDrainMs).toBe(0);
+    expect(loadConfig({}).storefrontPartDeadlineMs).toBe(300);
+    expect(loadConfig({}).internalSecret).toBeUndefined();
   });
 });

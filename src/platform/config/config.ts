@@ -32,6 +32,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   JWT_TTL_SECONDS: int(60, 60 * 60 * 24 * 30).default(3600),
+  INTERNAL_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   ADMIN_EMAIL: z.email().optional(),
   ADMIN_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
   BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(64 * 1024),
@@ -71,6 +72,8 @@ const schema = z.object({
   EVENTS_DEDUP_WINDOW_SECONDS: int(1, 24 * 3600).default(120),
   SAGA_LEASE_MS: int(500, 600_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  SHUTDOWN_DRAIN_MS: int(0, 60_000).optional(),
+  STOREFRONT_PART_DEADLINE_MS: int(10, 10_000).default(300),
 });
 
 export interface Config {
@@ -90,6 +93,11 @@ export interface Config {
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   jwtSecret?: string;
   jwtTtlSeconds: number;
+  /**
+   * Shared by gateways and upstreams: signs the principal a gateway forwards (`x-scalemart-principal`).
+   * Unset: an upstream ignores that header, whatever it carries.
+   */
+  internalSecret?: string;
   admin?: { email: string; password: string };
   bodyLimitBytes: number;
   rateLimit: { points: number; windowSeconds: number; routes: Record<string, number> };
@@ -97,6 +105,10 @@ export interface Config {
   httpMaxAgeSeconds: number;
   seedDemoProducts: number;
   shutdownTimeoutMs: number;
+  /** On SIGTERM, how long `/readyz` answers 503 while requests are still served, so balancers take the instance out first. */
+  shutdownDrainMs: number;
+  /** How long `GET /storefront/home` waits for each of its parts before answering without it. */
+  storefrontPartDeadlineMs: number;
   orders: { processing: 'async' | 'sync'; stepAttempts: number; stepTimeoutMs: number };
   /** Empty: in-process simulated providers. Otherwise the base URL of the payment/carrier/warehouse APIs. */
   providers: { url: string; timeoutMs: number };
@@ -131,6 +143,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (c.SCALEMART_STAGE === 'scaled') {
     if (!c.DATABASE_URL.startsWith('postgres')) throw new ConfigError('DATABASE_URL: the scaled stage needs PostgreSQL (postgres://…); `scalemart infra up` prints the URLs');
     if (!c.REDIS_URL) throw new ConfigError('REDIS_URL: the scaled stage needs Redis for its shared cache (e.g. redis://127.0.0.1:6379)');
+    // The monolith keeps a generated secret under its data directory; instances behind a balancer
+    // must share one, or a token signed by one instance is refused by the next.
+    if (!c.JWT_SECRET) throw new ConfigError('JWT_SECRET: the scaled stage needs one secret (at least 32 characters) shared by every instance');
   }
   // The monolith keeps its cache in process; the scaled stage shares an L2 across instances.
   const cacheMode = c.CACHE_MODE ?? (c.SCALEMART_STAGE === 'scaled' ? 'l1l2' : 'l1');
@@ -159,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: c.LOG_LEVEL,
     jwtSecret: c.JWT_SECRET,
     jwtTtlSeconds: c.JWT_TTL_SECONDS,
+    internalSecret: c.INTERNAL_SECRET,
     admin: c.ADMIN_EMAIL && c.ADMIN_PASSWORD ? { email: c.ADMIN_EMAIL.toLowerCase(), password: c.ADMIN_PASSWORD } : undefined,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     rateLimit: { points: c.RATE_LIMIT_POINTS, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS, routes: c.RATE_LIMIT_ROUTES },
@@ -166,6 +182,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     httpMaxAgeSeconds: c.HTTP_MAX_AGE_SECONDS,
     seedDemoProducts: c.SEED_DEMO_PRODUCTS,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    // Instant Ctrl-C for the one-process monolith; a fleet gives its balancers time to notice.
+    shutdownDrainMs: c.SHUTDOWN_DRAIN_MS ?? (c.SCALEMART_STAGE === 'scaled' ? 2_000 : 0),
+    storefrontPartDeadlineMs: c.STOREFRONT_PART_DEADLINE_MS,
     orders: { processing: c.ORDER_PROCESSING, stepAttempts: c.SAGA_STEP_ATTEMPTS, stepTimeoutMs: c.SAGA_STEP_TIMEOUT_MS },
     providers: { url: c.PROVIDERS_URL, timeoutMs: c.PROVIDER_TIMEOUT_MS },
     notifications: { emailUrl: c.EMAIL_URL, invoiceHoldMs: c.NOTIFICATIONS_INVOICE_HOLD_MS },

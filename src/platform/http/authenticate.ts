@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
 import { PlatformErrors } from '../errors/domain-error.ts';
+import { FORWARDED_PRINCIPAL_HEADER, verifyForwardedPrincipal } from '../auth/forwarded-principal.ts';
 import type { ApiKeyResolver, Principal, Role } from '../auth/principal.ts';
 import { hashApiKey, type TokenService } from '../auth/tokens.ts';
 
@@ -16,8 +17,13 @@ export type FirstOnRequest = (request: FastifyRequest, reply: FastifyReply) => v
  * Reads `Authorization: Bearer` or `X-API-Key` on every request. A credential that is present but
  * invalid is refused with 401 even on public routes: a client should learn its token expired.
  * `first` runs at the start of the same hook (one onRequest hook per request instead of two).
+ *
+ * With `internalSecret`, a request whose `x-scalemart-principal` verifies (a gateway checked the
+ * client's credential already) is that principal, and its credential is not checked again. A
+ * value that does not verify, or any value without a secret, is ignored as if absent: a client
+ * that sends one gains nothing and learns nothing.
  */
-export function installAuthentication(app: FastifyInstance, tokens: TokenService, resolveApiKey: ApiKeyResolver, first?: FirstOnRequest): void {
+export function installAuthentication(app: FastifyInstance, tokens: TokenService, resolveApiKey: ApiKeyResolver, first?: FirstOnRequest, internalSecret?: string): void {
   app.decorateRequest('principal', null);
   async function authenticate(request: FastifyRequest, authorization: string | undefined, apiKey: string | undefined): Promise<void> {
     if (authorization !== undefined) {
@@ -29,12 +35,34 @@ export function installAuthentication(app: FastifyInstance, tokens: TokenService
     if (!request.principal) throw PlatformErrors.invalidToken();
   }
   // Callback-style so an anonymous request (most reads) pays no promise.
-  app.addHook('onRequest', (request, reply, done) => {
-    first?.(request, reply);
+  const fromCredentials = (request: FastifyRequest, done: (error?: Error) => void) => {
     const authorization = request.headers.authorization;
     const apiKey = request.headers['x-api-key'];
     if (authorization === undefined && typeof apiKey !== 'string') return done();
     authenticate(request, authorization, typeof apiKey === 'string' ? apiKey : undefined).then(() => done(), done);
+  };
+  if (internalSecret === undefined) {
+    // Without the secret the header is never looked at: the hook is what it was before gateways.
+    app.addHook('onRequest', (request, reply, done) => {
+      first?.(request, reply);
+      const authorization = request.headers.authorization;
+      const apiKey = request.headers['x-api-key'];
+      if (authorization === undefined && typeof apiKey !== 'string') return done();
+      authenticate(request, authorization, typeof apiKey === 'string' ? apiKey : undefined).then(() => done(), done);
+    });
+    return;
+  }
+  app.addHook('onRequest', (request, reply, done) => {
+    first?.(request, reply);
+    const forwarded = request.headers[FORWARDED_PRINCIPAL_HEADER];
+    if (typeof forwarded === 'string') {
+      const principal = verifyForwardedPrincipal(forwarded, internalSecret);
+      if (principal) {
+        request.principal = principal;
+        return done();
+      }
+    }
+    fromCredentials(request, done);
   });
 }
 

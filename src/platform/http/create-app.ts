@@ -13,6 +13,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { ApiKeyResolver } from '../auth/principal.ts';
 import type { TokenService } from '../auth/tokens.ts';
+import { formatWritePosition, parseWritePosition, WRITE_POSITION_HEADER, type CarriedWritePosition } from '../db/replication/write-position.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observe, type Readiness } from '../observability/observe.ts';
 import { lazyRequestLoggers } from '../observability/request-logger.ts';
@@ -40,15 +41,45 @@ export interface HttpAppOptions {
   rateLimits: RateLimitPolicy;
   bodyLimitBytes: number;
   version: string;
+  /** Shared with the gateways: lets a request carry a principal a gateway verified (`x-scalemart-principal`). Optional. */
+  internalSecret?: string;
   /**
    * Runs the rest of each request as its client (the principal's subject, else the IP), so that
-   * database reads can honour that client's earlier writes (read replicas). Optional.
+   * database reads can honour that client's earlier writes (read replicas), with the write position
+   * the client carries in `X-Scalemart-Write-Position` (answered after each write). Optional.
    */
-  runAsClient?: (client: string, address: string, next: () => void) => void;
+  runAsClient?: (client: string, address: string, next: () => void, carried: CarriedWritePosition) => void;
 }
 
 /** An id a client may send; anything else is replaced so it cannot forge log lines. */
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Node closes idle keep-alive connections once, when close() starts. A request in flight at that
+ * moment leaves its connection open and idle after it answers, for Fastify's keepAliveTimeout
+ * (72 s), and close() waits for it: a SIGTERM under load then overran the shutdown timeout. Until
+ * the server has closed, connections that went idle are closed every 50 ms.
+ */
+function closeConnectionsThatGoIdle(app: FastifyInstance): void {
+  app.addHook('preClose', (done) => {
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    sweep.unref();
+    app.server.once('close', () => clearInterval(sweep));
+    done();
+  });
+}
+
+/**
+ * From now on every answer tells its client to drop the connection (`Connection: close`), so
+ * keep-alive clients (a gateway's pools) reconnect elsewhere while the process drains, and close()
+ * finds fewer connections to wait for. A listener added only when draining starts: until then
+ * requests pay nothing for it. It runs before Fastify's, and Node merges the header into the answer.
+ */
+export function closeConnectionAfterEachAnswer(app: FastifyInstance): void {
+  app.server.prependListener('request', (_request, response) => {
+    response.setHeader('Connection', 'close');
+  });
+}
 
 /**
  * The Fastify app every Scalemart process serves: problem+json errors, request ids, body limits,
@@ -96,12 +127,20 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   observe(app, options.metrics, options.readiness);
   // Hooks on every request are callback-style (an async hook costs a promise per request), and the
   // request id rides in the authentication hook: every answer carries it, refusals included.
-  installAuthentication(app, options.tokens, options.resolveApiKey, (request, reply) => void reply.header('X-Request-Id', request.id));
+  installAuthentication(app, options.tokens, options.resolveApiKey, (request, reply) => void reply.header('X-Request-Id', request.id), options.internalSecret);
+  closeConnectionsThatGoIdle(app);
   installRateLimits(app, options.rateLimits);
   const runAsClient = options.runAsClient;
   if (runAsClient) {
     // preValidation, after the body is parsed: async work entered here keeps the context to the handler.
-    app.addHook('preValidation', (request, _reply, done) => runAsClient(request.principal?.subject ?? request.ip, request.ip, done));
+    // The client's last write position travels with it too (a header in, a header out after a
+    // write), so the next instance behind a balancer honours it as well.
+    app.addHook('preValidation', (request, reply, done) => runAsClient(request.principal?.subject ?? request.ip, request.ip, done, {
+      lastWriteLsn: parseWritePosition(request.headers[WRITE_POSITION_HEADER]),
+      wrote: (lsn) => {
+        if (!reply.raw.headersSent) reply.header(WRITE_POSITION_HEADER, formatWritePosition(lsn));
+      },
+    }));
   }
   return app.withTypeProvider<TypeBoxTypeProvider>();
 }

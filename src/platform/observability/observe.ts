@@ -5,6 +5,8 @@ import type { Metrics } from './metrics.ts';
 export interface Readiness {
   /** True once migrations ran. */
   started(): boolean;
+  /** True once the process is stopping: `/readyz` answers 503 so balancers stop sending it work, while it still serves. */
+  draining?(): boolean;
   /** Resolves when every dependency answers; rejects with the first that does not. */
   check(): Promise<void>;
   /**
@@ -16,7 +18,7 @@ export interface Readiness {
 
 /**
  * One call that gives an app its request metrics and its operations endpoints:
- * `/livez`, `/readyz` (503 until started and dependencies answer) and `/metrics`.
+ * `/livez`, `/readyz` (503 until started and dependencies answer, and while draining) and `/metrics`.
  */
 export function observe(app: FastifyInstance, metrics: Metrics, readiness: Readiness): void {
   // The labelled series of each route, method and status, looked up once: prom-client hashes the
@@ -38,6 +40,7 @@ export function observe(app: FastifyInstance, metrics: Metrics, readiness: Readi
   app.get('/livez', hidden, async () => ({ status: 'ok' }));
   app.get('/readyz', hidden, async (_request, reply) => {
     if (!readiness.started()) return reply.code(503).send({ status: 'starting' });
+    if (readiness.draining?.()) return reply.code(503).send({ status: 'draining' });
     try {
       await readiness.check();
       const dependencies = readiness.degradable?.();

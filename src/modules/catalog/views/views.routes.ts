@@ -12,7 +12,7 @@ export type Popular = (limit: number, category?: string) => Promise<{ productId:
 
 const Params = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) });
 
-export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: ViewCounter, popular: { ranking: Popular; maxAgeSeconds: number }): void {
+export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: ViewCounter, popular: { maxAgeSeconds: number }): void {
   const popularCacheControl = publicCacheControl(popular.maxAgeSeconds);
   app.get('/api/v1/products/popular', {
     schema: {
@@ -25,15 +25,9 @@ export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: V
       response: { 200: Type.Object({ items: Type.Array(Type.Object({ ...ProductSchema.properties, views: Type.Integer() })) }), 400: problemSchema },
     },
   }, async (request, reply) => {
-    const ranked = await popular.ranking(request.query.limit, request.query.category);
-    // Products come from their cached pages; one removed since it was counted is left out.
-    const details = await Promise.all(ranked.map(({ productId }) => catalog.getProductDetail(productId)));
-    const items = ranked.flatMap(({ views }, i) => {
-      const detail = details[i];
-      return detail ? [{ ...productBody(detail), views }] : [];
-    });
+    const ranked = await catalog.popularProducts(request.query.limit, request.query.category);
     reply.header('Cache-Control', popularCacheControl);
-    return { items };
+    return { items: ranked.map((detail) => ({ ...productBody(detail), views: detail.views })) };
   });
 
   app.post('/api/v1/products/:id/views', {
