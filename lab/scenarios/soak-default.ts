@@ -85,7 +85,9 @@ export const soakDefault: Scenario = {
   description: `${SOAK_SECONDS / 60} min of mixed load at ${RATE} req/s on the default deployment, memory every ${SAMPLE_MS / 1000} s; bar: 0 errors, flat memory (goal < ${GOAL_MIB} MiB)`,
   async run(options, { group, log, out }) {
     const results: { engine: string; samples: Sample[]; load: OpenLoopResult }[] = [];
-    for (const engine of ENGINES) {
+    // SOAK_ENGINES=default soaks only the default (e.g. to compare Node flags given in NODE_OPTIONS).
+    const engines = process.env.SOAK_ENGINES === 'default' ? ENGINES.slice(0, 1) : ENGINES;
+    for (const engine of engines) {
       const env = { ...LAB_ENV, SCALEMART_DATA_DIR: await group.tempDir('scalemart-soak-'), DATABASE_URL: engine.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
       log(`${engine.name}: seeding ${options.products} products`);
       await seedScalemart(group, env, options.products);
