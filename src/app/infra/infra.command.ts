@@ -10,7 +10,7 @@ const USAGE = `Usage: scalemart infra up|down|status [options]
   status [--json]    one line per server: role, port, health, replication lag
 
   --dir DIR          data directory (default: $SCALEMART_DATA_DIR/infra, or ./data/infra)
-  --base-port N      main's port; replicas N+1, N+2; shards N+10..N+13 (default 55432)
+  --base-port N      main's port; replicas N+1, N+2; shards N+10..N+13 (default 15432)
 `;
 
 /** `scalemart infra …`: returns the process exit code. */

@@ -6,12 +6,13 @@ import { assertReachable, createPgServer, ensureOwnedDir, type PgServer } from '
 import { resolveRunAs, type RunAs } from './run.ts';
 import { probeService, startNats, startRedis, stopService, type ServiceName, type StartedService } from './services.ts';
 import { pgStatus, serviceStatus, type ServerStatus } from './status.ts';
+import { DEFAULT_NATS_PORT, DEFAULT_REDIS_PORT, ephemeralPortRange, portsInRange } from './ports.ts';
 import { createTopology, DEFAULT_BASE_PORT, serverUrl, type PgServerSpec } from './topology.ts';
 
 export interface InfraOptions {
   /** The one directory holding every server's data, logs and the manifest. */
   dir: string;
-  /** main = base, replicas base+1.., shards base+10..; default 55432, or what the manifest recorded. */
+  /** main = base, replicas base+1.., shards base+10..; default 15432, or what the manifest recorded. */
   basePort?: number | undefined;
   /** Standard ports by default, so a Redis or NATS already running there is reused. */
   redisPort?: number | undefined;
@@ -43,8 +44,8 @@ export interface Infra {
 
 export function createInfra(options: InfraOptions): Infra {
   const dir = resolve(options.dir);
-  const redisPort = options.redisPort ?? 6379;
-  const natsPort = options.natsPort ?? 4222;
+  const redisPort = options.redisPort ?? DEFAULT_REDIS_PORT;
+  const natsPort = options.natsPort ?? DEFAULT_NATS_PORT;
   const log = options.log ?? (() => {});
 
   async function layout() {
@@ -110,6 +111,11 @@ export function createInfra(options: InfraOptions): Infra {
   return {
     async up() {
       const { manifest, basePort, specs } = await layout();
+      const range = ephemeralPortRange();
+      const risky = range ? portsInRange([...specs.map((s) => s.port), redisPort, natsPort], range) : [];
+      if (range && risky.length > 0) {
+        log(`warning: port(s) ${risky.join(', ')} lie in the kernel's ephemeral range ${range.low}-${range.high}; an outgoing connection may hold one (a --base-port below ${range.low} avoids it)`);
+      }
       const binaries = findPgBinaries();
       const runAs = await resolveRunAs();
       await ensureOwnedDir(dir, runAs);
