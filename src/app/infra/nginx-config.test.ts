@@ -64,6 +64,23 @@ describe('nginxConfig', () => {
     expect(directives(nginxConfig(base))).not.toContain(expect.stringMatching(/^user /));
   });
 
+  it('balances by least connections and by weight when asked (the lab’s balancing references)', () => {
+    const lines = directives(nginxConfig({ ...base, upstreams: [...base.upstreams, 'http://127.0.0.1:3003'], balance: 'least-conn', weights: [3, 3, 1] }));
+    expect(lines).toContain('least_conn;');
+    expect(lines).toEqual(expect.arrayContaining([
+      'server 127.0.0.1:3001 weight=3 max_fails=1 fail_timeout=5s;',
+      'server 127.0.0.1:3003 max_fails=1 fail_timeout=5s;',
+    ]));
+    expect(directives(nginxConfig(base))).not.toContain('least_conn;');
+    expect(() => nginxConfig({ ...base, weights: [1] })).toThrow(/weights/);
+    expect(() => nginxConfig({ ...base, weights: [1, 0] })).toThrow(/weights/);
+  });
+
+  it('runs as one process without a master only when asked', () => {
+    expect(directives(nginxConfig({ ...base, daemon: false, masterProcess: false }))).toContain('master_process off;');
+    expect(nginxConfig(base)).not.toContain('master_process');
+  });
+
   it('is pure: the same options give the same text', () => {
     expect(nginxConfig({ ...base, cache: true })).toBe(nginxConfig({ ...base, cache: true }));
   });
