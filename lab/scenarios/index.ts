@@ -2,6 +2,7 @@ import { cacheLayers } from './cache-layers.ts';
 import { cachePropagation } from './cache-propagation.ts';
 import { dataTier } from './data-tier.ts';
 import { eventPath } from './event-path.ts';
+import { gateway } from './gateway.ts';
 import { hotRead } from './hot-read.ts';
 import { orderAsync } from './order-async.ts';
 import type { Scenario } from './types.ts';
@@ -16,4 +17,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['cache-propagation', cachePropagation],
   ['cache-layers', cacheLayers],
   ['event-path', eventPath],
+  ['gateway', gateway],
 ]);
