@@ -16,14 +16,17 @@ export function findNginx(): string | undefined {
   return findBinary('nginx', SBIN());
 }
 
-/** The nginx binary, installing Debian's package through `scripts/ensure-nginx.sh` when it is missing (needs root). */
-export async function ensureNginx(log: (line: string) => void = () => {}): Promise<string> {
-  const found = findNginx();
+/**
+ * The nginx binary, installing Debian's package through `scripts/ensure-nginx.sh` when it is
+ * missing (needs root). `find` and `script` are for tests.
+ */
+export async function ensureNginx(log: (line: string) => void = () => {}, find = findNginx, script = ENSURE_NGINX_SCRIPT): Promise<string> {
+  const found = find();
   if (found) return found;
   log('nginx: not found, installing Debian\'s package (scripts/ensure-nginx.sh)');
-  await run(ENSURE_NGINX_SCRIPT, [], { timeoutMs: 600_000 });
-  const installed = findNginx();
-  if (!installed) throw new Error(`nginx is still missing after ${ENSURE_NGINX_SCRIPT}`);
+  await run(script, [], { timeoutMs: 600_000 });
+  const installed = find();
+  if (!installed) throw new Error(`nginx is still missing after ${script}`);
   return installed;
 }
 
