@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { REPO_ROOT, SCALEMART_CLI } from '../paths.ts';
@@ -21,13 +22,16 @@ export const LAB_SECRETS: Readonly<Record<string, string>> = {
   INTERNAL_SECRET: 'scalemart-lab-gateway-internal-secret-012345',
 };
 
-/** The gateway's command line and environment: auth on (every lab request carries a JWT) and limits shared on Redis, never reached. */
-export function gatewayLaunch(upstreams: readonly string[], port: number, strategy?: GatewayStrategy, weights?: readonly number[]) {
+/**
+ * The gateway's command line and environment: auth on (every lab request carries a JWT) and limits
+ * shared on Redis, never reached. Weights need a routes file (the gateway has no weights flag).
+ */
+export function gatewayLaunch(upstreams: readonly string[], port: number, strategy?: GatewayStrategy, routesFile?: string) {
   return {
     args: [
-      SCALEMART_CLI, 'start', '--role', 'gateway', '--upstream', upstreams.join(','), '--port', String(port),
-      ...(strategy ? ['--balance', strategy] : []),
-      ...(weights ? ['--weights', weights.join(',')] : []),
+      SCALEMART_CLI, 'start', '--role', 'gateway', '--port', String(port),
+      ...(routesFile ? ['--routes', routesFile] : ['--upstream', upstreams.join(',')]),
+      ...(strategy && !routesFile ? ['--balancer', strategy] : []),
     ],
     env: {
       ...LAB_ENV,
@@ -38,6 +42,14 @@ export function gatewayLaunch(upstreams: readonly string[], port: number, strate
     },
     readyPath: '/readyz',
   };
+}
+
+/** A routes file sending all of /api/v1 to one pool of weighted instances. */
+export function weightedRoutes(upstreams: readonly string[], weights: readonly number[], strategy: GatewayStrategy): string {
+  return JSON.stringify({
+    pools: { lab: { upstreams: upstreams.map((url, i) => ({ url, weight: weights[i] ?? 1 })), balancer: strategy } },
+    routes: [{ prefix: '/api/v1', pool: 'lab' }],
+  });
 }
 
 /** Why the gateway cannot run on this branch, or undefined when it should. */
@@ -53,7 +65,12 @@ export async function startGateway(group: ProcessGroup, name: string, upstreams:
   const missing = gatewayMissing();
   if (missing) return missing;
   const port = await freePort();
-  const launch = gatewayLaunch(upstreams, port, strategy, weights);
+  let routesFile: string | undefined;
+  if (weights) {
+    routesFile = path.join(await group.tempDir('gateway-routes'), 'routes.json');
+    await writeFile(routesFile, weightedRoutes(upstreams, weights, strategy ?? 'weighted'));
+  }
+  const launch = gatewayLaunch(upstreams, port, strategy, routesFile);
   const server = group.start(name, launch.args, launch.env);
   const origin = `http://127.0.0.1:${port}`;
   try {
