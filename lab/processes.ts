@@ -23,8 +23,11 @@ export interface ManagedProcess {
 export interface ProcessGroup {
   /** A fresh directory under the OS temp dir, removed with the group. */
   tempDir(prefix: string): Promise<string>;
-  /** With `ipc`, the child also gets Node's IPC channel (`process.send`), e.g. for a preloaded probe. */
-  start(name: string, args: string[], env?: Record<string, string>, options?: { ipc?: boolean }): ManagedProcess;
+  /**
+   * Starts the pinned Node with `args`, or `command` when given (a reference such as nginx). With
+   * `ipc`, the child also gets Node's IPC channel (`process.send`), e.g. for a preloaded probe.
+   */
+  start(name: string, args: string[], env?: Record<string, string>, options?: StartOptions): ManagedProcess;
   /** Runs a command to completion within timeoutMs; rejects with its output when it fails. */
   run(name: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<string>;
   stopAll(): Promise<void>;
@@ -32,14 +35,20 @@ export interface ProcessGroup {
   killAllNow(): void;
 }
 
+export interface StartOptions {
+  ipc?: boolean;
+  /** The program to run instead of the pinned Node. */
+  command?: string;
+}
+
 export function createProcessGroup(): ProcessGroup {
   const live = new Set<ManagedProcess>();
   const dirs = new Set<string>();
 
-  function start(name: string, args: string[], env: Record<string, string> = {}, options: { ipc?: boolean } = {}): ManagedProcess {
+  function start(name: string, args: string[], env: Record<string, string> = {}, options: StartOptions = {}): ManagedProcess {
     // stdin stays an open pipe: a child of ours that watches it can tell when the lab dies.
     const stdio: ('pipe' | 'ipc')[] = options.ipc ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'];
-    const child = spawn(NODE, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio });
+    const child = spawn(options.command ?? NODE, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio });
     let output = '';
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-KEEP_OUTPUT);

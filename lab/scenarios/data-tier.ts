@@ -31,7 +31,7 @@ export const dataTier: Scenario = {
     log('hash balance over 1 000 000 keys…');
     const hash = runHashBalance({ seed: options.seed });
     const dir = await group.tempDir('data-tier');
-    const infra = createInfra({ dir, basePort: 57432 });
+    const infra = createInfra({ dir, basePort: 17432 });
     const open: Database[] = [];
     try {
       log('starting PostgreSQL primary and two replicas…');

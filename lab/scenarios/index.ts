@@ -3,6 +3,7 @@ import { cachePropagation } from './cache-propagation.ts';
 import { crashDefault } from './crash-default.ts';
 import { dataTier } from './data-tier.ts';
 import { eventPath } from './event-path.ts';
+import { gateway } from './gateway.ts';
 import { hotRead } from './hot-read.ts';
 import { soakDefault } from './soak-default.ts';
 import { orderAsync } from './order-async.ts';
@@ -20,4 +21,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['event-path', eventPath],
   ['crash-default', crashDefault],
   ['soak-default', soakDefault],
+  ['gateway', gateway],
 ]);

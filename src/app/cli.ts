@@ -18,8 +18,8 @@ const USAGE = `Usage: scalemart <command>
 
   start [--stage monolith|scaled] [--port N]   run the platform
   seed [--products N] [--users N]              load a realistic catalog and users (default 10000 products, 100 users)
-  infra up|down|status [--dir D] [--base-port N] [--purge] [--json]
-                                               local PostgreSQL (primary, 2 replicas, 4 shards), Redis, NATS for the scaled stage
+  infra up|down|status [--dir D] [--base-port N] [--purge] [--json] [--edge …]
+                                               local PostgreSQL (primary, 2 replicas, 4 shards), Redis, NATS, nginx edge for the scaled stage
   replay --projection NAME                     rebuild a read model from the event log (order-history, product-sales)
   shards status | shards add --url URL         list the orders/inventory shard map; add a shard online (moves only the keys it takes)
   lab run <scenario> | lab list                run a load-lab scenario

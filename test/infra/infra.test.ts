@@ -1,8 +1,12 @@
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInfra } from '../../src/app/infra/infra.ts';
 import { startTestInfra, type TestInfra } from '../support/infra.ts';
+import { freePort } from '../support/process.ts';
 
 // Its own base port, clear of the helper's default that other real-infrastructure suites use.
 const BASE_PORT = 26632;
@@ -36,8 +40,10 @@ describe('scalemart infra (real PostgreSQL, Redis, NATS)', () => {
     env = await startTestInfra({ basePort: BASE_PORT });
   }, 120_000);
 
+  const closeAfter: Server[] = [];
   afterAll(async () => {
     await env?.stop();
+    for (const server of closeAfter) server.close();
   }, 120_000);
 
   it('brings up seven PostgreSQL servers with both replicas streaming from main', async () => {
@@ -80,6 +86,42 @@ describe('scalemart infra (real PostgreSQL, Redis, NATS)', () => {
     }
   });
 
+  it('up --edge starts nginx in front of the given gateways, reloads it for the cache switch, and keeps it on later ups', async () => {
+    const hits: string[] = [];
+    const upstreams = await Promise.all(['a', 'b'].map(async (name) => {
+      const server = createServer((req, res) => {
+        hits.push(name);
+        res.setHeader('cache-control', 'public, max-age=60');
+        res.setHeader('x-upstream', name);
+        res.end(name);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return server;
+    }));
+    closeAfter.push(...upstreams);
+    const urls = upstreams.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`);
+    const port = await freePort();
+    const withEdge = (cache: boolean) => createInfra({ dir: env!.dir, basePort: BASE_PORT, edge: { port, upstreams: urls, cache } });
+
+    const first = await withEdge(false).up();
+    expect(first.actions).toEqual(['edge: started']);
+    expect(first.urls.edge).toBe(`http://127.0.0.1:${port}`);
+    const answers = new Set<string>();
+    for (let i = 0; i < 10; i++) answers.add(await (await fetch(`${first.urls.edge}/x?i=${i}`)).text());
+    expect([...answers].sort()).toEqual(['a', 'b']);
+
+    expect((await withEdge(true).up()).actions).toEqual(['edge: reloaded']);
+    // Old workers finish their connections after a reload; poll until the new config answers.
+    const statuses: (string | null)[] = [];
+    for (const until = Date.now() + 10_000; !statuses.includes('HIT') && Date.now() < until; ) {
+      statuses.push((await fetch(`${first.urls.edge}/cached`)).headers.get('x-cache-status'));
+    }
+    expect(statuses).toContain('HIT');
+
+    const status = await env!.infra.status();
+    expect(status.find((s) => s.name === 'edge')).toMatchObject({ role: 'edge', port, health: 'up', managed: true });
+  });
+
   it('does nothing on a second up', async () => {
     const { actions } = await env!.infra.up();
     expect(actions).toEqual([]);
@@ -87,7 +129,9 @@ describe('scalemart infra (real PostgreSQL, Redis, NATS)', () => {
 
   it('down stops every server it runs and keeps the data; status then shows them down', async () => {
     const actions = await env!.infra.down();
-    expect(actions.filter((a) => a.endsWith(': stopped') && !/^(redis|nats):/.test(a))).toHaveLength(PG_SERVERS);
+    expect(actions.filter((a) => a.endsWith(': stopped') && !/^(redis|nats|edge):/.test(a))).toHaveLength(PG_SERVERS);
+    // The edge an earlier test started through this directory, stopped by the pid nginx wrote.
+    expect(actions).toContain('edge: stopped');
     const status = await env!.infra.status();
     expect(status.filter((s) => s.health === 'down').map((s) => s.name)).toEqual(
       expect.arrayContaining(['main', 'replica-1', 'replica-2', 'shard-0', 'shard-1', 'shard-2', 'shard-3']),

@@ -21,7 +21,7 @@ export interface TestInfraOptions {
    * main's port; the topology takes base..base+13. Suites that run at the same time need
    * different bases (step by 100). Test ports sit below the kernel's ephemeral range (32768 and
    * up here), where another suite's outgoing connection can hold a port a server wants, and clear
-   * of `scalemart infra`'s 55432.
+   * of `scalemart infra`'s 15432.
    */
   basePort?: number;
   redisPort?: number;

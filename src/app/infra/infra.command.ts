@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatStatus } from './format.ts';
 import { createInfra } from './infra.ts';
+import type { EdgeSettings } from './manifest.ts';
+import { upstreamServer } from './nginx-config.ts';
 
 const USAGE = `Usage: scalemart infra up|down|status [options]
 
@@ -10,8 +12,41 @@ const USAGE = `Usage: scalemart infra up|down|status [options]
   status [--json]    one line per server: role, port, health, replication lag
 
   --dir DIR          data directory (default: $SCALEMART_DATA_DIR/infra, or ./data/infra)
-  --base-port N      main's port; replicas N+1, N+2; shards N+10..N+13 (default 55432)
+  --base-port N      main's port; replicas N+1, N+2; shards N+10..N+13 (default 15432)
+
+  --edge             up: also run nginx (Debian's package, installed when missing) as the edge
+                     balancer in front of the gateways; later ups keep it, with its settings
+  --edge-port N      the edge's port (default 18080)
+  --edge-upstream U  gateway URLs, comma-separated (default http://127.0.0.1:3001,http://127.0.0.1:3002)
+  --edge-cache on|off  the edge's HTTP cache for public GETs (CDN layer; default off)
 `;
+
+/** The edge flags as infra options: undefined without any, a usage error as a string. */
+export function parseEdgeFlags(values: { edge?: boolean; 'edge-port'?: string; 'edge-upstream'?: string; 'edge-cache'?: string }): Partial<EdgeSettings> | undefined | string {
+  const given = values.edge || values['edge-port'] !== undefined || values['edge-upstream'] !== undefined || values['edge-cache'] !== undefined;
+  if (!given) return undefined;
+  const edge: Partial<EdgeSettings> = {};
+  if (values['edge-port'] !== undefined) {
+    const port = Number(values['edge-port']);
+    if (!Number.isInteger(port) || port < 1024 || port > 65_535) return '--edge-port: an integer from 1024 to 65535';
+    edge.port = port;
+  }
+  if (values['edge-upstream'] !== undefined) {
+    const upstreams = values['edge-upstream'].split(',').map((u) => u.trim()).filter(Boolean);
+    if (upstreams.length === 0) return '--edge-upstream: one or more http://host:port URLs, comma-separated';
+    try {
+      upstreams.forEach(upstreamServer);
+    } catch (error) {
+      return `--edge-upstream: ${(error as Error).message}`;
+    }
+    edge.upstreams = upstreams;
+  }
+  if (values['edge-cache'] !== undefined) {
+    if (!['on', 'off'].includes(values['edge-cache'])) return '--edge-cache: on or off';
+    edge.cache = values['edge-cache'] === 'on';
+  }
+  return edge;
+}
 
 /** `scalemart infra …`: returns the process exit code. */
 export async function infraCommand(args: string[]): Promise<number> {
@@ -23,6 +58,10 @@ export async function infraCommand(args: string[]): Promise<number> {
       'base-port': { type: 'string' },
       purge: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      edge: { type: 'boolean', default: false },
+      'edge-port': { type: 'string' },
+      'edge-upstream': { type: 'string' },
+      'edge-cache': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -39,8 +78,13 @@ export async function infraCommand(args: string[]): Promise<number> {
       return 2;
     }
   }
+  const edge = parseEdgeFlags(values);
+  if (typeof edge === 'string') {
+    process.stderr.write(`${edge}\n`);
+    return 2;
+  }
   const dir = values.dir ?? join(process.env.SCALEMART_DATA_DIR ?? './data', 'infra');
-  const infra = createInfra({ dir, basePort, log: (line) => process.stderr.write(`${line}\n`) });
+  const infra = createInfra({ dir, basePort, edge, log: (line) => process.stderr.write(`${line}\n`) });
 
   try {
     if (action === 'up') {
@@ -49,6 +93,7 @@ export async function infraCommand(args: string[]): Promise<number> {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       process.stdout.write(actions.length === 0 ? `Already up (${seconds} s)\n` : `Up in ${seconds} s: ${actions.join(', ')}\n`);
       process.stdout.write(`main     ${urls.main}\nreplicas ${urls.replicas.join(' ')}\nshards   ${urls.shards.join(' ')}\nredis    ${urls.redis}\nnats     ${urls.nats}\n`);
+      if (urls.edge) process.stdout.write(`edge     ${urls.edge}\n`);
       return 0;
     }
     if (action === 'down') {

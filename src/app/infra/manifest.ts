@@ -1,5 +1,6 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { StartedEdge } from './edge.ts';
 import type { StartedService } from './services.ts';
 import type { PgRole } from './topology.ts';
 
@@ -9,9 +10,18 @@ export interface InfraManifest {
   basePort: number;
   servers: { name: string; role: PgRole; port: number; dataDir: string; url: string }[];
   services: { redis: { port: number }; nats: { port: number } };
+  /** The nginx edge, when `up --edge` asked for one; later `up`s keep it with these settings. */
+  edge?: EdgeSettings | undefined;
   /** Services this directory's `up` started; `down` stops exactly these. */
-  started: StartedService[];
+  started: (StartedService | StartedEdge)[];
   updatedAt: string;
+}
+
+/** What `infra up --edge` was asked for. */
+export interface EdgeSettings {
+  port: number;
+  upstreams: string[];
+  cache: boolean;
 }
 
 export function manifestPath(dir: string): string {

@@ -1,11 +1,12 @@
 import pg from 'pg';
+import { probeEdge } from './edge.ts';
 import { probeService } from './services.ts';
 import type { PgRole, PgServerSpec } from './topology.ts';
 
 /** One line of `infra status`. */
 export interface ServerStatus {
   name: string;
-  role: PgRole | 'cache' | 'events';
+  role: PgRole | 'cache' | 'events' | 'edge';
   port: number;
   health: 'up' | 'down';
   /** Replicas only: streaming state as the primary sees it (e.g. `streaming`), or null when not connected. */
@@ -14,7 +15,7 @@ export interface ServerStatus {
   lagBytes?: number | null;
   /** Replicas only: seconds since the last replayed transaction committed; grows while the primary is idle. */
   lagSeconds?: number | null;
-  /** Redis and NATS: whether this infra directory started it or found it running. */
+  /** Redis, NATS and the edge: whether this infra directory started it or found it running. */
   managed?: boolean;
 }
 
@@ -73,4 +74,9 @@ export async function pgStatus(specs: readonly PgServerSpec[]): Promise<ServerSt
 export async function serviceStatus(name: 'redis' | 'nats', port: number, managed: boolean): Promise<ServerStatus> {
   const up = await probeService(name, port);
   return { name, role: name === 'redis' ? 'cache' : 'events', port, health: up ? 'up' : 'down', managed };
+}
+
+/** The nginx edge: up when it answers its own liveness route (whatever the gateways behind it do). */
+export async function edgeStatus(port: number, managed: boolean): Promise<ServerStatus> {
+  return { name: 'edge', role: 'edge', port, health: (await probeEdge(port)) ? 'up' : 'down', managed };
 }

@@ -17,7 +17,7 @@ describe('createTopology', () => {
     expect(serverUrl(specs[3]!)).toBe('postgres://postgres@127.0.0.1:60010/scalemart');
   });
 
-  it('defaults main to port 55432', () => {
-    expect(createTopology('/x')[0]?.port).toBe(55432);
+  it('defaults main to port 15432', () => {
+    expect(createTopology('/x')[0]?.port).toBe(15432);
   });
 });

@@ -15,7 +15,8 @@ export interface PgServerSpec {
   database: string;
 }
 
-export const DEFAULT_BASE_PORT = 55432;
+/** Below the kernel's ephemeral range (32768 and up on Linux; see ports.ts), so no outgoing connection holds one. */
+export const DEFAULT_BASE_PORT = 15432;
 export const SHARD_COUNT = 4;
 export const REPLICA_COUNT = 2;
 export const DATABASE_NAME = 'scalemart';
