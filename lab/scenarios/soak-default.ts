@@ -11,9 +11,17 @@ const SOAK_SECONDS = 300;
 const RATE = 150;
 const SAMPLE_MS = 15_000;
 const GOAL_MIB = 400;
+/**
+ * The Node flags `npm start` gives the default deployment (package.json), so the soak measures what
+ * a shop runs; PGlite, the old default, runs as `npm start` ran it before: without them.
+ */
+function npmStartNodeFlags(): string {
+  const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts;
+  return scripts.start.split(' ').filter((word) => word.startsWith('--')).join(' ');
+}
 const ENGINES = [
-  { name: 'default (embedded PostgreSQL)', url: '' },
-  { name: 'PGlite on disk (the old default)', url: 'pglite://' },
+  { name: 'default (embedded PostgreSQL)', url: '', nodeOptions: npmStartNodeFlags() },
+  { name: 'PGlite on disk (the old default)', url: 'pglite://', nodeOptions: '' },
 ] as const;
 
 /** Every process below `root` (the Node process, its supervisor shell, the postmaster and its backends). */
@@ -85,10 +93,10 @@ export const soakDefault: Scenario = {
   description: `${SOAK_SECONDS / 60} min of mixed load at ${RATE} req/s on the default deployment, memory every ${SAMPLE_MS / 1000} s; bar: 0 errors, flat memory (goal < ${GOAL_MIB} MiB)`,
   async run(options, { group, log, out }) {
     const results: { engine: string; samples: Sample[]; load: OpenLoopResult }[] = [];
-    // SOAK_ENGINES=default soaks only the default (e.g. to compare Node flags given in NODE_OPTIONS).
+    // SOAK_ENGINES=default soaks only the default.
     const engines = process.env.SOAK_ENGINES === 'default' ? ENGINES.slice(0, 1) : ENGINES;
     for (const engine of engines) {
-      const env = { ...LAB_ENV, SCALEMART_DATA_DIR: await group.tempDir('scalemart-soak-'), DATABASE_URL: engine.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
+      const env = { ...LAB_ENV, NODE_OPTIONS: engine.nodeOptions, SCALEMART_DATA_DIR: await group.tempDir('scalemart-soak-'), DATABASE_URL: engine.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
       log(`${engine.name}: seeding ${options.products} products`);
       await seedScalemart(group, env, options.products);
       const target = await startScalemart(group, env, engine.name);
