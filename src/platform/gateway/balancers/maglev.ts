@@ -45,7 +45,7 @@ export function buildMaglevTable(ids: readonly string[], size = MAGLEV_TABLE_SIZ
  */
 export function createMaglev<E extends Balanced>(random: () => number = Math.random, size = MAGLEV_TABLE_SIZE): Balancer<E> {
   let built: readonly E[] | undefined;
-  let table = new Int32Array(0);
+  let table: Int32Array = new Int32Array(0);
   return {
     name: 'hash',
     pick(candidates, key, exclude) {
