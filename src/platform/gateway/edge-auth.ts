@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import { FORWARDED_PRINCIPAL_HEADER, FORWARDED_PRINCIPAL_TTL_MS, signForwardedPrincipal } from '../auth/forwarded-principal.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { TokenService } from '../auth/tokens.ts';
+import { PlatformErrors } from '../errors/domain-error.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the limits count this request against: `token:<subject>`, `api-key:<hash>` or `ip:<address>`. */
+    client: string;
+  }
+}
+
+interface Verified {
+  principal: Principal;
+  /** The signed header value and when it was signed (performance.now()). */
+  forwarded: string;
+  signedAt: number;
+}
+
+/** Re-sign a cached principal once a third of its validity has passed, so upstreams always get ≥ 20 s. */
+const RESIGN_AFTER_MS = FORWARDED_PRINCIPAL_TTL_MS / 3;
+
+/**
+ * Authentication at the edge. Every client-sent `x-scalemart-principal` is dropped, whatever else
+ * happens. A `Bearer` JWT is verified once here (same TokenService and JWT_SECRET as the
+ * upstreams); when valid, the gateway sets `x-scalemart-principal` to the principal signed with
+ * INTERNAL_SECRET, and when invalid answers 401 INVALID_TOKEN. The Authorization header goes on
+ * unchanged, so an upstream that does not read the signed header yet still authenticates.
+ *
+ * API keys: the gateway has no database, so `X-API-Key` is forwarded unchanged and the upstream
+ * resolves it (identity owns the key hashes). Resolving it at the edge would cost an internal call
+ * per request or a cache of key hashes that outlives revocations; limits count it by its hash.
+ *
+ * Verified tokens are cached by their text until they expire (at most 10 000): HS256 verification
+ * is cheap but async, and a client sends the same token on every request.
+ */
+export function installEdgeAuthentication(app: FastifyInstance, options: { tokens: TokenService; internalSecret: string; cacheSize?: number }): void {
+  const { tokens, internalSecret } = options;
+  const verified = new LRUCache<string, Verified>({ max: options.cacheSize ?? 10_000, ttl: 60_000, ttlAutopurge: false });
+  app.decorateRequest('client', '');
+  app.decorateRequest('principal', null);
+
+  function setForwarded(request: FastifyRequest, entry: Verified): void {
+    const now = performance.now();
+    if (now - entry.signedAt > RESIGN_AFTER_MS) {
+      entry.forwarded = signForwardedPrincipal(entry.principal, internalSecret);
+      entry.signedAt = now;
+    }
+    request.principal = entry.principal;
+    request.client = `token:${entry.principal.subject}`;
+    request.headers[FORWARDED_PRINCIPAL_HEADER] = entry.forwarded;
+  }
+
+  async function verify(request: FastifyRequest, token: string): Promise<void> {
+    const principal = await tokens.verify(token);
+    if (!principal) throw PlatformErrors.invalidToken();
+    const entry: Verified = { principal, forwarded: signForwardedPrincipal(principal, internalSecret), signedAt: performance.now() };
+    // Cached no longer than the token's own expiry.
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp?: number }).exp;
+    const ttl = exp === undefined ? 60_000 : Math.min(60_000, exp * 1000 - Date.now());
+    if (ttl > 0) verified.set(token, entry, { ttl });
+    setForwarded(request, entry);
+  }
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    const headers = request.headers;
+    if (headers[FORWARDED_PRINCIPAL_HEADER] !== undefined) delete headers[FORWARDED_PRINCIPAL_HEADER];
+    const authorization = headers.authorization;
+    if (authorization !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+      if (!match) return done(PlatformErrors.invalidToken());
+      const token = match[1]!;
+      const cached = verified.get(token);
+      if (cached) {
+        setForwarded(request, cached);
+        return done();
+      }
+      verify(request, token).then(() => done(), done);
+      return;
+    }
+    const apiKey = headers['x-api-key'];
+    request.client = typeof apiKey === 'string'
+      ? `api-key:${createHash('sha256').update(apiKey).digest('hex').slice(0, 32)}`
+      : `ip:${request.ip}`;
+    done();
+  });
+}
