@@ -135,6 +135,7 @@ export function createUpstreamPool(options: {
     const was = takesTraffic(instance);
     instance.up = false;
     instance.passes = 0;
+    instance.checked = true; // a refused connection is evidence enough: coming back takes `rise` passes
     changed(instance, was);
   }
 
