@@ -98,7 +98,7 @@ const schema = z.object({
   GATEWAY_TIMEOUT_MS: int(10, 600_000).default(15_000),
   GATEWAY_RETRIES: int(0, 10).default(2),
   GATEWAY_RETRY_BUDGET_PERCENT: int(0, 100).default(20),
-  GATEWAY_RETRY_MIN_CONCURRENT: int(0, 1000).default(3),
+  GATEWAY_RETRY_MIN_CONCURRENT: int(0, 1000).default(10),
   GATEWAY_CONNECTIONS: int(1, 10_000).default(128),
   GATEWAY_KEEPALIVE_MS: int(100, 71_000).default(60_000),
   GATEWAY_CONNECT_TIMEOUT_MS: int(10, 60_000).default(1_000),

@@ -115,3 +115,18 @@ describe('an upstream pool', () => {
     expect(a.ramp).toBe(1);
   });
 });
+
+describe('an ejected instance that crashed', () => {
+  it('is readmitted when its checks see it down and then back up, before its ejection ends', () => {
+    const pool = poolOf(3, { slowStartMs: 0 });
+    const [a] = pool.instances as [UpstreamInstance];
+    for (let i = 0; i < 5; i++) pool.failed(a, 'reset');
+    expect(a.ejected).toBe(true);
+    pool.checked(a, true); // still passing: stays ejected
+    expect(a.ejected).toBe(true);
+    for (let i = 0; i < 3; i++) pool.checked(a, false);
+    for (let i = 0; i < 2; i++) pool.checked(a, true);
+    expect([a.up, a.ejected]).toEqual([true, false]);
+    expect(pool.healthy()).toBe(3);
+  });
+});

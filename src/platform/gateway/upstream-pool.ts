@@ -59,7 +59,8 @@ export interface UpstreamPool {
  * all; with none healthy, none (503 NO_HEALTHY_UPSTREAM). A refused connection marks an instance
  * down at once (as HAProxy's `observe layer4` with `on-error mark-down`): it cannot answer, and
  * its checks bring it back after `rise` passes. Other failures (resets, timeouts, 5xx) count
- * toward ejection, which lasts its full term: the instance may pass checks and still fail requests.
+ * toward ejection, which lasts its full term unless the checks see the instance go down and come
+ * back up (a crash and restart); an instance that passes checks yet fails requests stays out.
  */
 export function createUpstreamPool(options: {
   name: string;
@@ -162,6 +163,14 @@ export function createUpstreamPool(options: {
         instance.passes++;
         if (!instance.up && (first || instance.passes >= policy.rise)) {
           instance.up = true;
+          // Checks saw it go away and come back (a crash and a restart): the ejection that the
+          // crash caused ends with it. An instance ejected for failing requests while its checks
+          // kept passing never went down, and serves its full term.
+          if (instance.ejected) {
+            clearTimeout(instance.ejectionTimer);
+            instance.ejectionTimer = undefined;
+            instance.ejected = false;
+          }
           changed(instance, false);
         }
       } else {
