@@ -10,7 +10,9 @@ import { memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { redisRateLimiterStore } from '../platform/ratelimit/redis-store.ts';
 
 /** How long a Redis command may take before the limiter asks its in-memory insurance instead. */
-const LIMITER_REDIS_TIMEOUT_MS = 50;
+const LIMITER_REDIS_TIMEOUT_MS = 100;
+/** How long a starting gateway waits for Redis before it serves with per-process limits. */
+const REDIS_READY_WAIT_MS = 3_000;
 
 function routeTable(config: Config): RouteTable {
   const { routesFile, upstreams, balancer, hashKey } = config.gateway;
@@ -44,6 +46,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<{ ga
     redis.on('ready', () => {
       if (down) logger.info('gateway: Redis back; rate limits are shared again');
       down = false;
+    });
+    const ready = redis;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, REDIS_READY_WAIT_MS);
+      ready.once('ready', () => (clearTimeout(timer), resolve()));
     });
   } else {
     logger.warn('gateway: no REDIS_URL; rate limits are counted per gateway process, not shared');

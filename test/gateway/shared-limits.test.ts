@@ -1,0 +1,102 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/process.ts';
+import { startGatewayProcess, type RunningGateway } from './support.ts';
+
+/** In this suite's range (25000–25199), clear of other suites' Redis. */
+const REDIS_PORT = 25_150;
+
+function startRedis(port: number): Promise<{ child: ChildProcessWithoutNullStreams; exited: Promise<unknown> }> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'pipe' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      if (out.includes('Ready to accept connections')) return;
+      out += String(chunk);
+      if (out.includes('Ready to accept connections')) resolve({ child, exited });
+    });
+    child.stderr.on('data', () => {});
+    child.once('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
+  });
+}
+
+/**
+ * Two gateway processes share one limit of 100 a minute per client through Redis. With Redis
+ * killed, each keeps limiting on its own (its insurance limiter) and answers no 5xx.
+ */
+describe('rate limits shared by every gateway', () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let upstream: http.Server;
+  const gateways: RunningGateway[] = [];
+  const clients: Pool[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis(REDIS_PORT);
+    upstream = http.createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    for (let i = 0; i < 2; i++) {
+      const gateway = await startGatewayProcess(['--upstream', url], await freePort(), {
+        REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, RATE_LIMIT_POINTS: '100', RATE_LIMIT_WINDOW_SECONDS: '60',
+      });
+      gateways.push(gateway);
+      clients.push(new Pool(gateway.origin, { connections: 8 }));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(gateways.map((g) => g.stop()));
+    if (redis && redis.child.exitCode === null && redis.child.signalCode === null) redis.child.kill('SIGKILL');
+    await redis?.exited;
+    await new Promise((resolve) => upstream?.close(resolve));
+  });
+
+  /** `n` GETs from one client, alternating gateways, 8 at a time; the statuses and the first refusal. */
+  async function burst(n: number, only?: number) {
+    const statuses: number[] = [];
+    let refusal: { headers: Record<string, unknown>; body: unknown } | undefined;
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < n) {
+        const i = next++;
+        const g = only ?? i % 2;
+        const response = await clients[g]!.request({ path: '/api/v1/products', method: 'GET' });
+        statuses.push(response.statusCode);
+        if (response.statusCode === 429 && !refusal) refusal = { headers: response.headers, body: await response.body.json() };
+        else await response.body.dump();
+      }
+    }));
+    const count = (s: number) => statuses.filter((x) => x === s).length;
+    return { accepted: count(200), refused: count(429), other: statuses.filter((s) => s !== 200 && s !== 429), refusal };
+  }
+
+  it('accepts at most 100 in the window for one client spread over two gateways', async () => {
+    const { accepted, refused, other, refusal } = await burst(300);
+    console.log('shared limit over two gateways:', { accepted, refused, other: other.length });
+    // Redis counts atomically, so the limit is exact; the tolerance covers a Redis command that
+    // misses its 100 ms timeout under load and is decided by that gateway's insurance limiter.
+    expect(accepted).toBeLessThanOrEqual(105);
+    expect(accepted).toBeGreaterThanOrEqual(95);
+    expect(other).toEqual([]);
+    expect(refusal?.headers).toMatchObject({ 'ratelimit-limit': '100', 'ratelimit-remaining': '0' });
+    expect(Number(refusal?.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refusal?.body).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+  });
+
+  it('keeps limiting per gateway with Redis killed, and answers no 5xx', async () => {
+    redis.child.kill('SIGKILL');
+    await redis.exited;
+    const results = [await burst(150, 0), await burst(150, 1)];
+    console.log('with Redis killed:', results.map(({ accepted, refused, other }) => ({ accepted, refused, other: other.length })));
+    for (const { accepted, refused, other } of results) {
+      expect(other).toEqual([]);
+      expect(accepted).toBeLessThanOrEqual(100);
+      expect(accepted).toBeGreaterThanOrEqual(50);
+      expect(refused).toBeGreaterThanOrEqual(50);
+    }
+  });
+});
