@@ -29,6 +29,9 @@ describe('the gateway in front of misbehaving upstreams', () => {
       case '/api/v1/truncated':
         socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"items":[1,2,');
         return void setTimeout(() => socket.destroy(), 50);
+      case '/api/v1/truncated-chunked':
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n');
+        return void setTimeout(() => socket.destroy(), 50);
       case '/api/v1/garbage':
         socket.write('\x00\x01\x02 not http at all\r\n\r\n');
         return void socket.end();
@@ -119,8 +122,14 @@ describe('the gateway in front of misbehaving upstreams', () => {
     expect(sent.map((r) => [r.method, r.body])).toEqual(Array(3).fill(['POST', '{"a":1}']));
   });
 
-  it('cuts off a response whose upstream body stops mid-way, and keeps serving', async () => {
-    const error = await fetch(`${gateway.origin}/api/v1/truncated`).then((r) => r.text()).then(() => undefined, (e: Error) => e);
+  it('answers 502 when a sized body stops mid-way (retried first), and cuts off a streamed one; keeps serving', async () => {
+    const before = to('/api/v1/truncated').length;
+    const sized = await fetch(`${gateway.origin}/api/v1/truncated`);
+    expect(sized.status).toBe(502);
+    expect(await sized.json()).toMatchObject({ code: 'UPSTREAM_FAILED' });
+    expect(to('/api/v1/truncated').length - before).toBe(3);
+    // Unsized (chunked) answers stream: once the headers left, the client sees the cut.
+    const error = await fetch(`${gateway.origin}/api/v1/truncated-chunked`).then((r) => r.text()).then(() => undefined, (e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((await fetch(`${gateway.origin}/api/v1/echo`)).status).toBe(200);
   });
@@ -153,7 +162,7 @@ describe('the gateway in front of misbehaving upstreams', () => {
     const text = await (await fetch(`${gateway.origin}/metrics`)).text();
     const resets = (metric(text, 'scalemart_gateway_upstream_errors_total', `pool="default",instance="127.0.0.1:${a.port}",kind="reset"`) ?? 0)
       + (metric(text, 'scalemart_gateway_upstream_errors_total', `pool="default",instance="127.0.0.1:${b.port}",kind="reset"`) ?? 0);
-    expect(resets).toBeGreaterThanOrEqual(13);
+    expect(resets).toBeGreaterThanOrEqual(16);
     expect(metric(text, 'scalemart_gateway_retries_total', 'pool="default"')).toBeGreaterThanOrEqual(8);
     expect(metric(text, 'scalemart_gateway_upstream_healthy', `pool="default",instance="127.0.0.1:${a.port}"`)).toBe(1);
   });

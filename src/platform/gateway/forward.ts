@@ -31,6 +31,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 /** Upstream statuses an idempotent request is retried on, elsewhere: the instance could not serve it (draining, overloaded). */
 const RETRY_STATUS = new Set([502, 503, 504]);
 
+/** Answers up to this size (by Content-Length) are read whole before they are sent on. */
+const BUFFER_BYTES = 1024 * 1024;
+
 function classify(error: unknown): FailureKind {
   const code = (error as { code?: string }).code;
   switch (code) {
@@ -152,19 +155,38 @@ export async function forward(request: FastifyRequest, reply: FastifyReply, targ
             continue;
           }
         }
-        copyHeaders(reply, response.headers);
-        reply.code(status);
         if (method === 'HEAD' || status === 204 || status === 304) {
           response.body.dump().catch(() => {});
-          return reply.send();
+          copyHeaders(reply, response.headers);
+          return reply.code(status).send();
         }
-        // An upstream body that stops mid-way ends the client's response the same way (it cannot be
-        // taken back once headers left); the stream's error is handled by Fastify, never thrown.
-        return reply.send(response.body);
+        const length = response.headers['content-length'];
+        if (length !== undefined && Number(length) <= BUFFER_BYTES) {
+          // Small answers (nearly all of the API) are read whole before anything is sent: one write
+          // to the client instead of a stream, and a body that stops mid-way is a failed try like
+          // any other (502, or a retry) rather than a cut-off response.
+          let bytes: Uint8Array | undefined;
+          try {
+            bytes = await response.body.bytes();
+          } catch (error) {
+            if (abort.signal.aborted) return reply;
+            failure = classify(error);
+          }
+          if (bytes) {
+            copyHeaders(reply, response.headers);
+            return reply.code(status).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+          }
+        } else {
+          copyHeaders(reply, response.headers);
+          // Large or unsized answers stream. One that stops mid-way ends the client's response the
+          // same way (it cannot be taken back once headers left); Fastify handles the stream's error.
+          return reply.code(status).send(response.body);
+        }
       }
+      if (failure === undefined) return fail(reply, 'UPSTREAM_FAILED'); // unreachable: an answer or a failure
 
-      instance.series.errors[failure!].inc();
-      pool.failed(instance, failure!);
+      instance.series.errors[failure].inc();
+      pool.failed(instance, failure);
       lastFailure = failure;
       const retryable = idempotent || failure === 'connect';
       if (!retryable || attempt >= options.retries || !budget.allows()) {
