@@ -36,8 +36,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<{ ga
   const g = config.gateway;
   let redis: Redis | undefined;
   if (config.cache.redisUrl) {
-    // No offline queue and a short timeout: a limiter decision never waits for Redis, it asks the insurance limiter.
-    redis = new Redis(config.cache.redisUrl, { enableOfflineQueue: false, commandTimeout: LIMITER_REDIS_TIMEOUT_MS, maxRetriesPerRequest: 0, lazyConnect: false });
+    // No offline queue and a short timeout: a limiter decision never waits for Redis, it asks the
+    // insurance limiter. Auto-pipelining sends the decisions of one event-loop turn in one write
+    // (without it each request costs a socket write of its own: a tenth of the gateway's CPU).
+    redis = new Redis(config.cache.redisUrl, {
+      enableOfflineQueue: false, commandTimeout: LIMITER_REDIS_TIMEOUT_MS, maxRetriesPerRequest: 0, enableAutoPipelining: true,
+    });
     let down = false;
     redis.on('error', (error: Error) => {
       if (!down) logger.warn({ err: error.message }, 'gateway: Redis unreachable; rate limits are counted per gateway until it is back');
@@ -66,7 +70,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<{ ga
     forward: { tryTimeoutMs: g.tryTimeoutMs, timeoutMs: g.timeoutMs, retries: g.retries },
     connection: { connections: g.connections, keepAliveMs: g.keepAliveMs, connectTimeoutMs: g.connectTimeoutMs },
     retryBudget: g.retryBudget,
-    rateLimits: { store: redis ? redisRateLimiterStore(redis) : memoryRateLimiterStore, ...config.rateLimit },
+    rateLimits: { store: redis ? redisRateLimiterStore(redis) : memoryRateLimiterStore, ...config.rateLimit, lease: redis ? config.gateway.rateLimitLease : 1 },
     bodyLimitBytes: config.bodyLimitBytes,
   });
   return { gateway, redis };

@@ -7,7 +7,8 @@ import { problem } from '../http/problem.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { observe } from '../observability/observe.ts';
 import { lazyRequestLoggers } from '../observability/request-logger.ts';
-import { createRateLimitPolicy, type RateLimiterStore } from '../ratelimit/rate-limiter.ts';
+import { createLeasedRateLimiter } from '../ratelimit/leased-limiter.ts';
+import { createRateLimitPolicy, type RateLimiterStore, type RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { createBalancer } from './balancers/index.ts';
 import { installEdgeAuthentication } from './edge-auth.ts';
 import { forward, type ForwardOptions, type ForwardTarget } from './forward.ts';
@@ -32,7 +33,11 @@ export interface GatewayOptions {
   forward: ForwardOptions;
   connection: ConnectionOptions;
   retryBudget: { percent: number; minConcurrent: number };
-  rateLimits: { store: RateLimiterStore; points: number; windowSeconds: number; routes: Record<string, number> };
+  /**
+   * `lease` > 1 takes points from a shared store in leases (src/platform/ratelimit/leased-limiter.ts):
+   * for Redis, not for the in-process memory store.
+   */
+  rateLimits: { store: RateLimiterStore; points: number; windowSeconds: number; routes: Record<string, number>; lease?: number };
   bodyLimitBytes: number;
 }
 
@@ -120,9 +125,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   installEdgeAuthentication(app, { tokens: options.tokens, internalSecret: options.internalSecret });
 
   const limitDecisions = { allowed: gatewayMetrics.limiterDecision('allowed'), refused: gatewayMetrics.limiterDecision('refused') };
+  const { store, points, windowSeconds, routes: routeLimits, lease = 1 } = options.rateLimits;
+  const policy: RateLimitPolicy = lease > 1
+    ? { limiterFor: (key) => createLeasedRateLimiter(store, routeLimits[key] ?? points, windowSeconds, `rl:${key}`, lease) }
+    : createRateLimitPolicy({ store, points, windowSeconds, routes: routeLimits });
   const limitHookFor = createLimitHooks(
-    createRateLimitPolicy({ store: options.rateLimits.store, points: options.rateLimits.points, windowSeconds: options.rateLimits.windowSeconds, routes: {} }),
-    options.rateLimits.routes,
+    policy,
+    routeLimits,
     (allowed) => (allowed ? limitDecisions.allowed : limitDecisions.refused).inc(),
   );
 

@@ -1,5 +1,6 @@
 import type { onRequestHookHandler } from 'fastify';
 import { applyRateDecision } from '../http/rate-limit.hook.ts';
+import type { LeasedRateLimiter } from '../ratelimit/leased-limiter.ts';
 import type { RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 
 /**
@@ -30,10 +31,11 @@ export function createLimitHooks(policy: RateLimitPolicy, exactRoutes: Record<st
         const q = url.indexOf('?');
         limiter = byPath.get(q < 0 ? url : url.slice(0, q)) ?? fallback;
       }
-      if (limiter.consumeNow !== undefined) {
-        const decision = limiter.consumeNow(request.client);
-        onDecision(decision.allowed);
-        return done(applyRateDecision(reply, decision));
+      // Decided in process when the store allows it: the memory store always, a leased one mostly.
+      const now = limiter.consumeNow?.(request.client) ?? (limiter as Partial<LeasedRateLimiter>).tryNow?.(request.client);
+      if (now !== undefined) {
+        onDecision(now.allowed);
+        return done(applyRateDecision(reply, now));
       }
       limiter.consume(request.client).then((decision) => {
         onDecision(decision.allowed);
