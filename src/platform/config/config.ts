@@ -103,7 +103,7 @@ const schema = z.object({
   GATEWAY_KEEPALIVE_MS: int(100, 71_000).default(60_000),
   GATEWAY_CONNECT_TIMEOUT_MS: int(10, 60_000).default(1_000),
   GATEWAY_DRAIN_GRACE_MS: int(0, 120_000).default(5_000),
-  GATEWAY_RATE_LIMIT_LEASE: int(1, 1000).default(10),
+  GATEWAY_RATE_LIMIT_LEASE: int(1, 10_000).default(100),
 });
 
 /** The gateway role's settings (`--role gateway`); defaults in the schema above. */
@@ -126,7 +126,7 @@ export interface GatewayConfig {
   keepAliveMs: number;
   connectTimeoutMs: number;
   drainGraceMs: number;
-  /** Points a gateway takes from Redis at once for a client far from its limit (1: a Redis call per request). */
+  /** Most points a gateway takes from Redis at once (an eighth of what is left, at most this; 1: a Redis call per request). */
   rateLimitLease: number;
 }
 

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { FORWARDED_PRINCIPAL_HEADER, FORWARDED_PRINCIPAL_TTL_MS, signForwardedPrincipal } from '../auth/forwarded-principal.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { TokenService } from '../auth/tokens.ts';
@@ -15,9 +14,13 @@ declare module 'fastify' {
 
 interface Verified {
   principal: Principal;
-  /** The signed header value and when it was signed (performance.now()). */
+  /** `token:<subject>`, the limits' client key. */
+  client: string;
+  /** The signed header value and when it was signed (Date.now()). */
   forwarded: string;
   signedAt: number;
+  /** When the cache entry ends: the token's expiry, at most a minute after it was verified. */
+  until: number;
 }
 
 /** Re-sign a cached principal once a third of its validity has passed, so upstreams always get ≥ 20 s. */
@@ -34,34 +37,47 @@ const RESIGN_AFTER_MS = FORWARDED_PRINCIPAL_TTL_MS / 3;
  * resolves it (identity owns the key hashes). Resolving it at the edge would cost an internal call
  * per request or a cache of key hashes that outlives revocations; limits count it by its hash.
  *
- * Verified tokens are cached by their text until they expire (at most 10 000): HS256 verification
- * is cheap but async, and a client sends the same token on every request.
+ * Verified tokens are cached by their text until they expire, for at most a minute (at most
+ * 10 000; the cache is emptied when full): HS256 verification is cheap but async, and a client
+ * sends the same token on every request. Time is read from a clock ticked once a second, not per
+ * request: expiry and re-signing are decided to within a second, well inside the 30 s a signed
+ * principal stays valid.
  */
 export function installEdgeAuthentication(app: FastifyInstance, options: { tokens: TokenService; internalSecret: string; cacheSize?: number }): void {
   const { tokens, internalSecret } = options;
-  const verified = new LRUCache<string, Verified>({ max: options.cacheSize ?? 10_000, ttl: 60_000, ttlAutopurge: false });
+  const max = options.cacheSize ?? 10_000;
+  const verified = new Map<string, Verified>();
+  let now = Date.now();
+  const clock = setInterval(() => (now = Date.now()), 1_000);
+  clock.unref();
+  app.addHook('onClose', (_instance, done) => (clearInterval(clock), done()));
   app.decorateRequest('client', '');
   app.decorateRequest('principal', null);
 
   function setForwarded(request: FastifyRequest, entry: Verified): void {
-    const now = performance.now();
     if (now - entry.signedAt > RESIGN_AFTER_MS) {
       entry.forwarded = signForwardedPrincipal(entry.principal, internalSecret);
       entry.signedAt = now;
     }
     request.principal = entry.principal;
-    request.client = `token:${entry.principal.subject}`;
+    request.client = entry.client;
     request.headers[FORWARDED_PRINCIPAL_HEADER] = entry.forwarded;
   }
 
   async function verify(request: FastifyRequest, token: string): Promise<void> {
     const principal = await tokens.verify(token);
     if (!principal) throw PlatformErrors.invalidToken();
-    const entry: Verified = { principal, forwarded: signForwardedPrincipal(principal, internalSecret), signedAt: performance.now() };
-    // Cached no longer than the token's own expiry.
+    const t = Date.now();
     const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp?: number }).exp;
-    const ttl = exp === undefined ? 60_000 : Math.min(60_000, exp * 1000 - Date.now());
-    if (ttl > 0) verified.set(token, entry, { ttl });
+    const entry: Verified = {
+      principal,
+      client: `token:${principal.subject}`,
+      forwarded: signForwardedPrincipal(principal, internalSecret, t),
+      signedAt: t,
+      until: Math.min(t + 60_000, exp === undefined ? Infinity : exp * 1000),
+    };
+    if (verified.size >= max) verified.clear();
+    verified.set(token, entry);
     setForwarded(request, entry);
   }
 
@@ -71,11 +87,12 @@ export function installEdgeAuthentication(app: FastifyInstance, options: { token
     if (headers[FORWARDED_PRINCIPAL_HEADER] !== undefined) delete headers[FORWARDED_PRINCIPAL_HEADER];
     const authorization = headers.authorization;
     if (authorization !== undefined) {
-      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-      if (!match) return done(PlatformErrors.invalidToken());
-      const token = match[1]!;
+      let token: string | undefined;
+      if (authorization.startsWith('Bearer ') && authorization.indexOf(' ', 7) < 0) token = authorization.slice(7);
+      else token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+      if (!token) return done(PlatformErrors.invalidToken());
       const cached = verified.get(token);
-      if (cached) {
+      if (cached !== undefined && cached.until > now) {
         setForwarded(request, cached);
         return done();
       }

@@ -39,7 +39,7 @@ describe('a leased rate limiter', () => {
     expect(a.tryNow('client')).toMatchObject({ allowed: false }); // refused without asking the store
   });
 
-  it('takes one point at a time for small limits, so they stay exact per request', async () => {
+  it('takes small leases for small limits, and stays exact', async () => {
     const { store, calls } = sharedStore();
     const a = createLeasedRateLimiter(store, 20, 60, 'rl', 10);
     const decisions = [];
