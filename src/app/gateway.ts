@@ -72,6 +72,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<{ ga
     retryBudget: g.retryBudget,
     rateLimits: { store: redis ? redisRateLimiterStore(redis) : memoryRateLimiterStore, ...config.rateLimit, lease: redis ? config.gateway.rateLimitLease : 1 },
     bodyLimitBytes: config.bodyLimitBytes,
+    trustedProxies: g.trustedProxies,
   });
   return { gateway, redis };
 }

@@ -104,3 +104,31 @@ describe('rate limits shared by every gateway', () => {
     }
   });
 });
+
+describe('client addresses behind a balancer', () => {
+  it('counts clients by the X-Forwarded-For of a trusted proxy only', async () => {
+    const upstream = http.createServer((_request, response) => response.writeHead(200).end('{}'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const env = { RATE_LIMIT_POINTS: '2', RATE_LIMIT_WINDOW_SECONDS: '60' };
+    const trusting = await startGatewayProcess(['--upstream', url], await freePort(), { ...env, GATEWAY_TRUSTED_PROXIES: '127.0.0.1' });
+    const plain = await startGatewayProcess(['--upstream', url], await freePort(), env);
+    try {
+      const statuses = async (origin: string, client: string) => {
+        const out: number[] = [];
+        for (let i = 0; i < 3; i++) out.push((await fetch(`${origin}/api/v1/x`, { headers: { 'x-forwarded-for': client } })).status);
+        return out;
+      };
+      // Behind a trusted edge, each client has its own limit.
+      expect(await statuses(trusting.origin, '10.0.0.1')).toEqual([200, 200, 429]);
+      expect(await statuses(trusting.origin, '10.0.0.2')).toEqual([200, 200, 429]);
+      // Otherwise a client cannot buy a fresh limit by inventing a header: the peer address counts.
+      expect(await statuses(plain.origin, '10.0.0.1')).toEqual([200, 200, 429]);
+      expect(await statuses(plain.origin, '10.0.0.2')).toEqual([429, 429, 429]);
+    } finally {
+      await trusting.stop();
+      await plain.stop();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
+  });
+});

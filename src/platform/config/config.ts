@@ -104,6 +104,7 @@ const schema = z.object({
   GATEWAY_CONNECT_TIMEOUT_MS: int(10, 60_000).default(1_000),
   GATEWAY_DRAIN_GRACE_MS: int(0, 120_000).default(5_000),
   GATEWAY_RATE_LIMIT_LEASE: int(1, 10_000).default(100),
+  GATEWAY_TRUSTED_PROXIES: z.string().regex(/^[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*$/, 'comma-separated IP addresses or CIDRs').optional(),
 });
 
 /** The gateway role's settings (`--role gateway`); defaults in the schema above. */
@@ -128,6 +129,8 @@ export interface GatewayConfig {
   drainGraceMs: number;
   /** Most points a gateway takes from Redis at once (an eighth of what is left, at most this; 1: a Redis call per request). */
   rateLimitLease: number;
+  /** Balancers in front whose X-Forwarded-For names the client (addresses or CIDRs); empty: none. */
+  trustedProxies: string[];
 }
 
 export interface Config {
@@ -234,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       connectTimeoutMs: c.GATEWAY_CONNECT_TIMEOUT_MS,
       drainGraceMs: c.GATEWAY_DRAIN_GRACE_MS,
       rateLimitLease: c.GATEWAY_RATE_LIMIT_LEASE,
+      trustedProxies: c.GATEWAY_TRUSTED_PROXIES?.split(',') ?? [],
     },
     host: c.HOST,
     port: c.PORT,

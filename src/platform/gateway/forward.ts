@@ -59,8 +59,10 @@ function upstreamHeaders(request: FastifyRequest): Record<string, string | strin
     for (const name of listed.split(',')) delete headers[name.trim().toLowerCase()];
   }
   for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+  // Each hop appends the address it was called from (the edge's, behind one).
+  const peer = request.raw.socket.remoteAddress ?? request.ip;
   const forwardedFor = headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = forwardedFor === undefined ? request.ip : `${forwardedFor}, ${request.ip}`;
+  headers['x-forwarded-for'] = forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`;
   headers['x-forwarded-proto'] ??= 'http';
   headers['x-request-id'] = request.id;
   return headers;

@@ -39,6 +39,12 @@ export interface GatewayOptions {
    */
   rateLimits: { store: RateLimiterStore; points: number; windowSeconds: number; routes: Record<string, number>; lease?: number };
   bodyLimitBytes: number;
+  /**
+   * Addresses or CIDRs of the balancers in front (the nginx edge) whose X-Forwarded-For is
+   * believed: the client's address (limits, hash key) is then the one they report. Empty: the
+   * peer's address, and a client-sent X-Forwarded-For is ignored.
+   */
+  trustedProxies: string[];
 }
 
 export interface Gateway {
@@ -109,6 +115,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     childLoggerFactory: lazyRequestLoggers,
     return503OnClosing: true,
     exposeHeadRoutes: false,
+    ...(options.trustedProxies.length > 0 ? { trustProxy: options.trustedProxies } : {}),
   });
   installErrorHandling(app);
   // Bodies are passed through as bytes (kept, so an idempotent request can be retried elsewhere).
