@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createTokenService } from '../platform/auth/tokens.ts';
 import { ConfigError, type Config } from '../platform/config/config.ts';
-import { createGateway, type Gateway } from '../platform/gateway/gateway-app.ts';
+import { createGateway, type Gateway } from '../platform/gateway/gateway-server.ts';
 import { parseRouteTable, singlePoolTable, type RouteTable } from '../platform/gateway/routes-file.ts';
 import { createMetrics } from '../platform/observability/metrics.ts';
 import { memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
@@ -59,7 +59,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<{ ga
   } else {
     logger.warn('gateway: no REDIS_URL; rate limits are counted per gateway process, not shared');
   }
-  const gateway = await createGateway({
+  const gateway = createGateway({
     logger,
     metrics: createMetrics(),
     tokens: createTokenService({ secret: config.jwtSecret!, ttlSeconds: config.jwtTtlSeconds }),
@@ -84,7 +84,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<{ ga
  */
 export async function runGateway(config: Config, logger: Logger): Promise<void> {
   const { gateway, redis } = await startGateway(config, logger);
-  const address = await gateway.app.listen({ host: config.host, port: config.port });
+  const address = await gateway.listen(config.host, config.port);
   const pools = [...gateway.pools.values()].map((p) => `${p.name} (${p.balancer.name}): ${p.instances.map((i) => i.id).join(', ')}`);
   process.stdout.write(
     [`Scalemart gateway is running on ${address.replace('127.0.0.1', 'localhost')}`, ...pools.map((p) => `  pool ${p}`), ''].join('\n'),

@@ -82,6 +82,17 @@ describe('the gateway in front of misbehaving upstreams', () => {
     expect((await fetch(`${gateway.origin}/api/v1/echo`, { headers: { authorization: `Bearer ${other.token}` } })).status).toBe(401);
   });
 
+  it('echoes the request id, passes bodies on, and refuses an oversized body with 413', async () => {
+    const echoed = await fetch(`${gateway.origin}/api/v1/echo`, { method: 'PUT', headers: { 'x-request-id': 'req-42', 'content-type': 'application/json' }, body: '{"x":1}' });
+    expect(echoed.headers.get('x-request-id')).toBe('req-42');
+    expect((await echoed.json() as { headers: Record<string, string> }).headers).toMatchObject({ 'x-request-id': 'req-42', 'content-length': '7' });
+    const before = all().length;
+    const large = await fetch(`${gateway.origin}/api/v1/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ blob: 'x'.repeat(70_000) }) });
+    expect(large.status).toBe(413);
+    expect(await large.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(all().length).toBe(before);
+  });
+
   it('forwards an API key unchanged for the upstream to resolve', async () => {
     const seen = (await (await fetch(`${gateway.origin}/api/v1/echo`, { headers: { "x-api-key": "sm_key" } })).json() as { headers: Record<string, string> }).headers;
     expect(seen['x-api-key']).toBe('sm_key');
