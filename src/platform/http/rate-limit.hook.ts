@@ -3,7 +3,7 @@ import { DomainError } from '../errors/domain-error.ts';
 import type { RateDecision, RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 
 /** Sets the RateLimit-* headers; the error to pass on when the request is refused. */
-export function applyRateDecision(reply: FastifyReply, decision: RateDecision): DomainError | undefined {
+function apply(reply: FastifyReply, decision: RateDecision): DomainError | undefined {
   reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', decision.resetSeconds);
   if (decision.allowed) return undefined;
   reply.header('retry-after', decision.resetSeconds);
@@ -17,12 +17,12 @@ function limitHook(limiter: RateLimiter): onRequestHookHandler {
   if (consumeNow) {
     return (request, reply, done) => {
       const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
-      done(applyRateDecision(reply, consumeNow(client)));
+      done(apply(reply, consumeNow(client)));
     };
   }
   return (request, reply, done) => {
     const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
-    limiter.consume(client).then((decision) => done(applyRateDecision(reply, decision)), done);
+    limiter.consume(client).then((decision) => done(apply(reply, decision)), done);
   };
 }
 
