@@ -112,4 +112,38 @@ describe('the gateway when an instance dies under load', () => {
     expect(readmittedMs).toBeLessThan(10_000);
     expect(servedAfter - servedBefore).toBeGreaterThan(50);
   }, 120_000);
+
+  it('fails no GET while every instance is restarted in turn (SIGTERM, start, readmission)', async () => {
+    const results: number[] = [];
+    let sending = true;
+    const inFlight = new Set<Promise<void>>();
+    const started = performance.now();
+    const load = (async () => {
+      for (let tick = 0; sending; tick++) {
+        const p = client.request({ path: '/api/v1/products?limit=5', method: 'GET' }).then(
+          async (r) => { await r.body.dump(); results.push(r.statusCode); },
+          () => { results.push(0); },
+        ).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        await sleep(Math.max(0, started + (tick + 1) * 10 - performance.now()));
+      }
+    })();
+    for (const u of upstreams) {
+      u.running.child.kill('SIGTERM');
+      await u.running.exited;
+      u.running = await startScalemartProcess(u.env, u.port);
+      const deadline = Date.now() + 15_000;
+      while (metric(await scrape(), 'scalemart_gateway_upstream_healthy', series(u.port)) !== 1) {
+        if (Date.now() > deadline) throw new Error(`instance ${u.port} not readmitted`);
+        await sleep(50);
+      }
+    }
+    sending = false;
+    await load;
+    await Promise.all(inFlight);
+    const failures = results.filter((s) => s !== 200);
+    console.log('gateway rolling restart:', { requests: results.length, failures: failures.length, statuses: [...new Set(failures)] });
+    expect(results.length).toBeGreaterThan(500);
+    expect(failures).toEqual([]);
+  }, 180_000);
 });
