@@ -17,6 +17,8 @@ import { rebuildProjection } from '../modules/orders/index.ts';
 const USAGE = `Usage: scalemart <command>
 
   start [--stage monolith|scaled] [--port N]   run the platform
+  start --role gateway --upstream URL,URL,… [--balancer round-robin|least-request|weighted|hash] [--routes FILE] [--port N]
+                                               run an API gateway in front of Scalemart processes
   seed [--products N] [--users N]              load a realistic catalog and users (default 10000 products, 100 users)
   infra up|down|status [--dir D] [--base-port N] [--purge] [--json] [--edge …]
                                                local PostgreSQL (primary, 2 replicas, 4 shards), Redis, NATS, nginx edge for the scaled stage
@@ -32,8 +34,19 @@ function config(overrides: Record<string, string | undefined> = {}): Config {
 }
 
 async function start(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { stage: { type: 'string' }, port: { type: 'string' } } });
-  const cfg = config({ SCALEMART_STAGE: values.stage, PORT: values.port });
+  const { values } = parseArgs({
+    args,
+    options: { stage: { type: 'string' }, port: { type: 'string' }, role: { type: 'string' }, upstream: { type: 'string' }, balancer: { type: 'string' }, routes: { type: 'string' } },
+  });
+  const cfg = config({
+    SCALEMART_STAGE: values.stage, PORT: values.port, SCALEMART_ROLE: values.role,
+    GATEWAY_UPSTREAMS: values.upstream, GATEWAY_BALANCER: values.balancer, GATEWAY_ROUTES_FILE: values.routes,
+  });
+  if (cfg.role === 'gateway') {
+    const { runGateway } = await import('./gateway.ts');
+    await runGateway(cfg, createLogger(cfg.logLevel));
+    return;
+  }
   await runServer(cfg, createLogger(cfg.logLevel));
 }
 

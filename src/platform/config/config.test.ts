@@ -63,6 +63,30 @@ describe('configuration', () => {
     expect(loadConfig({ EVENTS_TRANSPORT: 'jetstream', NATS_URL: 'nats://a:1,nats://b:2' }).events.nats.url).toBe('nats://a:1,nats://b:2');
   });
 
+  describe('the gateway role', () => {
+    const secrets = { JWT_SECRET: 'j'.repeat(32), INTERNAL_SECRET: 'i'.repeat(32) };
+    it('needs both secrets and upstreams or a routes file', () => {
+      expect(() => loadConfig({ SCALEMART_ROLE: 'gateway', INTERNAL_SECRET: 'i'.repeat(32), GATEWAY_UPSTREAMS: 'http://a:1' })).toThrow(/^JWT_SECRET: /);
+      expect(() => loadConfig({ SCALEMART_ROLE: 'gateway', JWT_SECRET: 'j'.repeat(32), GATEWAY_UPSTREAMS: 'http://a:1' })).toThrow(/^INTERNAL_SECRET: /);
+      expect(() => loadConfig({ SCALEMART_ROLE: 'gateway', ...secrets, INTERNAL_SECRET: 'short' })).toThrow(/^INTERNAL_SECRET: /);
+      expect(() => loadConfig({ SCALEMART_ROLE: 'gateway', ...secrets })).toThrow(/^GATEWAY_UPSTREAMS: /);
+      expect(() => loadConfig({ SCALEMART_ROLE: 'gateway', ...secrets, GATEWAY_UPSTREAMS: 'ftp://a' })).toThrow(/^GATEWAY_UPSTREAMS: /);
+      expect(() => loadConfig({ SCALEMART_ROLE: 'gateway', ...secrets, GATEWAY_UPSTREAMS: 'http://a:1', GATEWAY_KEEPALIVE_MS: '72000' })).toThrow(/^GATEWAY_KEEPALIVE_MS: /);
+    });
+
+    it('has the documented defaults, and needs no database in the scaled stage', () => {
+      const config = loadConfig({ SCALEMART_ROLE: 'gateway', SCALEMART_STAGE: 'scaled', REDIS_URL: 'redis://r:6379', ...secrets, GATEWAY_UPSTREAMS: 'http://a:1,http://b:2' });
+      expect(config.role).toBe('gateway');
+      expect(config.gateway).toMatchObject({
+        upstreams: ['http://a:1', 'http://b:2'], balancer: 'least-request', hashKey: 'ip',
+        health: { intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 },
+        outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
+        keepAliveMs: 60_000, retries: 2, retryBudget: { percent: 20, minConcurrent: 10 },
+      });
+      expect(loadConfig({}).role).toBe('all');
+    });
+  });
+
   it('drains 2 s on SIGTERM in the scaled stage and not at all in the monolith, unless told otherwise', () => {
     const scaled = { SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r', JWT_SECRET: SHARED_SECRET };
     expect(loadConfig(scaled).shutdownDrainMs).toBe(2_000);

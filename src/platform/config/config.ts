@@ -6,6 +6,13 @@ import { z } from 'zod';
 export const STAGES = ['monolith', 'scaled'] as const;
 export type Stage = (typeof STAGES)[number];
 
+/** What one process runs: every module behind its own HTTP app (`all`), or the API gateway in front of such processes. */
+export const ROLES = ['all', 'gateway'] as const;
+export type ProcessRole = (typeof ROLES)[number];
+
+/** The gateway's balancing strategies (src/platform/gateway/balancers). */
+export const GATEWAY_BALANCERS = ['round-robin', 'least-request', 'weighted', 'hash'] as const;
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 /** Connection pool size by the classic formula: (cores × 2) + effective spindles. */
@@ -72,12 +79,66 @@ const schema = z.object({
   EVENTS_DEDUP_WINDOW_SECONDS: int(1, 24 * 3600).default(120),
   SAGA_LEASE_MS: int(500, 600_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  SCALEMART_ROLE: z.enum(ROLES).default('all'),
+  GATEWAY_UPSTREAMS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'comma-separated http:// URLs').optional(),
+  GATEWAY_ROUTES_FILE: z.string().min(1).optional(),
+  GATEWAY_BALANCER: z.enum(GATEWAY_BALANCERS).default('least-request'),
+  GATEWAY_HASH_KEY: z.string().regex(/^(ip|header:[A-Za-z0-9-]+)$/, '"ip" or "header:<name>"').default('ip'),
+  GATEWAY_HEALTH_INTERVAL_MS: int(10, 600_000).default(2_000),
+  GATEWAY_HEALTH_TIMEOUT_MS: int(10, 600_000).default(1_000),
+  GATEWAY_HEALTH_RISE: int(1, 100).default(2),
+  GATEWAY_HEALTH_FALL: int(1, 100).default(3),
+  GATEWAY_EJECT_CONSECUTIVE: int(1, 1000).default(5),
+  GATEWAY_EJECT_BASE_MS: int(10, 3_600_000).default(30_000),
+  GATEWAY_EJECT_MAX_MS: int(10, 3_600_000).default(300_000),
+  GATEWAY_EJECT_MAX_PERCENT: int(0, 100).default(50),
+  GATEWAY_SLOW_START_MS: int(0, 600_000).default(10_000),
+  GATEWAY_PANIC_PERCENT: int(0, 100).default(50),
+  GATEWAY_TRY_TIMEOUT_MS: int(10, 600_000).default(5_000),
+  GATEWAY_TIMEOUT_MS: int(10, 600_000).default(15_000),
+  GATEWAY_RETRIES: int(0, 10).default(2),
+  GATEWAY_RETRY_BUDGET_PERCENT: int(0, 100).default(20),
+  GATEWAY_RETRY_MIN_CONCURRENT: int(0, 1000).default(10),
+  GATEWAY_CONNECTIONS: int(1, 10_000).default(128),
+  GATEWAY_KEEPALIVE_MS: int(100, 71_000).default(60_000),
+  GATEWAY_CONNECT_TIMEOUT_MS: int(10, 60_000).default(1_000),
+  GATEWAY_DRAIN_GRACE_MS: int(0, 120_000).default(5_000),
+  GATEWAY_RATE_LIMIT_LEASE: int(1, 10_000).default(100),
+  GATEWAY_TRUSTED_PROXIES: z.string().regex(/^[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*$/, 'comma-separated IP addresses or CIDRs').optional(),
   SHUTDOWN_DRAIN_MS: int(0, 60_000).optional(),
   STOREFRONT_PART_DEADLINE_MS: int(10, 10_000).default(300),
 });
 
+/** The gateway role's settings (`--role gateway`); defaults in the schema above. */
+export interface GatewayConfig {
+  /** The simple form: every `/api/v1` route to one pool of these. */
+  upstreams: string[];
+  /** The full form: a JSON routes file (src/platform/gateway/routes-file.ts); wins over `upstreams`. */
+  routesFile?: string;
+  balancer: (typeof GATEWAY_BALANCERS)[number];
+  hashKey: 'ip' | `header:${string}`;
+  health: { intervalMs: number; timeoutMs: number; rise: number; fall: number };
+  outlier: { consecutiveFailures: number; baseEjectionMs: number; maxEjectionMs: number; maxEjectionPercent: number };
+  slowStartMs: number;
+  panicThresholdPercent: number;
+  tryTimeoutMs: number;
+  timeoutMs: number;
+  retries: number;
+  retryBudget: { percent: number; minConcurrent: number };
+  connections: number;
+  keepAliveMs: number;
+  connectTimeoutMs: number;
+  drainGraceMs: number;
+  /** Most points a gateway takes from Redis at once (an eighth of what is left, at most this; 1: a Redis call per request). */
+  rateLimitLease: number;
+  /** Balancers in front whose X-Forwarded-For names the client (addresses or CIDRs); empty: none. */
+  trustedProxies: string[];
+}
+
 export interface Config {
   stage: Stage;
+  role: ProcessRole;
+  gateway: GatewayConfig;
   host: string;
   port: number;
   dataDir: string;
@@ -140,7 +201,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? '')})`);
   }
   const c = parsed.data;
-  if (c.SCALEMART_STAGE === 'scaled') {
+  if (c.SCALEMART_ROLE === 'gateway') {
+    if (!c.JWT_SECRET) throw new ConfigError('JWT_SECRET: required for the gateway role, the same as the upstreams\' (at least 32 characters)');
+    if (!c.INTERNAL_SECRET) throw new ConfigError('INTERNAL_SECRET: required for the gateway role, the same as the upstreams\' (at least 32 characters)');
+    if (!c.GATEWAY_UPSTREAMS && !c.GATEWAY_ROUTES_FILE) throw new ConfigError('GATEWAY_UPSTREAMS: the gateway needs --upstream URL,… or a routes file (--routes FILE / GATEWAY_ROUTES_FILE)');
+  }
+  if (c.SCALEMART_STAGE === 'scaled' && c.SCALEMART_ROLE !== 'gateway') {
     if (!c.DATABASE_URL.startsWith('postgres')) throw new ConfigError('DATABASE_URL: the scaled stage needs PostgreSQL (postgres://…); `scalemart infra up` prints the URLs');
     if (!c.REDIS_URL) throw new ConfigError('REDIS_URL: the scaled stage needs Redis for its shared cache (e.g. redis://127.0.0.1:6379)');
     // The monolith keeps a generated secret under its data directory; instances behind a balancer
@@ -149,7 +215,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   // The monolith keeps its cache in process; the scaled stage shares an L2 across instances.
   const cacheMode = c.CACHE_MODE ?? (c.SCALEMART_STAGE === 'scaled' ? 'l1l2' : 'l1');
-  if (cacheMode === 'l1l2' && !c.REDIS_URL) {
+  if (cacheMode === 'l1l2' && !c.REDIS_URL && c.SCALEMART_ROLE !== 'gateway') {
     throw new ConfigError('REDIS_URL: required when CACHE_MODE=l1l2 (e.g. redis://127.0.0.1:6379)');
   }
   if (c.DATABASE_REPLICA_URLS && !c.DATABASE_URL.startsWith('postgres')) {
@@ -163,6 +229,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   return {
     stage: c.SCALEMART_STAGE,
+    role: c.SCALEMART_ROLE,
+    internalSecret: c.INTERNAL_SECRET,
+    gateway: {
+      upstreams: c.GATEWAY_UPSTREAMS?.split(',') ?? [],
+      routesFile: c.GATEWAY_ROUTES_FILE,
+      balancer: c.GATEWAY_BALANCER,
+      hashKey: c.GATEWAY_HASH_KEY.toLowerCase() as GatewayConfig['hashKey'],
+      health: { intervalMs: c.GATEWAY_HEALTH_INTERVAL_MS, timeoutMs: c.GATEWAY_HEALTH_TIMEOUT_MS, rise: c.GATEWAY_HEALTH_RISE, fall: c.GATEWAY_HEALTH_FALL },
+      outlier: { consecutiveFailures: c.GATEWAY_EJECT_CONSECUTIVE, baseEjectionMs: c.GATEWAY_EJECT_BASE_MS, maxEjectionMs: c.GATEWAY_EJECT_MAX_MS, maxEjectionPercent: c.GATEWAY_EJECT_MAX_PERCENT },
+      slowStartMs: c.GATEWAY_SLOW_START_MS,
+      panicThresholdPercent: c.GATEWAY_PANIC_PERCENT,
+      tryTimeoutMs: c.GATEWAY_TRY_TIMEOUT_MS,
+      timeoutMs: c.GATEWAY_TIMEOUT_MS,
+      retries: c.GATEWAY_RETRIES,
+      retryBudget: { percent: c.GATEWAY_RETRY_BUDGET_PERCENT, minConcurrent: c.GATEWAY_RETRY_MIN_CONCURRENT },
+      connections: c.GATEWAY_CONNECTIONS,
+      keepAliveMs: c.GATEWAY_KEEPALIVE_MS,
+      connectTimeoutMs: c.GATEWAY_CONNECT_TIMEOUT_MS,
+      drainGraceMs: c.GATEWAY_DRAIN_GRACE_MS,
+      rateLimitLease: c.GATEWAY_RATE_LIMIT_LEASE,
+      trustedProxies: c.GATEWAY_TRUSTED_PROXIES?.split(',') ?? [],
+    },
     host: c.HOST,
     port: c.PORT,
     dataDir: path.resolve(c.SCALEMART_DATA_DIR),
@@ -174,7 +262,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: c.LOG_LEVEL,
     jwtSecret: c.JWT_SECRET,
     jwtTtlSeconds: c.JWT_TTL_SECONDS,
-    internalSecret: c.INTERNAL_SECRET,
     admin: c.ADMIN_EMAIL && c.ADMIN_PASSWORD ? { email: c.ADMIN_EMAIL.toLowerCase(), password: c.ADMIN_PASSWORD } : undefined,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     rateLimit: { points: c.RATE_LIMIT_POINTS, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS, routes: c.RATE_LIMIT_ROUTES },
