@@ -51,6 +51,7 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
     internalSecret: config.internalSecret,
+    trustedProxies: config.trustedProxies,
     readiness: { started: () => started, draining: () => draining, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },
     runAsClient: core.replication?.runAs,
   });

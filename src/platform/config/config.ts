@@ -104,6 +104,7 @@ const schema = z.object({
   GATEWAY_CONNECT_TIMEOUT_MS: int(10, 60_000).default(1_000),
   GATEWAY_DRAIN_GRACE_MS: int(0, 120_000).default(5_000),
   GATEWAY_RATE_LIMIT_LEASE: int(1, 10_000).default(100),
+  TRUSTED_PROXIES: z.string().regex(/^[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*$/, 'comma-separated IP addresses or CIDRs').optional(),
   GATEWAY_TRUSTED_PROXIES: z.string().regex(/^[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*$/, 'comma-separated IP addresses or CIDRs').optional(),
   SHUTDOWN_DRAIN_MS: int(0, 60_000).optional(),
   STOREFRONT_PART_DEADLINE_MS: int(10, 10_000).default(300),
@@ -162,6 +163,8 @@ export interface Config {
   admin?: { email: string; password: string };
   bodyLimitBytes: number;
   rateLimit: { points: number; windowSeconds: number; routes: Record<string, number> };
+  /** Gateways or balancers in front of this instance whose X-Forwarded-For names the client (addresses or CIDRs). */
+  trustedProxies: string[];
   cache: { mode: 'off' | 'l1' | 'l1l2'; ttlSeconds: number; l1MaxItems: number; redisUrl?: string; l2TimeoutMs: number };
   httpMaxAgeSeconds: number;
   seedDemoProducts: number;
@@ -265,6 +268,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     admin: c.ADMIN_EMAIL && c.ADMIN_PASSWORD ? { email: c.ADMIN_EMAIL.toLowerCase(), password: c.ADMIN_PASSWORD } : undefined,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     rateLimit: { points: c.RATE_LIMIT_POINTS, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS, routes: c.RATE_LIMIT_ROUTES },
+    trustedProxies: c.TRUSTED_PROXIES?.split(',') ?? [],
     cache: { mode: cacheMode, ttlSeconds: c.CACHE_TTL_SECONDS, l1MaxItems: c.CACHE_L1_MAX_ITEMS, redisUrl: c.REDIS_URL, l2TimeoutMs: c.CACHE_L2_TIMEOUT_MS },
     httpMaxAgeSeconds: c.HTTP_MAX_AGE_SECONDS,
     seedDemoProducts: c.SEED_DEMO_PRODUCTS,

@@ -7,8 +7,9 @@ import { createMetrics } from '../observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../ratelimit/rate-limiter.ts';
 import { createHttpApp, type HttpApp } from './create-app.ts';
 
-async function buildApp(rateLimitPoints = 1000): Promise<HttpApp> {
+async function buildApp(rateLimitPoints = 1000, trustedProxies: string[] = []): Promise<HttpApp> {
   const app = await createHttpApp({
+    trustedProxies,
     logger: createLogger('silent'),
     metrics: createMetrics({ defaultMetrics: false }),
     readiness: { started: () => true, check: async () => undefined },
@@ -139,5 +140,36 @@ describe('readiness', () => {
     expect(down.statusCode).toBe(503);
     expect(down.json().reason).toBe('database down');
     await app.close();
+  });
+});
+
+describe('behind a gateway', () => {
+  const limited = (app: HttpApp, remoteAddress: string, forwardedFor?: string) =>
+    app.inject({ method: 'POST', url: '/api/v1/limited', remoteAddress, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} });
+
+  it('limits each client named by a trusted proxy on its own, not the proxy as one client', async () => {
+    const app = await buildApp(1000, ['10.0.0.1']);
+    try {
+      // Two clients, 2 requests each (the route's limit), all through the same gateway address.
+      for (const client of ['203.0.113.7', '203.0.113.8']) {
+        expect((await limited(app, '10.0.0.1', client)).statusCode).toBe(200);
+        expect((await limited(app, '10.0.0.1', client)).statusCode).toBe(200);
+      }
+      expect((await limited(app, '10.0.0.1', '203.0.113.7')).statusCode).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('ignores X-Forwarded-For from an address it does not trust', async () => {
+    const app = await buildApp(1000, ['10.0.0.1']);
+    try {
+      // A client that names someone new on every request still spends its own address's points.
+      expect((await limited(app, '198.51.100.9', '203.0.113.1')).statusCode).toBe(200);
+      expect((await limited(app, '198.51.100.9', '203.0.113.2')).statusCode).toBe(200);
+      expect((await limited(app, '198.51.100.9', '203.0.113.3')).statusCode).toBe(429);
+    } finally {
+      await app.close();
+    }
   });
 });

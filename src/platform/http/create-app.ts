@@ -41,6 +41,12 @@ export interface HttpAppOptions {
   rateLimits: RateLimitPolicy;
   bodyLimitBytes: number;
   version: string;
+  /**
+   * Addresses or CIDRs of the balancers in front (gateways, the edge) whose `X-Forwarded-For` names
+   * the client: rate limits and read-your-writes then key on the client, not on the gateway that
+   * every request arrives from. Empty: the peer address is the client, and the header is ignored.
+   */
+  trustedProxies?: readonly string[];
   /** Shared with the gateways: lets a request carry a principal a gateway verified (`x-scalemart-principal`). Optional. */
   internalSecret?: string;
   /**
@@ -89,6 +95,7 @@ export function closeConnectionAfterEachAnswer(app: FastifyInstance): void {
 export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
+    trustProxy: options.trustedProxies?.length ? [...options.trustedProxies] : false,
     bodyLimit: options.bodyLimitBytes,
     requestIdHeader: false,
     genReqId: (request) => {
