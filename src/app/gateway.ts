@@ -7,6 +7,8 @@ import { createGateway, parseRouteTable, singlePoolTable, type Gateway, type Rou
 import { createMetrics } from '../platform/observability/metrics.ts';
 import { memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { redisRateLimiterStore } from '../platform/ratelimit/redis-store.ts';
+import { gatewayStorefront } from './gateway-storefront.ts';
+import { STOREFRONT_MAX_AGE_SECONDS } from './storefront/storefront.routes.ts';
 
 /** How long a Redis command may take before the limiter asks its in-memory insurance instead. */
 const LIMITER_REDIS_TIMEOUT_MS = 100;
@@ -72,6 +74,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<{ ga
     rateLimits: { store: redis ? redisRateLimiterStore(redis) : memoryRateLimiterStore, ...config.rateLimit, lease: redis ? config.gateway.rateLimitLease : 1 },
     bodyLimitBytes: config.bodyLimitBytes,
     trustedProxies: g.trustedProxies,
+    own: gatewayStorefront({ deadlineMs: config.storefrontPartDeadlineMs, maxAgeSeconds: Math.min(config.httpMaxAgeSeconds, STOREFRONT_MAX_AGE_SECONDS), logger }),
   });
   return { gateway, redis };
 }

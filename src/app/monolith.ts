@@ -9,7 +9,7 @@ import { createMetrics, type Metrics } from '../platform/observability/metrics.t
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
 import { createCore, type Core, type CoreOverrides } from './core.ts';
 import { createStorefront, inProcessSources, type StorefrontSources } from './storefront/storefront.ts';
-import { registerStorefrontRoutes } from './storefront/storefront.routes.ts';
+import { registerStorefrontRoutes, STOREFRONT_MAX_AGE_SECONDS } from './storefront/storefront.routes.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -17,9 +17,6 @@ export interface MonolithOverrides extends CoreOverrides {
   /** Wraps the home page's sources (tests make one fail or hang). */
   storefrontSources?: (real: StorefrontSources) => StorefrontSources;
 }
-
-/** The home page's public answer is kept no longer than the popularity ranking it shows (10 s). */
-const STOREFRONT_MAX_AGE_SECONDS = 10;
 
 export interface Monolith extends Omit<Core, 'close' | 'startBackground'> {
   app: HttpApp;

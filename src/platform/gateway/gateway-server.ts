@@ -45,6 +45,39 @@ export interface GatewayOptions {
    * peer's address, and a client-sent X-Forwarded-For is ignored.
    */
   trustedProxies: string[];
+  /**
+   * An answer the gateway makes itself instead of forwarding (the storefront's home page), built
+   * once the pools exist; undefined from it (or no option): none.
+   */
+  own?: (context: OwnRouteContext) => OwnRoute | undefined;
+}
+
+/** What an own route is built from. */
+export interface OwnRouteContext {
+  /** The route that serves `path` (the longest prefix equal to it or ending at a `/` of it): its prefix and target. */
+  routeFor(path: string): { prefix: string; target: ForwardTarget } | undefined;
+  /** The gateway's per-try and overall timeouts and retries, for calls of its own through a pool. */
+  forward: ForwardOptions;
+  metrics: Metrics;
+}
+
+/** An own route's answer, written as is (after the gateway's own headers: request id, rate limits). */
+export interface OwnAnswer {
+  status: number;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  /** JSON; none for a 304. */
+  body: string | undefined;
+}
+
+/**
+ * `GET` and `HEAD` of one exact path, answered by the gateway after its edge authentication
+ * (the signed principal is in the request's headers) and under the rate limit of the prefix the
+ * path falls under, one budget with the forwarded routes of that prefix.
+ */
+export interface OwnRoute {
+  path: string;
+  answer(exchange: Exchange): Promise<OwnAnswer>;
 }
 
 export interface Gateway {
@@ -64,6 +97,8 @@ interface Route {
   under: string;
   target: ForwardTarget;
   limiter: RouteLimiter;
+  /** After edge auth and limits: forwards (`proceed`), or the gateway's own answer. */
+  serve(exchange: Exchange, route: Route): void;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -128,7 +163,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const limiterFor = createRouteLimiters(policy, routeLimits);
   const decisions = { allowed: gatewayMetrics.limiterDecision('allowed'), refused: gatewayMetrics.limiterDecision('refused') };
   const routes: Route[] = table.routes
-    .map((r) => ({ prefix: r.prefix, under: `${r.prefix}/`, target: targets.get(r.pool)!, limiter: limiterFor(r.prefix) }))
+    .map((r): Route => ({ prefix: r.prefix, under: `${r.prefix}/`, target: targets.get(r.pool)!, limiter: limiterFor(r.prefix), serve: proceed }))
     .sort((a, b) => b.prefix.length - a.prefix.length);
   const trust = options.trustedProxies.length > 0 ? proxyaddr.compile(options.trustedProxies) : undefined;
 
@@ -136,6 +171,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     for (const route of routes) if (path === route.prefix || path.startsWith(route.under)) return route;
     return undefined;
   }
+
+  // The own route: the route its path falls under, with its limiter, answering instead of forwarding.
+  const own = options.own?.({
+    routeFor: (path) => match(path),
+    forward: options.forward,
+    metrics: options.metrics,
+  });
+  const ownBase = own ? match(own.path) : undefined;
+  const ownPath = ownBase ? own!.path : undefined;
+  const ownRoute: Route | undefined = ownBase ? { ...ownBase, serve: (exchange) => serveOwn(exchange, own!) } : undefined;
 
   function internalError(exchange: Exchange, error: unknown): void {
     logger.error({ err: error, requestId: exchange.id }, 'gateway: request failed');
@@ -170,6 +215,19 @@ export function createGateway(options: GatewayOptions): Gateway {
       default:
         return false;
     }
+  }
+
+  function serveOwn(exchange: Exchange, route: OwnRoute): void {
+    route.answer(exchange).then((answer) => {
+      const res = exchange.res;
+      if (res.destroyed) return; // the client left
+      const out = exchange.extra;
+      for (const name in answer.headers) out.push(name, answer.headers[name]!);
+      if (answer.body !== undefined) out.push('content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(answer.body)));
+      res.writeHead(answer.status, out);
+      // node:http sends no body for HEAD.
+      res.end(answer.body);
+    }, (error: unknown) => internalError(exchange, error));
   }
 
   /** Reads the body whole (at most the limit: 413 beyond), then forwards. */
@@ -215,7 +273,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     exchange.extra.push('ratelimit-limit', String(decision.limit), 'ratelimit-remaining', String(decision.remaining), 'ratelimit-reset', reset);
     if (decision.allowed) {
       decisions.allowed.inc();
-      return proceed(exchange, route);
+      return route.serve(exchange, route);
     }
     decisions.refused.inc();
     sendProblem(exchange, problem(429, 'RATE_LIMITED', `Too many requests; retry in ${reset} s.`), ['retry-after', reset]);
@@ -232,7 +290,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     limiter.consume(client).then((decision) => limited(exchange, route, decision), (error: unknown) => {
       // The Redis store falls back to its insurance limiter; anything left is not the client's fault.
       logger.warn({ err: error }, 'gateway: rate limiter failed; letting the request through');
-      proceed(exchange, route);
+      route.serve(exchange, route);
     });
   }
 
@@ -246,7 +304,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     const exchange: Exchange = { req, res, id, peer, address: trust ? proxyaddr(req, trust) : peer, body: null, extra: ['x-request-id', id] };
     if (closing) res.shouldKeepAlive = false;
     if (operations(exchange, path)) return;
-    const route = METHODS.has(req.method!) ? match(path) : undefined;
+    const method = req.method!;
+    // The one extra comparison on the forwarding path: whether this is the own route's path.
+    const route = path === ownPath && (method === 'GET' || method === 'HEAD') ? ownRoute : METHODS.has(method) ? match(path) : undefined;
     if (route === undefined || ((path.includes('.') || path.includes('%') || path.includes('\\')) && ESCAPE.test(path))) {
       return sendProblem(exchange, problem(404, 'NOT_FOUND', `No route for ${req.method} ${path}.`));
     }

@@ -7,7 +7,8 @@ export function publicCacheControl(maxAgeSeconds: number): string {
 
 export const PRIVATE_NO_STORE = 'private, no-store';
 
-function matches(ifNoneMatch: string, etag: string): boolean {
+/** True when an If-None-Match header names `etag` (or is `*`); weak comparison, as for GET. */
+export function etagMatches(ifNoneMatch: string, etag: string): boolean {
   if (ifNoneMatch.trim() === '*') return true;
   return ifNoneMatch.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }
@@ -19,7 +20,7 @@ function matches(ifNoneMatch: string, etag: string): boolean {
 export function sendNotModifiedIfFresh(request: FastifyRequest, reply: FastifyReply, etag: string, cacheControl: string): boolean {
   reply.header('ETag', etag).header('Cache-Control', cacheControl);
   const ifNoneMatch = request.headers['if-none-match'];
-  if (ifNoneMatch && matches(ifNoneMatch, etag)) {
+  if (ifNoneMatch && etagMatches(ifNoneMatch, etag)) {
     reply.code(304).send();
     return true;
   }
