@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
-import { INTERNAL_SECRET, JWT_SECRET, metric, startGatewayProcess, startRawUpstream, type RawUpstream, type RunningGateway } from './support.ts';
+import { INTERNAL_SECRET, JWT_SECRET, json, metric, startGatewayProcess, startRawUpstream, type RawUpstream, type RunningGateway } from './support.ts';
 
 const DEADLINE_MS = 300;
 /** A busy 2-core machine (other suites, three processes here) can add this much to an answer. */
@@ -23,6 +23,8 @@ describe('the home page aggregated at the gateway', () => {
   let slow: RunningGateway;
   let whole: RunningGateway;
   let limited: RunningGateway;
+  let own: RawUpstream;
+  let routed: RunningGateway;
   let token: string;
 
   const routesFile = async (name: string, ordersUrl: string) => {
@@ -44,13 +46,21 @@ describe('the home page aggregated at the gateway', () => {
     }, livePort);
     // Accepts connections and requests, never answers them (its /readyz passes).
     hanging = await startRawUpstream(() => {});
+    // A pool of its own for /api/v1/storefront: the gateway forwards the page there.
+    own = await startRawUpstream((_request, socket) => json(socket, 200, { from: 'storefront-pool' }));
+    const routedFile = path.join(dir, 'routed.json');
+    await writeFile(routedFile, JSON.stringify({
+      pools: { storefront: { upstreams: [own.url] }, rest: { upstreams: [`http://127.0.0.1:${livePort}`] } },
+      routes: [{ prefix: '/api/v1/storefront', pool: 'storefront' }, { prefix: '/api/v1', pool: 'rest' }],
+    }));
     const nobody = `http://127.0.0.1:${await freePort()}`;
     const env = { STOREFRONT_PART_DEADLINE_MS: String(DEADLINE_MS), RATE_LIMIT_POINTS: '100000', GATEWAY_HEALTH_INTERVAL_MS: '500' };
-    [down, slow, whole, limited] = await Promise.all([
+    [down, slow, whole, limited, routed] = await Promise.all([
       startGatewayProcess(['--routes', await routesFile('down', nobody)], await freePort(), env),
       startGatewayProcess(['--routes', await routesFile('slow', hanging.url)], await freePort(), env),
       startGatewayProcess(['--upstream', `http://127.0.0.1:${livePort}`], await freePort(), env),
       startGatewayProcess(['--upstream', `http://127.0.0.1:${livePort}`], await freePort(), { ...env, RATE_LIMIT_POINTS: '4' }),
+      startGatewayProcess(['--routes', routedFile], await freePort(), env),
     ]);
     const signup = await fetch(`${down.origin}/api/v1/auth/signup`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -60,8 +70,9 @@ describe('the home page aggregated at the gateway', () => {
     token = ((await signup.json()) as { token: string }).token;
   }, 120_000);
   afterAll(async () => {
-    await Promise.all([down, slow, whole, limited].map((g) => g?.stop()));
+    await Promise.all([down, slow, whole, limited, routed].map((g) => g?.stop()));
     await hanging?.close();
+    await own?.close();
     if (live?.child.exitCode === null) live.child.kill('SIGTERM');
     await live?.exited;
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -144,5 +155,23 @@ describe('the home page aggregated at the gateway', () => {
     expect(forged.status).toBe(200);
     expect(forged.body).not.toHaveProperty('orders');
     expect((await home(whole, { authorization: 'Bearer not-a-token' })).status).toBe(401);
+  });
+
+  it('gives an API-key caller the anonymous page (the gateway does not resolve keys)', async () => {
+    const r = await home(whole, { 'x-api-key': 'sk_live_anything' });
+    expect(r.status).toBe(200);
+    expect(r.body).not.toHaveProperty('orders');
+    expect(r.body.degraded).toEqual([]);
+    expect(r.headers.get('cache-control')).toMatch(/^public, /);
+  });
+
+  it('forwards the page when a routes file routes /api/v1/storefront to a pool itself', async () => {
+    const r = await home(routed, bearer());
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ from: 'storefront-pool' });
+    const got = own.requests.find((q) => q.path === '/api/v1/storefront/home');
+    expect(got).toBeDefined();
+    // Forwarded like any request: with the signed principal edge authentication made.
+    expect(got!.headers['x-scalemart-principal']).toEqual(expect.any(String));
   });
 });
