@@ -130,6 +130,10 @@ describe('the home page aggregated at the gateway', () => {
     const again = await home(down, { 'if-none-match': etag! });
     expect(again.status).toBe(304);
     expect((await home(down, { 'if-none-match': '"hstale"' })).status).toBe(200);
+    const head = await fetch(`${down.origin}/api/v1/storefront/home`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('etag')).toBe(etag);
+    expect(await head.text()).toBe('');
   });
 
   it('with one pool for every route (--upstream), aggregates from it, orders included', async () => {
