@@ -63,25 +63,32 @@ interface Sample {
   nodeRss: number;
   /** Proportional set size of everything else below it (the database server), MiB: shared buffers counted once. */
   databasePss: number;
-  /** Node's PSS plus the database's: what the deployment costs the host. */
-  totalPss: number;
+  /**
+   * Node's RSS plus the database's PSS: what the deployment costs the host. Node's own PSS would
+   * change whenever another Node process on the host starts or exits (they share the binary's pages).
+   */
+  total: number;
 }
 
 function sample(root: number, second: number): Sample {
   const pids = tree(root);
   const mib = (kb: number) => Math.round(kb / 1024);
-  const nodePss = rollup(root, 'Pss');
+  const nodeRss = rollup(root, 'Rss');
   const databasePss = pids.slice(1).reduce((sum, pid) => sum + rollup(pid, 'Pss'), 0);
-  return { second, nodeRss: mib(rollup(root, 'Rss')), databasePss: mib(databasePss), totalPss: mib(nodePss + databasePss) };
+  return { second, nodeRss: mib(nodeRss), databasePss: mib(databasePss), total: mib(nodeRss + databasePss) };
 }
 
-/** Memory flat: the last minute's mean within 10 % of the second minute's (after warm-up). */
+/**
+ * Memory flat: the last minute's mean within 10 % of the third minute's. The first two minutes are
+ * warm-up, in which bounded caches fill: PostgreSQL's 32 MB of shared buffers count as each page
+ * is first touched, and the L1 cache fills up to its item limit.
+ */
 function flat(samples: Sample[]): boolean {
   const mean = (from: number, to: number) => {
     const window = samples.filter((s) => s.second > from && s.second <= to);
-    return window.reduce((sum, s) => sum + s.totalPss, 0) / Math.max(1, window.length);
+    return window.reduce((sum, s) => sum + s.total, 0) / Math.max(1, window.length);
   };
-  return mean(SOAK_SECONDS - 60, SOAK_SECONDS) <= mean(60, 120) * 1.1;
+  return mean(SOAK_SECONDS - 60, SOAK_SECONDS) <= mean(120, 180) * 1.1;
 }
 
 /**
@@ -144,18 +151,18 @@ export const soakDefault: Scenario = {
 
     const seconds = results[0]!.samples.map((s) => s.second);
     const table = {
-      columns: ['second', ...results.flatMap((r) => [`${r.engine}: Node RSS MiB`, 'database PSS MiB', 'total PSS MiB'])],
+      columns: ['second', ...results.flatMap((r) => [`${r.engine}: Node RSS MiB`, 'database PSS MiB', 'total MiB'])],
       rows: seconds.map((second, i): Cell[] => [second, ...results.flatMap((r): Cell[] => {
         const s = r.samples[i];
-        return s ? [s.nodeRss, s.databasePss, s.totalPss] : ['', '', ''];
+        return s ? [s.nodeRss, s.databasePss, s.total] : ['', '', ''];
       })]),
     };
     const verdict = results.map((r) => {
-      const peak = Math.max(...r.samples.map((s) => s.totalPss));
+      const peak = Math.max(...r.samples.map((s) => s.total));
       return `${r.engine}: ${r.load.ok} ok, ${r.load.non2xx} non-2xx, ${r.load.errors} errors of ${r.load.scheduled}; p50 ${r.load.ms.p50.toFixed(1)} ms, p99 ${r.load.ms.p99.toFixed(1)} ms; peak ${peak} MiB; memory ${flat(r.samples) ? 'flat' : 'GROWING'}`;
     });
     const primary = results[0]!;
-    const peak = Math.max(...primary.samples.map((s) => s.totalPss));
+    const peak = Math.max(...primary.samples.map((s) => s.total));
     const barHolds = primary.load.errors === 0 && primary.load.non2xx === 0 && flat(primary.samples);
     verdict.push(`Bar (default: 0 errors, flat memory): ${barHolds ? 'holds' : 'NOT MET'}; goal < ${GOAL_MIB} MiB: ${peak < GOAL_MIB ? 'met' : 'not met'} (peak ${peak} MiB)`);
     const reportPaths = await publishReport(
