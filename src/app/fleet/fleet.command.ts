@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fleetDown, fleetStatus, fleetUp, type FleetStatus } from './fleet.ts';
-import { DEFAULT_TOPOLOGY, parseTopology, readTopology, TopologyError, type Topology } from './topology.ts';
+import { assertRunnable, DEFAULT_TOPOLOGY, parseTopology, readTopology, TopologyError, type Topology } from './topology.ts';
 
 const USAGE = `Usage: scalemart fleet up|down|status|deploy [options]
 
@@ -67,6 +67,8 @@ export async function fleetCommand(args: string[]): Promise<number> {
     if (action === 'deploy') {
       const { pinnedNodeVersion, writeDeploy } = await import('./deploy/index.ts');
       const topology = await loadTopology(values.topology);
+      // The generators can write service groups, but no image can run them yet: refuse, as `up` does.
+      assertRunnable(topology);
       const files = await writeDeploy(topology, values.out ?? 'deploy', process.cwd(), await pinnedNodeVersion(process.cwd()));
       process.stdout.write(`Wrote ${files.join(', ')}\n`);
       return 0;
