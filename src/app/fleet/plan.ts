@@ -30,7 +30,8 @@ export function startArgs(command: RoleCommand): string[] {
     case 'service':
       return [CLI_ENTRY, 'start', '--role', 'service', '--modules', (command.modules ?? []).join(','), '--stage', command.stage, ...port];
     case 'all':
-      return [CLI_ENTRY, 'start', '--stage', command.stage, ...port];
+      // --role all although it is the default: an exported SCALEMART_ROLE must not turn instances into gateways.
+      return [CLI_ENTRY, 'start', '--role', 'all', '--stage', command.stage, ...port];
   }
 }
 

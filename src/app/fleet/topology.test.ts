@@ -46,7 +46,7 @@ describe('fleet topology', () => {
     const plan = planFleet(t, secrets, '/tmp/d');
     expect(plan.map((p) => [p.name, p.port])).toEqual([['all-1', 4101], ['all-2', 4102], ['gateway-1', 4001]]);
     expect(plan[2]!.args).toEqual(['src/app/cli.ts', 'start', '--role', 'gateway', '--port', '4001', '--upstream', 'http://127.0.0.1:4101,http://127.0.0.1:4102', '--balancer', 'least-request']);
-    expect(plan[0]!.args).toEqual(['src/app/cli.ts', 'start', '--stage', 'scaled', '--port', '4101']);
+    expect(plan[0]!.args).toEqual(['src/app/cli.ts', 'start', '--role', 'all', '--stage', 'scaled', '--port', '4101']);
     for (const p of plan) expect(p.env).toMatchObject({ ...secrets, LOG_LEVEL: 'warn', HOST: '127.0.0.1', SCALEMART_DATA_DIR: `/tmp/d/${p.name}` });
     expect(publicUrl(t, plan)).toBe('http://127.0.0.1:18080');
     expect(edgeUpstreams(plan)).toEqual(['http://127.0.0.1:4001']);
