@@ -74,7 +74,7 @@ export async function fleetStatus(options: Pick<FleetOptions, 'dir'>): Promise<F
   if (state?.edge) {
     const edge = state.edge;
     processes.unshift({
-      name: 'edge', role: 'edge', group: 'edge', port: edge.port, pid: edge.pid, state: 'edge', restarts: 0, log: `${fleetPaths(dir).edge}/error.log`,
+      name: 'edge', role: 'edge', group: 'edge', port: edge.port, pid: edge.pid, state: 'edge', restarts: state.edgeRestarts ?? 0, log: `${fleetPaths(dir).edge}/error.log`,
       health: (await probeEdge(edge.port)) ? 'ready' : 'not ready',
     });
   }
@@ -108,12 +108,13 @@ export async function fleetUp(topology: Topology, options: FleetOptions & { read
   if (taken.length > 0) throw new Error(`port(s) ${taken.join(', ')} already answer; stop what runs there or change the topology`);
 
   let edge: StartedEdge | undefined;
-  if (topology.edge.enabled) {
-    log(`edge: starting nginx on port ${topology.edge.port}`);
-    edge = await startEdge({ dir: paths.edge, port: topology.edge.port, upstreams: edgeUpstreams(processes), cache: topology.edge.cache }, log);
+  const edgeOptions = topology.edge.enabled ? { dir: paths.edge, port: topology.edge.port, upstreams: edgeUpstreams(processes), cache: topology.edge.cache } : undefined;
+  if (edgeOptions) {
+    log(`edge: starting nginx on port ${edgeOptions.port}`);
+    edge = await startEdge(edgeOptions, log);
   }
   const plan: FleetPlan = {
-    version: 1, processes, node: options.node ?? process.execPath, cwd: resolve(options.cwd ?? process.cwd()),
+    version: 1, processes, edge: edgeOptions, node: options.node ?? process.execPath, cwd: resolve(options.cwd ?? process.cwd()),
     publicUrl: publicUrl(topology, processes), stopTimeoutMs: options.stopTimeoutMs ?? 15_000, backoff: options.backoff ?? DEFAULT_BACKOFF,
   };
   await writeJson(paths.plan, plan, 0o600);
@@ -143,9 +144,9 @@ export async function fleetUp(topology: Topology, options: FleetOptions & { read
 }
 
 /**
- * Stops the fleet: the edge first (the front door closes), then the supervisor by SIGTERM (it
- * stops gateways, then instances, each SIGTERM then SIGKILL), and finally any recorded pid that
- * is still the process we started (a supervisor that was itself killed leaves its children).
+ * Stops the fleet: the supervisor by SIGTERM (it stops gateways, then instances, each SIGTERM then
+ * SIGKILL), then the edge (SIGQUIT, as `infra down`), and finally any recorded pid that is still
+ * the process we started (a supervisor that was itself killed leaves its children).
  * Only recorded pids are signalled, never processes found by name.
  */
 export async function fleetDown(options: FleetOptions): Promise<string[]> {
@@ -154,7 +155,6 @@ export async function fleetDown(options: FleetOptions): Promise<string[]> {
   const state = await readState(dir);
   if (!state) return [];
   const actions: string[] = [];
-  if (state.edge && (await stopEdge(state.edge))) actions.push('edge: stopped');
   if (await supervisorRunning(dir, state)) {
     process.kill(state.supervisorPid, 'SIGTERM');
     // Its children get stopTimeoutMs for SIGTERM and then SIGKILL; allow for that and a margin.
@@ -167,8 +167,11 @@ export async function fleetDown(options: FleetOptions): Promise<string[]> {
       actions.push(`supervisor (pid ${state.supervisorPid}): stopped`);
     }
   }
-  // Whatever the supervisor recorded and is still ours: orphans of a supervisor that died.
+  // The edge after the supervisor, which would otherwise start it again; meanwhile it keeps
+  // routing to the draining gateways. The latest state names the edge the supervisor restarted.
   const latest = (await readState(dir)) ?? state;
+  if (latest.edge && (await stopEdge(latest.edge))) actions.push('edge: stopped');
+  // Whatever the supervisor recorded and is still ours: orphans of a supervisor that died.
   for (const p of latest.processes) {
     if (p.pid === null || !(await isOurs(p.pid, processMarks(p)))) continue;
     process.kill(p.pid, 'SIGTERM');

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StartedEdge } from '../infra/edge.ts';
+import type { EdgeOptions, StartedEdge } from '../infra/edge.ts';
 import type { FleetRole, PlannedProcess } from './plan.ts';
 
 /** `<dir>/plan.json`: what `fleet up` asks the supervisor to run (holds the secrets: mode 0600). */
@@ -12,6 +13,8 @@ export interface FleetPlan {
   /** The project root, the processes' working directory. */
   cwd: string;
   publicUrl: string;
+  /** The nginx edge `up` started, for the supervisor to start again should it die. */
+  edge?: EdgeOptions | undefined;
   stopTimeoutMs: number;
   backoff: BackoffOptions;
 }
@@ -51,6 +54,8 @@ export interface FleetState {
   supervisorPid: number;
   publicUrl: string;
   edge?: StartedEdge | undefined;
+  /** Times the supervisor started the edge again after it died. */
+  edgeRestarts?: number | undefined;
   processes: ProcessRecord[];
   updatedAt: string;
 }
@@ -83,13 +88,22 @@ export async function writeJson(file: string, value: unknown, mode = 0o644): Pro
 export const readPlan = (dir: string) => readJson<FleetPlan>(fleetPaths(dir).plan);
 export const readState = (dir: string) => readJson<FleetState>(fleetPaths(dir).state);
 
-/** Whether a pid is alive (signal 0 checks without signalling; EPERM still means it exists). */
+/**
+ * Whether a pid is alive: signal 0 checks without signalling (EPERM still means it exists), and a
+ * zombie (exited, not yet reaped by whoever inherited it) counts as gone.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state …"; comm may hold spaces and parentheses, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { backoffMs, fleetPaths, readPlan, readState, writeJson, type FleetPlan, type FleetState, type ProcessRecord } from './state.ts';
+import { isOurEdge, startEdge, type StartedEdge } from '../infra/edge.ts';
 import { probeReady } from './health.ts';
 
 /**
@@ -12,7 +13,8 @@ import { probeReady } from './health.ts';
  * died. A restart loop polling pids from a cron-like `status` would be late and racy; a systemd
  * unit per process would need root and a unit file per topology. So the supervisor owns every
  * gateway and instance as its children, restarts a crashed one with capped exponential backoff,
- * and writes `state.json` on every change; `status` reads that file, and `down` sends the
+ * (and the nginx edge, which daemonizes, by watching its pid), and writes `state.json` on every
+ * change; `status` reads that file, and `down` sends the
  * supervisor SIGTERM, which stops the children gracefully and then exits. Were the supervisor
  * itself killed, its children live on with their pids in `state.json`, and `down` stops them
  * by those pids.
@@ -29,12 +31,14 @@ export async function runSupervisor(dir: string): Promise<void> {
   const timers = new Map<string, NodeJS.Timeout>();
   const crashes = new Map<string, { inARow: number; startedAt: number }>();
   let stopping = false;
+  let edge: StartedEdge | undefined = previous?.edge;
+  let edgeRestarts = 0;
 
   // Writes are serialised so an older state never lands after a newer one.
   let writing = Promise.resolve();
   const save = () => {
     const state: FleetState = {
-      version: 1, supervisorPid: process.pid, publicUrl: plan.publicUrl, edge: previous?.edge,
+      version: 1, supervisorPid: process.pid, publicUrl: plan.publicUrl, edge, edgeRestarts,
       processes: [...records.values()], updatedAt: new Date().toISOString(),
     };
     writing = writing.then(() => writeJson(paths.state, state)).catch((error: unknown) => log(`state write failed: ${String(error)}`));
@@ -98,9 +102,36 @@ export async function runSupervisor(dir: string): Promise<void> {
     }));
   }
 
+  /**
+   * nginx runs as a daemon (its master is not our child), so its death is seen by polling its
+   * pid every second; it is started again with the same backoff. Its workers can outlive a killed
+   * master and hold the port for a moment; a start that fails then is simply retried.
+   */
+  let edgeCrashes = 0;
+  let edgeBusy = false;
+  const watchEdge = setInterval(() => {
+    if (!plan.edge || !edge || stopping || edgeBusy) return;
+    edgeBusy = true;
+    void (async () => {
+      if (await isOurEdge(edge!)) return;
+      edgeCrashes += 1;
+      const delay = backoffMs(edgeCrashes, plan.backoff);
+      log(`edge: pid ${edge!.pid} is gone; starting it again in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+      if (stopping) return;
+      edge = await startEdge(plan.edge!, log);
+      edgeRestarts += 1;
+      edgeCrashes = 0;
+      log(`edge: started again, pid ${edge.pid}`);
+      await save();
+    })().catch((error: unknown) => log(`edge: restart failed (${error instanceof Error ? error.message : String(error)}); retrying`))
+      .finally(() => (edgeBusy = false));
+  }, 1000);
+
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(watchEdge);
     log(`${signal}: stopping the fleet`);
     for (const timer of timers.values()) clearTimeout(timer);
     for (const name of timers.keys()) records.get(name)!.state = 'stopped';
