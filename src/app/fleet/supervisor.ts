@@ -60,6 +60,8 @@ export async function runSupervisor(dir: string): Promise<void> {
     crashes.set(name, entry);
     log(`${name}: started, pid ${child.pid} (${spec.args.join(' ')})`);
     void save();
+    // A spawn that fails (no such binary) emits 'error'; unhandled, it would end the supervisor.
+    child.once('error', (error) => log(`${name}: ${error.message}`));
     child.once('exit', (code, signal) => {
       children.delete(name);
       record.lastExit = { code, signal, at: new Date().toISOString() };
