@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { probeEdge, startEdge, stopEdge, type StartedEdge } from '../infra/edge.ts';
 import { loadOrCreateSecret } from '../secrets.ts';
 import { portAnswers, probeReady } from './health.ts';
@@ -14,7 +15,7 @@ import { assertRunnable, type Topology } from './topology.ts';
 export interface FleetOptions {
   /** The fleet's directory: plan, state, secrets, logs, per-process data, the edge. */
   dir: string;
-  /** The project root the processes run in; default the current directory. */
+  /** The project root the processes run in (their command lines name `src/app/cli.ts`); default this checkout's. */
   cwd?: string | undefined;
   /** The node binary; default the one running this command. */
   node?: string | undefined;
@@ -46,6 +47,9 @@ export interface FleetStatus {
   logs: string;
   processes: FleetProcessStatus[];
 }
+
+/** This checkout's root, whatever directory `fleet up` is run from. */
+const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -114,7 +118,7 @@ export async function fleetUp(topology: Topology, options: FleetOptions & { read
     edge = await startEdge(edgeOptions, log);
   }
   const plan: FleetPlan = {
-    version: 1, processes, edge: edgeOptions, node: options.node ?? process.execPath, cwd: resolve(options.cwd ?? process.cwd()),
+    version: 1, processes, edge: edgeOptions, node: options.node ?? process.execPath, cwd: resolve(options.cwd ?? PROJECT_ROOT),
     publicUrl: publicUrl(topology, processes), stopTimeoutMs: options.stopTimeoutMs ?? 15_000, backoff: options.backoff ?? DEFAULT_BACKOFF,
   };
   await writeJson(paths.plan, plan, 0o600);
