@@ -138,3 +138,40 @@ describe('scalemart fleet on real processes', () => {
     expect((await cli(['status', '--dir', dir])).code).toBe(1);
   }, 120_000);
 });
+
+describe('scalemart fleet when its supervisor is killed', () => {
+  let dir: string;
+  let file: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'scalemart-fleet-orphans-'));
+    file = join(dir, 'topology.json');
+    await writeFile(file, JSON.stringify({
+      ...topology, edge: { enabled: false }, gateways: { instances: 0, port: 26950 }, groups: [{ name: 'all', instances: 1, port: 26951 }],
+    }));
+  });
+
+  afterAll(async () => {
+    await cli(['down', '--dir', dir]);
+    await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('leaves its children running, refuses a new up, and down stops them by their recorded pids', async () => {
+    const up = await cli(['up', '--topology', file, '--dir', dir, '--json']);
+    expect(up.code, `${up.stderr}\n${up.stdout}`).toBe(0);
+    const s = JSON.parse(up.stdout) as FleetStatus;
+    const instance = s.processes.find((p) => p.name === 'all-1')!;
+    process.kill(s.supervisorPid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    const after = JSON.parse((await cli(['status', '--json', '--dir', dir])).stdout) as FleetStatus;
+    expect(after.running).toBe(false);
+    expect(after.processes.find((p) => p.name === 'all-1')).toMatchObject({ pid: instance.pid, health: 'ready' });
+    const again = await cli(['up', '--topology', file, '--dir', dir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/still run without their supervisor/);
+    const down = await cli(['down', '--dir', dir]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain(`all-1 (pid ${instance.pid}): stopped without its supervisor`);
+    expect(alive(instance.pid!)).toBe(false);
+  }, 240_000);
+});
