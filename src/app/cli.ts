@@ -10,6 +10,7 @@ import { readShardMap, shardMapMigrations } from '../platform/db/sharding/shard-
 import { createCore } from './core.ts';
 import { addShard } from './shard-rebalance.ts';
 import { infraCommand } from './infra/infra.command.ts';
+import { fleetCommand } from './fleet/fleet.command.ts';
 import { runServer, DEMO_USER_PASSWORD } from './server.ts';
 import { seed } from './seed/seed.ts';
 import { rebuildProjection } from '../modules/orders/index.ts';
@@ -22,6 +23,8 @@ const USAGE = `Usage: scalemart <command>
   seed [--products N] [--users N]              load a realistic catalog and users (default 10000 products, 100 users)
   infra up|down|status [--dir D] [--base-port N] [--purge] [--json] [--edge …]
                                                local PostgreSQL (primary, 2 replicas, 4 shards), Redis, NATS, nginx edge for the scaled stage
+  fleet up|down|status|deploy [--topology FILE] [--dir D] [--json] [--out D]
+                                               run the edge, gateways and instances of a topology on this machine; generate deploy/
   replay --projection NAME                     rebuild a read model from the event log (order-history, product-sales)
   shards status | shards add --url URL         list the orders/inventory shard map; add a shard online (moves only the keys it takes)
   lab run <scenario> | lab list                run a load-lab scenario
@@ -135,6 +138,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'infra':
       return infraCommand(rest);
+    case 'fleet':
+      return fleetCommand(rest);
     case 'replay':
       await replayCommand(rest);
       return 0;
