@@ -28,6 +28,7 @@ interface GeneratedClient {
     location: string | null;
     order: { id: string; status: string };
     invoice: Uint8Array;
+    history: string[];
   }>;
 }
 interface LintReport { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string; location: { pointer: string }[] }[] }
@@ -89,7 +90,12 @@ export async function signupOrderInvoice(baseUrl: string, admin: Account, custom
   const invoice = await until(
     async () => (await api.GET('/api/v1/orders/{id}/invoice', { headers: bearer(token), params: { path: { id } }, parseAs: 'arrayBuffer' })).data,
   );
-  return { placed: placed.data, location, order, invoice: new Uint8Array(invoice) };
+  // No query: \`limit\` has a default, so the document does not make the client send it.
+  const history = await until(
+    async () => (await api.GET('/api/v1/orders', { headers: bearer(token) })).data,
+    (page) => page.items.some((o) => o.id === id),
+  );
+  return { placed: placed.data, location, order, invoice: new Uint8Array(invoice), history: history.items.map((o) => o.id) };
 }
 
 // Never called. tsc fails on an unused @ts-expect-error, so these prove the types constrain calls.
@@ -169,5 +175,6 @@ describe('the OpenAPI document, through a generated client', () => {
     expect(result.location).toBe(`/api/v1/orders/${result.placed.id}`);
     expect(result.order).toMatchObject({ id: result.placed.id, status: 'confirmed', total: 2500, items: [{ sku: 'TYPED-CLIENT-1', quantity: 2 }] });
     expect(Buffer.from(result.invoice.subarray(0, 5)).toString()).toBe('%PDF-');
+    expect(result.history).toEqual([result.placed.id]);
   }, 60_000);
 });

@@ -21,7 +21,7 @@ import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { installAuthentication } from './authenticate.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { onEveryResponse } from './on-every-response.ts';
-import { openApiDocument } from './openapi.ts';
+import { openApiOptions } from './openapi.ts';
 import { installRateLimits } from './rate-limit.hook.ts';
 import { createValidatorCompiler } from './validation.ts';
 
@@ -119,7 +119,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     });
   }
 
-  await app.register(swagger, { openapi: openApiDocument(options.version) });
+  await app.register(swagger, openApiOptions(options.version));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   observe(app, options.metrics, options.readiness);
