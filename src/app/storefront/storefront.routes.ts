@@ -65,6 +65,7 @@ export function registerStorefrontRoutes(app: HttpApp, storefront: Storefront, o
   app.get('/api/v1/storefront/home', {
     schema: {
       tags: ['storefront'],
+      operationId: 'getStorefrontHome',
       summary: 'The home page in one call: featured and popular products with stock badges, and (signed in) your latest orders',
       description: 'Parts are fetched in parallel, each under a deadline; one that fails or is late is left out and named in `degraded`, still with a 200. '
         + 'The anonymous answer is public (ETag, Cache-Control); a signed-in one is private.',

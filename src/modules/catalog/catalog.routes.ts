@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { HttpApp } from '../../platform/http/create-app.ts';
-import { AUTHENTICATED, requireRole } from '../../platform/http/authenticate.ts';
+import { AUTHENTICATED, PUBLIC, requireRole } from '../../platform/http/authenticate.ts';
 import { publicCacheControl, sendNotModifiedIfFresh } from '../../platform/http/http-cache.ts';
 import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
@@ -77,6 +77,8 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
   app.get('/api/v1/products', {
     schema: {
       tags: ['catalog'],
+      operationId: 'listProducts',
+      security: PUBLIC,
       summary: 'A page of products, filtered by category or searched by text',
       querystring: Type.Object({
         category: Type.Optional(Category),
@@ -105,6 +107,8 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
   app.get('/api/v1/products/:id', {
     schema: {
       tags: ['catalog'],
+      operationId: 'getProduct',
+      security: PUBLIC,
       summary: 'One product with its price and stock summary',
       params: Type.Object({ id: Id }),
       response: { 200: ProductSchema, 304: Type.Null(), 400: problemSchema, 404: problemSchema },
@@ -121,6 +125,7 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
     preValidation: requireRole('admin'),
     schema: {
       tags: ['catalog'],
+      operationId: 'createProduct',
       summary: 'Create a product (admin); `stock` sets its initial stock',
       security: AUTHENTICATED,
       body: Type.Object({
@@ -141,6 +146,7 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
     preValidation: requireRole('admin'),
     schema: {
       tags: ['catalog'],
+      operationId: 'updateProduct',
       summary: 'Change a product (admin); caches drop the old value',
       security: AUTHENTICATED,
       params: Type.Object({ id: Id }),

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { HttpApp } from '../../platform/http/create-app.ts';
-import { AUTHENTICATED, principalOf, requireRole } from '../../platform/http/authenticate.ts';
+import { AUTHENTICATED, PUBLIC, principalOf, requireRole } from '../../platform/http/authenticate.ts';
 import { PRIVATE_NO_STORE } from '../../platform/http/http-cache.ts';
 import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
@@ -26,6 +26,8 @@ export function registerIdentityRoutes(app: HttpApp, identity: IdentityApi): voi
   app.post('/api/v1/auth/signup', {
     schema: {
       tags: ['identity'],
+      operationId: 'signup',
+      security: PUBLIC,
       summary: 'Create a customer account',
       body: Type.Object({ email: Email, password: Password, name: Name, country: Country }, { additionalProperties: false }),
       response: { 201: Type.Object({ user: UserSchema, token: Type.String() }), ...errors },
@@ -38,6 +40,8 @@ export function registerIdentityRoutes(app: HttpApp, identity: IdentityApi): voi
   app.post('/api/v1/auth/login', {
     schema: {
       tags: ['identity'],
+      operationId: 'login',
+      security: PUBLIC,
       summary: 'Exchange credentials for an access token',
       body: Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ token: Type.String(), expiresIn: Type.Integer({ description: 'seconds' }) }), ...errors },
@@ -49,7 +53,7 @@ export function registerIdentityRoutes(app: HttpApp, identity: IdentityApi): voi
 
   app.get('/api/v1/users/me', {
     preValidation: requireRole('customer'),
-    schema: { tags: ['identity'], summary: 'Your profile', security: AUTHENTICATED, response: { 200: UserSchema, ...errors } },
+    schema: { tags: ['identity'], operationId: 'getMe', summary: 'Your profile', security: AUTHENTICATED, response: { 200: UserSchema, ...errors } },
   }, async (request, reply) => {
     reply.header('Cache-Control', PRIVATE_NO_STORE);
     const user = await identity.getUser(principalOf(request).subject);
@@ -61,6 +65,7 @@ export function registerIdentityRoutes(app: HttpApp, identity: IdentityApi): voi
     preValidation: requireRole('customer'),
     schema: {
       tags: ['identity'],
+      operationId: 'updateMe',
       summary: 'Change your name or country',
       security: AUTHENTICATED,
       body: Type.Object({ name: Type.Optional(Name), country: Type.Optional(Country) }, { additionalProperties: false, minProperties: 1 }),
@@ -75,6 +80,7 @@ export function registerIdentityRoutes(app: HttpApp, identity: IdentityApi): voi
     preValidation: requireRole('admin'),
     schema: {
       tags: ['identity'],
+      operationId: 'createApiKey',
       summary: 'Create an API key for a machine client (shown once)',
       security: AUTHENTICATED,
       body: Type.Object({ name: Name, role: Role }, { additionalProperties: false }),

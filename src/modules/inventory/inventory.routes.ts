@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { HttpApp } from '../../platform/http/create-app.ts';
-import { AUTHENTICATED, requireRole } from '../../platform/http/authenticate.ts';
+import { AUTHENTICATED, PUBLIC, requireRole } from '../../platform/http/authenticate.ts';
 import { publicCacheControl, sendNotModifiedIfFresh } from '../../platform/http/http-cache.ts';
 import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
@@ -22,6 +22,8 @@ export function registerInventoryRoutes(app: HttpApp, inventory: InventoryApi, o
   app.get('/api/v1/inventory/:sku', {
     schema: {
       tags: ['inventory'],
+      operationId: 'getStock',
+      security: PUBLIC,
       summary: 'Stock level of a SKU',
       params: Type.Object({ sku: SkuSchema }),
       response: { 200: StockSchema, 400: problemSchema, 404: problemSchema },
@@ -38,6 +40,7 @@ export function registerInventoryRoutes(app: HttpApp, inventory: InventoryApi, o
     preValidation: requireRole('admin'),
     schema: {
       tags: ['inventory'],
+      operationId: 'setStock',
       summary: 'Set the available stock of a SKU (admin)',
       security: AUTHENTICATED,
       params: Type.Object({ sku: SkuSchema }),

@@ -51,6 +51,7 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
     preValidation: requireRole('customer'),
     schema: {
       tags: ['orders'],
+      operationId: 'placeOrder',
       summary: 'Place an order; it is processed in the background (202)',
       security: AUTHENTICATED,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
@@ -73,7 +74,7 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
 
   app.get('/api/v1/orders/:id', {
     preValidation: requireRole('customer'),
-    schema: { tags: ['orders'], summary: 'An order with its status and timeline', security: AUTHENTICATED, params: Id, response: { 200: OrderView, ...errors } },
+    schema: { tags: ['orders'], operationId: 'getOrder', summary: 'An order with its status and timeline', security: AUTHENTICATED, params: Id, response: { 200: OrderView, ...errors } },
   }, async (request, reply) => {
     reply.header('Cache-Control', PRIVATE_NO_STORE);
     return view(request.params.id, principalOf(request).subject);
@@ -83,6 +84,7 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
     preValidation: requireRole('customer'),
     schema: {
       tags: ['orders'],
+      operationId: 'listOrders',
       summary: 'Your order history, newest first (a read model, updated within moments of a change)',
       security: AUTHENTICATED,
       querystring: Type.Object({ cursor: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }) }, { additionalProperties: false }),
@@ -103,7 +105,7 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
 
   app.post('/api/v1/orders/:id/cancel', {
     preValidation: requireRole('customer'),
-    schema: { tags: ['orders'], summary: 'Cancel a pending or confirmed order; its compensations run', security: AUTHENTICATED, params: Id, response: { 202: Type.Object({ id: Type.String(), status: Status }), ...errors } },
+    schema: { tags: ['orders'], operationId: 'cancelOrder', summary: 'Cancel a pending or confirmed order; its compensations run', security: AUTHENTICATED, params: Id, response: { 202: Type.Object({ id: Type.String(), status: Status }), ...errors } },
   }, async (request, reply) => {
     const order = await orders.cancel(principalOf(request).subject, request.params.id);
     return reply.code(202).header('Cache-Control', PRIVATE_NO_STORE).send({ id: order.id, status: order.status });
@@ -113,6 +115,7 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
     preValidation: requireRole('admin'),
     schema: {
       tags: ['orders'],
+      operationId: 'listAllOrders',
       summary: 'Every customer\'s orders, newest first, merged from all shards (admin)',
       security: AUTHENTICATED,
       querystring: Type.Object({ status: Type.Optional(Status), cursor: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }) }, { additionalProperties: false }),
@@ -141,6 +144,7 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
     preValidation: requireRole('admin'),
     schema: {
       tags: ['orders'],
+      operationId: 'getSales',
       summary: 'Confirmed orders and revenue per currency, summed over all shards (admin)',
       security: AUTHENTICATED,
       response: { 200: Type.Object({ totals: Type.Array(Type.Object({ currency: Type.String(), orders: Type.Integer(), revenue: Type.Integer() })) }), 503: problemSchema, ...errors },
@@ -155,7 +159,15 @@ export function registerOrderRoutes(app: HttpApp, deps: { db: Database; orders: 
 
   app.get('/api/v1/orders/:id/invoice', {
     preValidation: requireRole('customer'),
-    schema: { tags: ['orders'], summary: 'The invoice PDF of a confirmed order', security: AUTHENTICATED, params: Id, response: { ...errors } },
+    schema: {
+      tags: ['orders'],
+      operationId: 'getInvoice',
+      summary: 'The invoice PDF of a confirmed order',
+      security: AUTHENTICATED,
+      params: Id,
+      // Documents the PDF only: a Buffer is sent as it is, never through the response serialiser.
+      response: { 200: { description: 'The invoice', content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } } }, ...errors },
+    },
   }, async (request, reply) => {
     const order = await orders.get(principalOf(request).subject, request.params.id);
     if (!order) throw PlatformErrors.notFound('order');

@@ -16,6 +16,7 @@ export function registerEventAdminRoutes(app: HttpApp, deps: { db: Database; tra
     preValidation: requireRole('admin'),
     schema: {
       tags: ['events'],
+      operationId: 'listDeadLetters',
       summary: 'Events that kept failing, newest first',
       security: AUTHENTICATED,
       querystring: Type.Object({ consumer: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) }, { additionalProperties: false }),
@@ -38,6 +39,7 @@ export function registerEventAdminRoutes(app: HttpApp, deps: { db: Database; tra
     preValidation: requireRole('admin'),
     schema: {
       tags: ['events'],
+      operationId: 'replayEvents',
       summary: 'Replay a consumer group from a log sequence or from a time: every later event is handled again',
       security: AUTHENTICATED,
       body: Type.Object({

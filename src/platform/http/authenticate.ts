@@ -82,3 +82,10 @@ export function principalOf(request: FastifyRequest): Principal {
 
 /** OpenAPI security requirement of a guarded route: a bearer token or an API key. */
 export const AUTHENTICATED: Array<Record<string, string[]>> = [{ bearer: [] }, { apiKey: [] }];
+
+/**
+ * OpenAPI security requirement of a public route: none. Stated rather than left out, so that the
+ * document says so (a client generator otherwise cannot tell "public" from "forgot to say"). A
+ * credential that is sent anyway is still checked (see installAuthentication).
+ */
+export const PUBLIC: Array<Record<string, string[]>> = [];

@@ -21,6 +21,7 @@ import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { installAuthentication } from './authenticate.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { onEveryResponse } from './on-every-response.ts';
+import { openApiOptions } from './openapi.ts';
 import { installRateLimits } from './rate-limit.hook.ts';
 import { createValidatorCompiler } from './validation.ts';
 
@@ -118,17 +119,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     });
   }
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Scalemart API', version: options.version, description: 'The public contract of ../shared/API.md.' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-        },
-      },
-    },
-  });
+  await app.register(swagger, openApiOptions(options.version));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   observe(app, options.metrics, options.readiness);

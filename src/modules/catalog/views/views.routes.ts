@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { PlatformErrors } from '../../../platform/errors/domain-error.ts';
+import { PUBLIC } from '../../../platform/http/authenticate.ts';
 import type { HttpApp } from '../../../platform/http/create-app.ts';
 import { problemSchema } from '../../../platform/http/problem.ts';
 import { publicCacheControl } from '../../../platform/http/http-cache.ts';
@@ -17,6 +18,8 @@ export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: V
   app.get('/api/v1/products/popular', {
     schema: {
       tags: ['catalog'],
+      operationId: 'listPopularProducts',
+      security: PUBLIC,
       summary: 'The most viewed products, most first (view counts are write-behind: a view shows within a few seconds)',
       querystring: Type.Object({
         category: Type.Optional(Category),
@@ -33,6 +36,8 @@ export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: V
   app.post('/api/v1/products/:id/views', {
     schema: {
       tags: ['catalog'],
+      operationId: 'recordProductView',
+      security: PUBLIC,
       summary: 'Count a product view (write-behind: counted within moments; the same viewId counts once)',
       params: Params,
       body: Type.Object({ viewId: Type.String({ pattern: '^[A-Za-z0-9-]{8,64}$', description: 'client-generated, e.g. a UUID; makes retries safe' }) }, { additionalProperties: false }),
@@ -47,6 +52,8 @@ export function registerViewRoutes(app: HttpApp, catalog: CatalogApi, counter: V
   app.get('/api/v1/products/:id/views', {
     schema: {
       tags: ['catalog'],
+      operationId: 'getProductViews',
+      security: PUBLIC,
       summary: 'Views counted so far (popularity)',
       params: Params,
       response: { 200: Type.Object({ productId: Type.String(), views: Type.Integer() }), 400: problemSchema },
