@@ -92,6 +92,18 @@ describe('the embedded PostgreSQL server', () => {
     }
   });
 
+  it('refuses at once a second opener of a directory that a live process is using', async () => {
+    const db = await createEmbeddedPostgresDatabase({ dataDir, poolSize: 2 });
+    try {
+      const started = Date.now();
+      await expect(createEmbeddedPostgresDatabase({ dataDir, poolSize: 2 })).rejects.toThrow(`is in use by process ${process.pid}`);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect((await db.query<{ ok: number }>('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('keeps the cluster private to the account that runs it', () => {
     expect(statSync(path.join(dataDir, 'postgres')).mode & 0o077).toBe(0);
   });

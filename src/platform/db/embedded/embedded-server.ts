@@ -126,10 +126,31 @@ function isPostmaster(pid: number, postgres: string): boolean {
   }
 }
 
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The live process that owns a running postmaster (its supervisor's parent), or undefined when
+ * that owner is gone: then the supervisor was handed to init and is shutting the server down.
+ */
+function ownerOf(postmaster: number): number | undefined {
+  const supervisor = parentOf(postmaster);
+  const owner = supervisor === undefined ? undefined : parentOf(supervisor);
+  return owner === undefined || owner <= 1 ? undefined : owner;
+}
+
 /**
  * A postmaster from this process's previous life may still be shutting down (its supervisor saw
- * the pipe close). Wait for it. A lock file naming a process that is not our postmaster is stale
- * (a reboot reused the pid): PostgreSQL would refuse to start over it, so it goes.
+ * the pipe close). Wait for it. One whose owner is alive belongs to another running process (a
+ * second `scalemart start` on the same directory): that is an error at once. A lock file naming a
+ * process that is not our postmaster is stale (a reboot reused the pid): PostgreSQL would refuse
+ * to start over it, so it goes.
  */
 async function awaitPreviousServer(dir: string, postgres: string, timeoutMs: number): Promise<void> {
   const lock = path.join(dir, 'postmaster.pid');
@@ -145,6 +166,8 @@ async function awaitPreviousServer(dir: string, postgres: string, timeoutMs: num
       rmSync(lock, { force: true });
       return;
     }
+    const owner = ownerOf(pid);
+    if (owner !== undefined) throw new Error(`the embedded database in ${dir} is in use by process ${owner} (another Scalemart on the same data directory?)`);
     if (Date.now() > deadline) throw new Error(`the embedded database in ${dir} is still held by process ${pid}`);
     await sleep(100);
   }
