@@ -46,12 +46,13 @@ export interface ForwardTarget {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'host']);
 
 /** Upstream statuses an idempotent request is retried on, elsewhere: the instance could not serve it (draining, overloaded). */
-const RETRY_STATUS = new Set([502, 503, 504]);
+export const RETRY_STATUS: ReadonlySet<number> = new Set([502, 503, 504]);
 
 /** Answers up to this size (by Content-Length) are read whole before they are sent on. */
 const BUFFER_BYTES = 1024 * 1024;
 
-function classify(error: unknown): FailureKind {
+/** What kind of failure an undici error is: the instance refused, was too slow, or broke the exchange. */
+export function classify(error: unknown): FailureKind {
   const code = (error as { code?: string }).code;
   switch (code) {
     case 'ECONNREFUSED':

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { GatewayError, type GatewayErrorCode } from './errors.ts';
 import type { FailureKind } from './gateway-metrics.ts';
-import type { ForwardOptions, ForwardTarget } from './forward.ts';
+import { classify, RETRY_STATUS, type ForwardOptions, type ForwardTarget } from './forward.ts';
 import type { UpstreamInstance } from './upstream-instance.ts';
 
 /** A GET the gateway makes on its own behalf (a part of an aggregate), not a client's request passed on. */
@@ -17,24 +17,6 @@ export interface UpstreamAnswer {
   status: number;
   headers: Dispatcher.ResponseData['headers'];
   body: Uint8Array;
-}
-
-/** Statuses a GET is retried on, elsewhere (as forward.ts): the instance could not serve it. */
-const RETRY_STATUS = new Set([502, 503, 504]);
-
-function classify(error: unknown): FailureKind {
-  switch ((error as { code?: string }).code) {
-    case 'ECONNREFUSED':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'connect';
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return 'timeout';
-    default:
-      return 'reset';
-  }
 }
 
 const codeFor = (failure: FailureKind | undefined): GatewayErrorCode =>
