@@ -67,9 +67,14 @@ describe('the embedded PostgreSQL server', () => {
     let out = '';
     child.stdout.on('data', (c) => (out += String(c)));
     child.stderr.on('data', (c) => (out += String(c)));
-    expect(await until(() => out.includes('committed'), 60_000), out).toBe(true);
-    const pid = postmasterPid(dataDir);
-    child.kill('SIGKILL');
+    let pid: number;
+    try {
+      expect(await until(() => out.includes('committed'), 60_000), out).toBe(true);
+      pid = postmasterPid(dataDir);
+    } finally {
+      // Killed on a failed assertion too; its supervisor then stops the server it started.
+      child.kill('SIGKILL');
+    }
     // Its supervisor sees the pipe close and shuts the server down.
     expect(await until(() => !alive(pid), 15_000)).toBe(true);
 
