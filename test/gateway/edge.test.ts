@@ -10,6 +10,9 @@ import { INTERNAL_SECRET, JWT_SECRET, json, metric, sleep, startGatewayProcess, 
  * invalid status lines, bodies that stop mid-way, answers that never come. Outlier ejection is
  * set out of reach here so every request sees both instances (ejection is tested on its own).
  */
+/** Chunk i of the streamed answer: 64 KiB of one letter, so order and completeness can be checked. */
+const BIG_CHUNK = (i: number) => String.fromCharCode(97 + (i % 26)).repeat(0x10000);
+
 describe('the gateway in front of misbehaving upstreams', () => {
   let a: RawUpstream;
   let b: RawUpstream;
@@ -20,6 +23,7 @@ describe('the gateway in front of misbehaving upstreams', () => {
   function behave(request: { method: string; path: string; headers: Record<string, string> }, socket: Socket): void {
     switch (request.path.split('?')[0]) {
       case '/api/v1/echo':
+        if (request.method === 'HEAD') return void socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 42\r\n\r\n');
         return json(socket, 200, { headers: request.headers });
       case '/api/v1/reset':
         return void socket.destroy();
@@ -37,6 +41,17 @@ describe('the gateway in front of misbehaving upstreams', () => {
         return void socket.end();
       case '/api/v1/hang':
         return; // never answers
+      case '/api/v1/big-chunked': {
+        // 4 MiB in 64 KiB chunks, unsized: the gateway streams it rather than reading it whole.
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\n\r\n');
+        for (let i = 0; i < 64; i++) socket.write(`10000\r\n${BIG_CHUNK(i)}\r\n`);
+        return void socket.write('0\r\n\r\n');
+      }
+      case '/api/v1/big-sized': {
+        // Larger than the whole-read limit (1 MiB), so streamed though sized.
+        const body = Buffer.alloc(2 * 1024 * 1024 + 7, 'x');
+        return void socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`), body]));
+      }
       default:
         return json(socket, 404, { code: 'NOT_FOUND' });
     }
@@ -142,6 +157,33 @@ describe('the gateway in front of misbehaving upstreams', () => {
     // Unsized (chunked) answers stream: once the headers left, the client sees the cut.
     const error = await fetch(`${gateway.origin}/api/v1/truncated-chunked`).then((r) => r.text()).then(() => undefined, (e: Error) => e);
     expect(error).toBeInstanceOf(Error);
+    expect((await fetch(`${gateway.origin}/api/v1/echo`)).status).toBe(200);
+  });
+
+  it('streams large and unsized answers whole and in order to a slow reader, and answers HEAD without a body', async () => {
+    const response = await fetch(`${gateway.origin}/api/v1/big-chunked`);
+    expect(response.status).toBe(200);
+    // Read slowly, so the gateway must hold the upstream back (backpressure) rather than buffer or drop.
+    const reader = response.body!.getReader();
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      if (parts.length % 16 === 0) await sleep(20);
+    }
+    const body = Buffer.concat(parts).toString('latin1');
+    expect(body.length).toBe(64 * 0x10000);
+    expect(body === Array.from({ length: 64 }, (_, i) => BIG_CHUNK(i)).join('')).toBe(true);
+
+    const sized = await fetch(`${gateway.origin}/api/v1/big-sized`);
+    expect(sized.headers.get('content-length')).toBe(String(2 * 1024 * 1024 + 7));
+    expect((await sized.arrayBuffer()).byteLength).toBe(2 * 1024 * 1024 + 7);
+
+    const head = await fetch(`${gateway.origin}/api/v1/echo`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe('42');
+    expect(await head.text()).toBe('');
     expect((await fetch(`${gateway.origin}/api/v1/echo`)).status).toBe(200);
   });
 

@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Problem } from '../http/problem.ts';
 import { gatewayProblem } from './errors.ts';
@@ -7,6 +6,7 @@ import type { FailureKind } from './gateway-metrics.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import type { UpstreamInstance } from './upstream-instance.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
+import { UpstreamTry } from './upstream-try.ts';
 
 export interface ForwardOptions {
   /** Per try: to the upstream's response headers, and the most idle time between body chunks. */
@@ -48,8 +48,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 /** Upstream statuses an idempotent request is retried on, elsewhere: the instance could not serve it (draining, overloaded). */
 export const RETRY_STATUS: ReadonlySet<number> = new Set([502, 503, 504]);
 
-/** Answers up to this size (by Content-Length) are read whole before they are sent on. */
-const BUFFER_BYTES = 1024 * 1024;
+/** Why a try is aborted when the client goes away. */
+const CLIENT_LEFT = new Error('the client closed the connection');
 
 /** What kind of failure an undici error is: the instance refused, was too slow, or broke the exchange. */
 export function classify(error: unknown): FailureKind {
@@ -86,7 +86,7 @@ function upstreamHeaders(exchange: Exchange): Record<string, string | string[] |
 }
 
 /** The answer's headers: the gateway's own, then the upstream's except hop-by-hop and rate-limit ones. */
-function answerHeaders(exchange: Exchange, headers: Dispatcher.ResponseData['headers']): string[] {
+function answerHeaders(exchange: Exchange, headers: IncomingHttpHeaders): string[] {
   const out = exchange.extra;
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || name.startsWith('ratelimit-') || name === 'x-request-id') continue;
@@ -129,10 +129,14 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
   const key = target.hashKey?.(exchange);
   const deadline = performance.now() + options.timeoutMs;
   // The client leaving (before the answer is complete) aborts whatever try is running.
-  const abort = new AbortController();
+  let current: UpstreamTry | undefined;
+  let left = false;
   res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
+    if (res.writableFinished) return;
+    left = true;
+    current?.abort(CLIENT_LEFT);
   });
+  const expectsBody = method !== 'HEAD';
 
   let exclude: UpstreamInstance | undefined;
   let lastFailure: FailureKind | undefined;
@@ -151,71 +155,43 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
       const started = performance.now();
       instance.inFlight++;
       instance.series.requests.inc();
-      let response: Dispatcher.ResponseData | undefined;
-      let failure: FailureKind | undefined;
-      try {
-        response = await instance.client.request({
-          method: method as Dispatcher.HttpMethod,
-          path,
-          headers,
-          body,
-          signal: abort.signal,
-          headersTimeout: Math.max(1, Math.min(options.tryTimeoutMs, remaining)),
-          bodyTimeout: options.tryTimeoutMs,
-        });
-      } catch (error) {
-        if (abort.signal.aborted) return; // the client left: nothing to answer, nothing to blame
-        failure = classify(error);
-      } finally {
-        instance.inFlight--;
-        if (isRetry) budget.retrying--;
-      }
+      const attemptNow = (current = new UpstreamTry(expectsBody));
+      instance.client.dispatch({
+        method: method as Dispatcher.HttpMethod,
+        path,
+        headers,
+        body,
+        headersTimeout: Math.max(1, Math.min(options.tryTimeoutMs, remaining)),
+        bodyTimeout: options.tryTimeoutMs,
+      }, attemptNow);
+      const outcome = await attemptNow.done;
+      instance.inFlight--;
+      if (isRetry) budget.retrying--;
       instance.series.latency.observe((performance.now() - started) / 1000);
+      if (left) return; // the client left: nothing to answer, nothing to blame
 
-      if (response) {
-        const status = response.statusCode;
+      if (outcome.error === undefined) {
+        const status = outcome.status;
         if (status < 500) {
           pool.succeeded(instance);
         } else {
           instance.series.errors.status.inc();
           pool.failed(instance, 'status');
           if (idempotent && RETRY_STATUS.has(status) && attempt < options.retries && budget.allows()) {
-            response.body.dump().catch(() => {});
+            if (outcome.streaming) outcome.discard();
             lastFailure = 'status';
             exclude = instance;
             continue;
           }
         }
-        if (method === 'HEAD' || status === 204 || status === 304) {
-          response.body.dump().catch(() => {});
-          res.writeHead(status, answerHeaders(exchange, response.headers));
-          return void res.end();
-        }
-        const length = response.headers['content-length'];
-        if (length !== undefined && Number(length) <= BUFFER_BYTES) {
-          // Small answers (nearly all of the API) are read whole before anything is sent: one write
-          // to the client, and a body that stops mid-way is a failed try like any other (502, or a
-          // retry) rather than a cut-off response.
-          let bytes: Uint8Array | undefined;
-          try {
-            bytes = await response.body.bytes();
-          } catch (error) {
-            if (abort.signal.aborted) return;
-            failure = classify(error);
-          }
-          if (bytes) {
-            res.writeHead(status, answerHeaders(exchange, response.headers));
-            return void res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-          }
-        } else {
-          // Large or unsized answers stream. One that stops mid-way ends the client's response the
-          // same way (it cannot be taken back once headers left).
-          res.writeHead(status, answerHeaders(exchange, response.headers));
-          return void pipeline(response.body, res, () => {});
-        }
+        res.writeHead(status, answerHeaders(exchange, outcome.headers));
+        // Small answers (nearly all of the API) were read whole: one write to the client, and a
+        // body that stopped mid-way was a failed try like any other (502, or a retry) rather than
+        // a cut-off response. Large or unsized ones stream; one that stops mid-way is cut off.
+        if (outcome.streaming) return outcome.streamTo(res);
+        return void res.end(outcome.body);
       }
-      if (failure === undefined) return sendProblem(exchange, gatewayProblem('UPSTREAM_FAILED')); // unreachable: an answer or a failure
-
+      const failure = classify(outcome.error);
       instance.series.errors[failure].inc();
       pool.failed(instance, failure);
       lastFailure = failure;

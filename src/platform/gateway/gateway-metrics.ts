@@ -26,7 +26,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
   const errors = new Counter({ name: 'scalemart_gateway_upstream_errors_total', help: 'Failed tries per upstream instance, by kind (connect, reset, timeout, status = 5xx)', labelNames: [...labels, 'kind'] as const, registers: [registry] });
   const latency = new Histogram({
     name: 'scalemart_gateway_upstream_latency_seconds',
-    help: 'Time from sending a try to the upstream instance to its response headers',
+    help: 'Time from sending a try to the upstream instance to its answer: the whole answer when read whole (up to 1 MiB), else its headers',
     labelNames: labels,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
