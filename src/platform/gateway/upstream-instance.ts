@@ -37,7 +37,10 @@ export interface UpstreamInstance extends Balanced {
   /** Outlier detection. */
   consecutiveFailures: number;
   ejected: boolean;
+  /** Times ejected, less those forgiven by time served since (see PoolPolicy.baseEjectionMs). */
   ejections: number;
+  /** When the last ejection ended (the pool's clock). */
+  returnedAt: number;
   ejectionTimer: NodeJS.Timeout | undefined;
   /** When the current slow start began (performance.now()); ramp < 1 while it lasts. */
   rampStart: number;
@@ -69,6 +72,7 @@ export function createUpstreamInstance(options: { url: string; weight: number; p
     consecutiveFailures: 0,
     ejected: false,
     ejections: 0,
+    returnedAt: 0,
     ejectionTimer: undefined,
     rampStart: 0,
   };

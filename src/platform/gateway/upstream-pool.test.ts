@@ -28,6 +28,7 @@ const picks = (pool: UpstreamPool, n = 300) => {
 };
 
 afterEach(async () => {
+  clock = 0;
   vi.useRealTimers();
   await Promise.all(pools.splice(0).map((p) => p.close()));
 });
@@ -55,6 +56,29 @@ describe('an upstream pool', () => {
     expect(a.ejected).toBe(true); // second time: 60 s
     vi.advanceTimersByTime(1_000);
     expect(a.ejected).toBe(false);
+  });
+
+  it('forgives one earlier ejection per base ejection time served back in rotation', () => {
+    vi.useFakeTimers();
+    const pool = poolOf(4, { slowStartMs: 0 });
+    const a = pool.instances[0]!;
+    const ejectFor = () => {
+      for (let i = 0; i < 5; i++) pool.failed(a, 'status');
+      expect(a.ejected).toBe(true);
+      const started = clock;
+      while (a.ejected) {
+        clock += 1_000;
+        vi.advanceTimersByTime(1_000);
+      }
+      return clock - started;
+    };
+    expect(ejectFor()).toBe(30_000);
+    expect(ejectFor()).toBe(60_000); // at once again: twice as long
+    expect(ejectFor()).toBe(90_000);
+    clock += 65_000; // two base terms served well: two ejections forgiven
+    expect(ejectFor()).toBe(60_000);
+    clock += 10 * 30_000; // long healthy: back to the base term
+    expect(ejectFor()).toBe(30_000);
   });
 
   it('takes an instance out at once on a refused connection, and back after `rise` passed checks', () => {

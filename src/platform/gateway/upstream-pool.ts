@@ -10,7 +10,10 @@ export interface PoolPolicy {
   fall: number;
   /** Passive outlier detection (Envoy's defaults): consecutive failures that eject. */
   consecutiveFailures: number;
-  /** An ejection lasts base × times ejected, capped. */
+  /**
+   * An ejection lasts base × times ejected, capped. The count decays: each `baseEjectionMs` an
+   * instance spends back in rotation forgives one earlier ejection (as Envoy's multiplier decay).
+   */
   baseEjectionMs: number;
   maxEjectionMs: number;
   /** Never more than this share of a pool ejected at once (a pool of one is never ejected). */
@@ -115,7 +118,10 @@ export function createUpstreamPool(options: {
 
   function eject(instance: UpstreamInstance): void {
     if (instance.ejected || instances.filter((i) => i.ejected).length >= maxEjected) return;
-    instance.ejections++;
+    // Time served well since the last ejection ended forgives earlier ones: an instance ejected
+    // once a day is not kept out for the cap.
+    const forgiven = instance.ejections > 0 ? Math.floor((now() - instance.returnedAt) / policy.baseEjectionMs) : 0;
+    instance.ejections = Math.max(0, instance.ejections - forgiven) + 1;
     instance.ejected = true;
     instance.consecutiveFailures = 0;
     instance.series.ejections.inc();
@@ -125,6 +131,7 @@ export function createUpstreamPool(options: {
       instance.ejectionTimer = undefined;
       if (closed) return;
       instance.ejected = false;
+      instance.returnedAt = now();
       changed(instance, false);
     }, ms);
     instance.ejectionTimer.unref();
@@ -170,6 +177,7 @@ export function createUpstreamPool(options: {
             clearTimeout(instance.ejectionTimer);
             instance.ejectionTimer = undefined;
             instance.ejected = false;
+            instance.returnedAt = now();
           }
           changed(instance, false);
         }
