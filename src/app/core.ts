@@ -71,11 +71,7 @@ async function createEventTransport(config: Config, db: Database, logger: Logger
   });
 }
 
-/**
- * Opens the database, wires every module and runs the migrations. Background work (relay,
- * consumers, saga recovery) starts only on `startBackground`, so the seeder and the CLI can use
- * the modules without processing anything.
- */
+/** What a caller of createCore may supply instead of what the configuration chooses. */
 export interface CoreOverrides {
   /** Where database pool metrics go (the HTTP process has a registry; the CLI does not). */
   metrics?: Metrics;
@@ -83,6 +79,11 @@ export interface CoreOverrides {
   providers?: Partial<Omit<Providers, 'close'>>;
 }
 
+/**
+ * Opens the database, wires every module and runs the migrations. Background work (relay,
+ * consumers, saga recovery) starts only on `startBackground`, so the seeder and the CLI can use
+ * the modules without processing anything.
+ */
 export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
   const eventMetrics = overrides.metrics ? createEventMetrics(overrides.metrics) : undefined;

@@ -11,7 +11,10 @@ import { createCore, type Core, type CoreOverrides } from './core.ts';
 import { createStorefront, inProcessSources, type StorefrontSources } from './storefront/storefront.ts';
 import { registerStorefrontRoutes, STOREFRONT_MAX_AGE_SECONDS } from './storefront/storefront.routes.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The package's version, for the API document: read when an app is built, not at import. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 export interface MonolithOverrides extends CoreOverrides {
   /** Wraps the home page's sources (tests make one fail or hang). */
@@ -46,7 +49,7 @@ export async function createMonolith(config: Config, logger: Logger, overrides: 
     resolveApiKey: modules.identity.api.resolveApiKey,
     rateLimits: createRateLimitPolicy({ store: memoryRateLimiterStore, ...config.rateLimit }),
     bodyLimitBytes: config.bodyLimitBytes,
-    version: VERSION,
+    version: packageVersion(),
     internalSecret: config.internalSecret,
     trustedProxies: config.trustedProxies,
     readiness: { started: () => started, draining: () => draining, check: () => db.ping(), degradable: () => ({ events: core.transport.health().up ? 'up' : 'down' }) },

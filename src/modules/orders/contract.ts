@@ -3,7 +3,7 @@ import type { ShippingAddress } from '../shipping/contract.ts';
 export const ORDER_STATUSES = ['pending', 'confirmed', 'failed', 'cancelled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-/** The order's lifecycle; the saga's outcome drives it and the tests read it. */
+/** The order's lifecycle; the saga's outcome drives it, and the repository refuses any other move. */
 export const ORDER_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   pending: ['confirmed', 'failed', 'cancelled'],
   confirmed: ['cancelled'],
@@ -11,15 +11,20 @@ export const ORDER_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   cancelled: [],
 };
 
-export type FailureReason =
-  | 'OUT_OF_STOCK'
-  | 'UNKNOWN_SKU'
-  | 'PAYMENT_DECLINED'
-  | 'PAYMENT_UNAVAILABLE'
-  | 'SHIPPING_REJECTED'
-  | 'SHIPPING_UNAVAILABLE'
-  | 'INVENTORY_UNAVAILABLE'
-  | 'CANCELLED';
+/** Why an order failed (a step's refusal, or a dependency that stayed down) or was cancelled. */
+export const FAILURE_REASONS = [
+  'OUT_OF_STOCK',
+  'UNKNOWN_SKU',
+  'PAYMENT_DECLINED',
+  'PAYMENT_UNAVAILABLE',
+  'SHIPPING_REJECTED',
+  'SHIPPING_UNAVAILABLE',
+  'INVENTORY_UNAVAILABLE',
+  'CANCELLED',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export const isFailureReason = (reason: string): reason is FailureReason => (FAILURE_REASONS as readonly string[]).includes(reason);
 
 export interface OrderLine {
   productId: string;
@@ -38,7 +43,7 @@ export interface Order {
   total: number;
   currency: string;
   shippingAddress: ShippingAddress;
-  failureReason?: string;
+  failureReason?: FailureReason;
   trackingNumber?: string;
   createdAt: string;
   updatedAt: string;
@@ -87,7 +92,7 @@ export interface OrderSummary {
   total: number;
   currency: string;
   itemCount: number;
-  failureReason?: string;
+  failureReason?: FailureReason;
   createdAt: string;
   updatedAt: string;
 }

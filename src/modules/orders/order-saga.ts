@@ -4,7 +4,7 @@ import { CANCELLED, type SagaDefinition, type SagaStep } from '../../platform/sa
 import type { InventoryApi } from '../inventory/contract.ts';
 import type { PaymentsApi } from '../payments/contract.ts';
 import type { ShippingAddress, ShippingApi } from '../shipping/contract.ts';
-import { OrderEvents, type OrderEventCatalogue, type OrderEventPayload } from './contract.ts';
+import { isFailureReason, OrderEvents, type OrderEventCatalogue, type OrderEventPayload } from './contract.ts';
 import { createOrdersRepository } from './orders.repository.ts';
 
 export const ORDER_SAGA = 'order';
@@ -91,6 +91,8 @@ export function createOrderSaga(deps: OrderSagaDeps): SagaDefinition<OrderSagaDa
       if (payload) await publish(tx, OrderEvents.confirmed, payload);
     },
     async onFailed(tx, _sagaId, data, reason) {
+      // Every reason comes from this file (steps' refusals and unavailableReason) or is CANCELLED.
+      if (!isFailureReason(reason)) throw new Error(`order saga: "${reason}" is not one of the FailureReasons of the orders contract`);
       const repository = createOrdersRepository(tx);
       const payload = reason === CANCELLED
         ? await repository.transition(data.orderId, 'cancelled', { failureReason: CANCELLED })

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../platform/db/database.ts';
 import type { ShippingAddress } from '../shipping/contract.ts';
-import { ORDER_STATUSES, ORDER_TRANSITIONS, type Order, type OrderEventPayload, type OrderLine, type OrderStatus } from './contract.ts';
+import { ORDER_STATUSES, ORDER_TRANSITIONS, type FailureReason, type Order, type OrderEventPayload, type OrderLine, type OrderStatus } from './contract.ts';
 
 interface OrderRow {
   id: string;
@@ -12,7 +12,7 @@ interface OrderRow {
   total: number;
   currency: string;
   shipping_address: ShippingAddress;
-  failure_reason: string | null;
+  failure_reason: FailureReason | null;
   tracking_number: string | null;
   request_hash: string | null;
   created_at: Date | string;
@@ -106,7 +106,7 @@ export function createOrdersRepository(db: Queryable) {
      * Moves the order to `to` if ORDER_TRANSITIONS allows it from its current status, and returns
      * the event payload describing it; null when the order was in a status that cannot move there.
      */
-    async transition(id: string, to: OrderStatus, changes: { failureReason?: string; trackingNumber?: string } = {}): Promise<OrderEventPayload | null> {
+    async transition(id: string, to: OrderStatus, changes: { failureReason?: FailureReason; trackingNumber?: string } = {}): Promise<OrderEventPayload | null> {
       const from = ORDER_STATUSES.filter((status) => ORDER_TRANSITIONS[status].includes(to));
       const { rows } = await db.query<OrderRow & { previous: OrderStatus }>(
         `update orders.orders o set status = $3, failure_reason = coalesce($4, o.failure_reason), tracking_number = coalesce($5, o.tracking_number), updated_at = now()
