@@ -155,7 +155,7 @@ describe('a contract client over HTTP', () => {
     expect((next as Error).message).toMatch(/no healthy instance/);
   });
 
-  it('reports a callee that refuses its signature as RPC_UNAUTHENTICATED, never retried', async () => {
+  it('reports a callee that refuses its signature as RPC_UNAUTHENTICATED', async () => {
     const { shelf, url } = await instance('a');
     const remote = httpClient(shelfContract, { urls: [url], secret: 'another-secret-that-is-long-enough-9876543210', caller: 'test', health: false });
     clients.push(remote);

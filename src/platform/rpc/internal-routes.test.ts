@@ -1,6 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTokenService } from '../auth/tokens.ts';
+import { createHttpApp } from '../http/create-app.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { createRateLimitPolicy, memoryRateLimiterStore } from '../ratelimit/rate-limiter.ts';
 import { DependencyUnavailableError } from '../resilience/dependency-error.ts';
+import { internalRoutes } from './internal-routes.ts';
 import { INTERNAL_CALL_HEADER, signInternalCall, verifyInternalCall } from './internal-auth.ts';
 import { createShelf, SECRET, serve, shelfContract } from './rpc-fixtures.ts';
 
@@ -65,6 +71,34 @@ describe('internal routes', () => {
     const { url } = await served();
     const response = await post(url, '/internal/v1/shelf/watch', [], { [INTERNAL_CALL_HEADER]: signInternalCall(SECRET, 'test', 'POST /internal/v1/shelf/watch') });
     expect(response.status).toBe(404);
+  });
+});
+
+describe('internal routes in the process\'s own HTTP app', () => {
+  it('answer signed calls and domain errors through their own handler, and stay out of the public API document', async () => {
+    const app = await createHttpApp({
+      logger: createLogger('silent'),
+      metrics: createMetrics({ defaultMetrics: false }),
+      readiness: { started: () => true, check: async () => undefined },
+      tokens: createTokenService({ secret: 'x'.repeat(32), ttlSeconds: 60 }),
+      resolveApiKey: async () => null,
+      rateLimits: createRateLimitPolicy({ store: memoryRateLimiterStore, points: 1000, windowSeconds: 60, routes: {} }),
+      bodyLimitBytes: 64 * 1024,
+      version: 'test',
+    });
+    apps.push(app);
+    await app.register(internalRoutes(shelfContract, createShelf('a'), { secret: SECRET }));
+    await app.ready();
+    const call = (method: string, args: unknown[]) => app.inject({
+      method: 'POST', url: `/internal/v1/shelf/${method}`, payload: args,
+      headers: { [INTERNAL_CALL_HEADER]: signInternalCall(SECRET, 'test', `POST /internal/v1/shelf/${method}`) },
+    });
+    expect((await call('many', [['A-1']])).json()).toEqual({ result: { 'A-1': { sku: 'A-1', available: 3 } } });
+    const taken = await call('add', ['taken', 1]);
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).toMatchObject({ code: 'SKU_TAKEN' });
+    const document = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, unknown> };
+    expect(Object.keys(document.paths).filter((p) => p.startsWith('/internal'))).toEqual([]);
   });
 });
 
