@@ -1,4 +1,4 @@
-import { BrokenCircuitError } from 'cockatiel';
+import { BrokenCircuitError, BulkheadRejectedError } from 'cockatiel';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DependencyUnavailableError } from './dependency-error.ts';
 import { createDependencyPolicy } from './policy.ts';
@@ -111,9 +111,37 @@ describe('createDependencyPolicy', () => {
     expect(policy.state()).toBe('closed');
   });
 
+  it('makes one attempt only when the call asks for no retry', async () => {
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 5 });
+    const fn = vi.fn(async () => Promise.reject(outage()));
+    const error = await rejection(policy.execute(fn, { retry: false }));
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('refuses at once beyond maxConcurrent running plus maxQueued waiting, then admits again', async () => {
+    const policy = createDependencyPolicy('test', { ...fast, timeoutMs: 5_000, maxConcurrent: 2, maxQueued: 1 });
+    const gates: Array<() => void> = [];
+    const slow = () => new Promise<string>((resolve) => gates.push(() => resolve('done')));
+    const held = [policy.execute(slow), policy.execute(slow), policy.execute(slow)];
+    const error = await rejection(policy.execute(slow));
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toMatch(/bulkhead full/);
+    expect((error as Error).cause).toBeInstanceOf(BulkheadRejectedError);
+    expect(gates).toHaveLength(2); // the third waits in the queue, not running
+    gates.splice(0).forEach((open) => open());
+    await vi.waitFor(() => expect(gates).toHaveLength(1));
+    gates[0]!();
+    expect(await Promise.all(held)).toEqual(['done', 'done', 'done']);
+    // A refusal is not a failure of the dependency: the circuit stays closed.
+    expect(policy.state()).toBe('closed');
+  });
+
   it('rejects nonsensical options at construction', () => {
     expect(() => createDependencyPolicy('test', { attempts: 0 })).toThrow(RangeError);
     expect(() => createDependencyPolicy('test', { timeoutMs: -1 })).toThrow(/timeoutMs/);
     expect(() => createDependencyPolicy('test', { breakAfter: 1.5 })).toThrow(/breakAfter/);
+    expect(() => createDependencyPolicy('test', { maxConcurrent: 0 })).toThrow(/maxConcurrent/);
+    expect(() => createDependencyPolicy('test', { maxQueued: -1 })).toThrow(/maxQueued/);
   });
 });

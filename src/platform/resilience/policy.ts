@@ -1,12 +1,15 @@
 import {
   BrokenCircuitError,
+  BulkheadRejectedError,
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
   IsolatedCircuitError,
   TaskCancelledError,
   TimeoutStrategy,
+  bulkhead,
   circuitBreaker,
+  fullJitterGenerator,
   handleType,
   handleWhen,
   retry,
@@ -28,6 +31,13 @@ export interface DependencyPolicyOptions {
   breakAfter?: number;
   /** How long an open circuit fails fast before letting one trial call through. Default 5000 ms. */
   halfOpenAfterMs?: number;
+  /**
+   * Bulkhead: calls to the dependency running at once, retries and their backoff included, so a
+   * slow dependency holds no more than this share of the caller. Default Infinity (no bulkhead).
+   */
+  maxConcurrent?: number;
+  /** Calls waiting for a slot once `maxConcurrent` run; one more is refused at once. Default 0. */
+  maxQueued?: number;
 }
 
 export const defaultDependencyPolicy: Readonly<Required<DependencyPolicyOptions>> = Object.freeze({
@@ -37,28 +47,41 @@ export const defaultDependencyPolicy: Readonly<Required<DependencyPolicyOptions>
   maxDelayMs: 1_000,
   breakAfter: 5,
   halfOpenAfterMs: 5_000,
+  maxConcurrent: Infinity,
+  maxQueued: 0,
 });
 
 export type CircuitStateName = 'closed' | 'open' | 'half-open';
 
+/** Per call. */
+export interface ExecuteOptions {
+  /**
+   * False for a call that must not be repeated (a write that is not idempotent): one attempt,
+   * still under the timeout, breaker and bulkhead. Default true.
+   */
+  retry?: boolean;
+}
+
 export interface DependencyPolicy {
   readonly name: string;
   /**
-   * Runs `fn` with a per-attempt timeout, retries on DependencyUnavailableError, behind the
-   * circuit breaker. Timeouts, an open circuit and exhausted retries all reject with
-   * DependencyUnavailableError (the original error as `cause`); any other error from `fn` is a
-   * definite answer and passes through untouched, without a retry.
+   * Runs `fn` inside the bulkhead, with a per-attempt timeout, retries on DependencyUnavailableError,
+   * behind the circuit breaker. Timeouts, an open circuit, a full bulkhead and exhausted retries
+   * all reject with DependencyUnavailableError (the original error as `cause`); any other error
+   * from `fn` is a definite answer and passes through untouched, without a retry.
    * `fn` must stop its work when `signal` aborts: a timed-out attempt is abandoned, not awaited.
    */
-  execute<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  execute<T>(fn: (signal: AbortSignal) => Promise<T>, options?: ExecuteOptions): Promise<T>;
   /** 'half-open' once the open period is over: the next call is the trial. */
   state(): CircuitStateName;
 }
 
 /**
- * Composition, outermost first: retry → circuit breaker → timeout. The breaker sits inside the
- * retry so every attempt counts towards opening it, and an open circuit stops the retries at once
- * instead of spending the backoff on calls that cannot succeed.
+ * Composition, outermost first: bulkhead → retry → circuit breaker → timeout. The breaker sits
+ * inside the retry so every attempt counts towards opening it, and an open circuit stops the
+ * retries at once instead of spending the backoff on calls that cannot succeed. The bulkhead is
+ * outermost so that a call holds one slot for all its attempts: a retry storm cannot exceed it,
+ * and a refusal is never retried.
  */
 export function createDependencyPolicy(name: string, options: DependencyPolicyOptions = {}): DependencyPolicy {
   const o = validate(name, { ...defaultDependencyPolicy, ...stripUndefined(options) });
@@ -70,8 +93,10 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
   const retries = retry(
     handleWhen((error) => error instanceof DependencyUnavailableError && !isCircuitRefusal(error)),
     // cockatiel counts retries, not calls; its default generator is decorrelated jitter.
-    { maxAttempts: o.attempts - 1, backoff: new ExponentialBackoff({ initialDelay: o.initialDelayMs, maxDelay: o.maxDelayMs }) },
+    // Full jitter: a delay drawn from [0, min(max, initial × 2^n)), as backoff.ts does for workers.
+    { maxAttempts: o.attempts - 1, backoff: new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: o.initialDelayMs, maxDelay: o.maxDelayMs }) },
   );
+  const slots = bulkhead(o.maxConcurrent, o.maxQueued);
   // cockatiel only moves open → half-open on the next call; remember when it opened to tell.
   let openedAt = 0;
   breaker.onBreak(() => (openedAt = Date.now()));
@@ -102,11 +127,14 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
 
   return {
     name,
-    async execute(fn) {
+    async execute(fn, options) {
       let calls = 0;
       try {
-        return await retries.execute(() => (calls++, attempt(fn)));
+        return await slots.execute(() => (options?.retry === false ? (calls++, attempt(fn)) : retries.execute(() => (calls++, attempt(fn)))));
       } catch (error) {
+        if (error instanceof BulkheadRejectedError) {
+          throw new DependencyUnavailableError(name, `bulkhead full (${o.maxConcurrent} running, ${o.maxQueued} queued), failing fast`, { cause: error });
+        }
         if (error instanceof DependencyUnavailableError && calls > 1 && !isCircuitRefusal(error)) {
           throw new DependencyUnavailableError(name, `gave up after ${calls} attempts: ${error.message}`, { cause: error });
         }
@@ -145,6 +173,8 @@ function validate(name: string, o: Required<DependencyPolicyOptions>): Required<
   for (const key of positive) {
     if (!(Number.isFinite(o[key]) && o[key] > 0)) throw new RangeError(`${name} policy: ${key} must be a positive number, got ${o[key]}`);
   }
+  if (!(o.maxConcurrent === Infinity || (Number.isSafeInteger(o.maxConcurrent) && o.maxConcurrent >= 1))) throw new RangeError(`${name} policy: maxConcurrent must be an integer ≥ 1 or Infinity, got ${o.maxConcurrent}`);
+  if (!(Number.isSafeInteger(o.maxQueued) && o.maxQueued >= 0)) throw new RangeError(`${name} policy: maxQueued must be an integer ≥ 0, got ${o.maxQueued}`);
   if (!(Number.isFinite(o.initialDelayMs) && o.initialDelayMs >= 0)) throw new RangeError(`${name} policy: initialDelayMs must be ≥ 0, got ${o.initialDelayMs}`);
   for (const key of ['attempts', 'breakAfter'] as const) {
     if (!(Number.isSafeInteger(o[key]) && o[key] >= 1)) throw new RangeError(`${name} policy: ${key} must be an integer ≥ 1, got ${o[key]}`);
