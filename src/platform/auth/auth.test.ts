@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DECOY_HASH, hashPassword, verifyPassword } from './passwords.ts';
 import { createTokenService, generateApiKey, hashApiKey } from './tokens.ts';
 
@@ -23,6 +23,24 @@ describe('tokens', () => {
     const other = createTokenService({ secret: 'o'.repeat(32), ttlSeconds: 60 });
     expect(await other.verify(token)).toBeNull();
     expect(await tokens.verify('not.a.jwt')).toBeNull();
+  });
+
+  it('remembers a verified token only until it expires, and never a forged one', async () => {
+    vi.useFakeTimers({ now: new Date('2026-12-01T12:00:00Z'), toFake: ['Date'] });
+    try {
+      const shortLived = createTokenService({ secret: 's'.repeat(32), ttlSeconds: 2 });
+      const { token } = await shortLived.issue('user-2', 'customer');
+      expect(await shortLived.verify(token)).toEqual({ subject: 'user-2', role: 'customer', via: 'token' });
+      // The same text with another signature: refused, though the genuine one is remembered.
+      const forged = `${token.slice(0, token.lastIndexOf('.') + 1)}${'A'.repeat(43)}`;
+      expect(await shortLived.verify(forged)).toBeNull();
+      vi.setSystemTime(new Date('2026-12-01T12:00:01.900Z'));
+      expect(await shortLived.verify(token)).not.toBeNull();
+      vi.setSystemTime(new Date('2026-12-01T12:00:02.000Z'));
+      expect(await shortLived.verify(token)).toBeNull(); // expired: the memory does not outlive `exp`
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('hashes API keys deterministically and never returns the key itself', () => {
