@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { FORWARDED_PRINCIPAL_HEADER } from '../platform/auth/forwarded-principal.ts';
 import { getThroughPool, type Exchange, type ForwardTarget, type OwnRoute, type OwnRouteContext } from '../platform/gateway/index.ts';
+import { PlatformErrors } from '../platform/errors/domain-error.ts';
 import { publicCacheControl } from '../platform/http/http-cache.ts';
+import { problem } from '../platform/http/problem.ts';
 import { createAggregateMetrics } from '../platform/observability/aggregate-metrics.ts';
 import { httpSources, type JsonGet } from './storefront/http-sources.ts';
 import { createStorefront } from './storefront/storefront.ts';
@@ -24,7 +26,11 @@ const SIGNED_IN = 'signed-in';
  * path falls under. A routes file that routes `/api/v1/storefront…` itself sends the page to that
  * pool instead (undefined here: no own route).
  *
- * An API-key caller gets the anonymous page: the gateway does not resolve keys (edge-auth.ts).
+ * An API-key caller gets their own page too. The gateway does not resolve keys (edge-auth.ts), so
+ * the orders part is asked with the key itself and the orders upstream resolves it: an unknown or
+ * revoked key answers 401 INVALID_TOKEN, as in the monolith. With the orders upstream down or
+ * late the key cannot be checked: the page is the private one with `degraded: ["orders"]`, holding
+ * only public products.
  */
 export function gatewayStorefront(options: { deadlineMs: number; maxAgeSeconds: number; logger: Logger }) {
   return (context: OwnRouteContext): OwnRoute | undefined => {
@@ -39,15 +45,22 @@ export function gatewayStorefront(options: { deadlineMs: number; maxAgeSeconds: 
     };
     const cacheControl = publicCacheControl(options.maxAgeSeconds);
 
-    /** A source's GET through `target`'s pool; with `principal`, the caller's signed principal (only orders carry it). */
-    const getter = (target: ForwardTarget | undefined, exchange: Exchange, principal: string | undefined): JsonGet => async (path, signal) => {
+    /**
+     * A source's GET through `target`'s pool; with `credential` (only orders carry one), the
+     * caller's signed principal or API key. A 401 is reported to `refused` before the part fails.
+     */
+    const getter = (target: ForwardTarget | undefined, exchange: Exchange, credential?: Record<string, string>, refused?: () => void): JsonGet => async (path, signal) => {
       if (!target) throw new Error(`no route serves ${path}`);
-      const headers: Record<string, string> = { accept: 'application/json', 'x-request-id': exchange.id, 'x-forwarded-for': exchange.address };
-      if (principal !== undefined) headers[FORWARDED_PRINCIPAL_HEADER] = principal;
+      const headers: Record<string, string> = { accept: 'application/json', 'x-request-id': exchange.id, 'x-forwarded-for': exchange.address, ...credential };
       const answer = await getThroughPool(target, { path, headers, signal }, context.forward);
+      if (answer.status === 401) refused?.();
       if (answer.status !== 200) throw new Error(`${path} answered ${answer.status}`);
       return JSON.parse(Buffer.from(answer.body).toString('utf8')) as unknown;
     };
+    const invalidCredential = (() => {
+      const error = PlatformErrors.invalidToken();
+      return { status: 401, headers: { 'content-type': 'application/problem+json; charset=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify(problem(401, error.code, error.message)) };
+    })();
 
     return {
       path: STOREFRONT_HOME,
@@ -55,13 +68,16 @@ export function gatewayStorefront(options: { deadlineMs: number; maxAgeSeconds: 
         const headers = exchange.req.headers;
         // Set by edge authentication for a valid token only; a client-sent one was dropped.
         const signed = headers[FORWARDED_PRINCIPAL_HEADER];
-        const principal = typeof signed === 'string' ? signed : undefined;
+        const apiKey = headers['x-api-key'];
+        const credential: Record<string, string> | undefined = typeof signed === 'string' ? { [FORWARDED_PRINCIPAL_HEADER]: signed } : typeof apiKey === 'string' ? { 'x-api-key': apiKey } : undefined;
+        let refused = false;
         const storefront = createStorefront(
-          httpSources({ catalog: getter(catalog, exchange, undefined), orders: getter(orders, exchange, principal) }),
+          httpSources({ catalog: getter(catalog, exchange), orders: getter(orders, exchange, credential, () => (refused = true)) }),
           { deadlineMs: options.deadlineMs, onDegraded },
         );
-        const page = await storefront.home(principal === undefined ? null : SIGNED_IN);
-        return homeAnswer(page, principal !== undefined, headers['if-none-match'], cacheControl);
+        const page = await storefront.home(credential === undefined ? null : SIGNED_IN);
+        if (refused) return invalidCredential;
+        return homeAnswer(page, credential !== undefined, headers['if-none-match'], cacheControl);
       },
     };
   };

@@ -6,6 +6,7 @@ import { freePort, startScalemartProcess, type Running } from '../support/proces
 import { INTERNAL_SECRET, JWT_SECRET, json, metric, startGatewayProcess, startRawUpstream, type RawUpstream, type RunningGateway } from './support.ts';
 
 const DEADLINE_MS = 300;
+const ADMIN = { email: 'admin@gateway.test', password: 'admin-password-123' };
 /** A busy 2-core machine (other suites, three processes here) can add this much to an answer. */
 const MARGIN_MS = 400;
 
@@ -43,6 +44,7 @@ describe('the home page aggregated at the gateway', () => {
     live = await startScalemartProcess({
       DATABASE_URL: 'memory://', SCALEMART_DATA_DIR: path.join(dir, 'data'), SEED_DEMO_PRODUCTS: '12',
       JWT_SECRET, INTERNAL_SECRET, RATE_LIMIT_POINTS: '100000', LOG_LEVEL: 'warn',
+      ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
     }, livePort);
     // Accepts connections and requests, never answers them (its /readyz passes).
     hanging = await startRawUpstream(() => {});
@@ -161,12 +163,31 @@ describe('the home page aggregated at the gateway', () => {
     expect((await home(whole, { authorization: 'Bearer not-a-token' })).status).toBe(401);
   });
 
-  it('gives an API-key caller the anonymous page (the gateway does not resolve keys)', async () => {
-    const r = await home(whole, { 'x-api-key': 'sk_live_anything' });
-    expect(r.status).toBe(200);
-    expect(r.body).not.toHaveProperty('orders');
-    expect(r.body.degraded).toEqual([]);
-    expect(r.headers.get('cache-control')).toMatch(/^public, /);
+  it("gives an API-key caller the key owner's page, refuses an unknown key with 401, and cannot check a key with orders down", async () => {
+    const login = await fetch(`${whole.origin}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) });
+    expect(login.status).toBe(200);
+    const admin = ((await login.json()) as { token: string }).token;
+    const created = await fetch(`${whole.origin}/api/v1/admin/api-keys`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ name: 'home-page', role: 'customer' }),
+    });
+    expect(created.status).toBe(201);
+    const { key } = (await created.json()) as { key: string };
+
+    const own = await home(whole, { 'x-api-key': key });
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({ degraded: [], orders: [], featured: expect.any(Array) });
+    expect(own.headers.get('cache-control')).toBe('private, no-store');
+
+    const unknown = await fetch(`${whole.origin}/api/v1/storefront/home`, { headers: { 'x-api-key': 'sm_unknown-key' } });
+    expect(unknown.status).toBe(401);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await unknown.json()).toMatchObject({ status: 401, code: 'INVALID_TOKEN' });
+
+    // Nobody can check the key: public products only, in a private page that names what is missing.
+    const unchecked = await home(down, { 'x-api-key': 'sm_unknown-key' });
+    expect(unchecked.status).toBe(200);
+    expect(unchecked.body.degraded).toEqual(['orders']);
+    expect(unchecked.headers.get('cache-control')).toBe('private, no-store');
   });
 
   it('forwards the page when a routes file routes /api/v1/storefront to a pool itself', async () => {

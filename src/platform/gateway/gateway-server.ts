@@ -66,7 +66,7 @@ export interface OwnAnswer {
   status: number;
   /** Lower-case names. */
   headers: Record<string, string>;
-  /** JSON; none for a 304. */
+  /** JSON (`application/json` unless `headers` name another content type); none for a 304. */
   body: string | undefined;
 }
 
@@ -223,7 +223,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (res.destroyed) return; // the client left
       const out = exchange.extra;
       for (const name in answer.headers) out.push(name, answer.headers[name]!);
-      if (answer.body !== undefined) out.push('content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(answer.body)));
+      if (answer.body !== undefined) {
+        if (answer.headers['content-type'] === undefined) out.push('content-type', 'application/json; charset=utf-8');
+        out.push('content-length', String(Buffer.byteLength(answer.body)));
+      }
       res.writeHead(answer.status, out);
       // node:http sends no body for HEAD.
       res.end(answer.body);
