@@ -109,7 +109,10 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads });
 
   const identity = createIdentityModule({ db: reads, tokens, cache });
-  const inventory = createInventoryModule({ shards: shards.keyspace('inventory'), cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
+  const inventory = createInventoryModule({
+    shards: shards.keyspace('inventory'), cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds,
+    onChangeError: (error, skus) => logger.warn({ err: error instanceof Error ? error.message : String(error), skus }, 'inventory: a cached view of changed stock could not be dropped; it lives until its TTL'),
+  });
   const catalog = createCatalogModule({ db: reads, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
   const payments = createPaymentsModule({ db, provider: providers.payments });
   const shipping = createShippingModule({ db, carrier: providers.carrier });

@@ -5,7 +5,7 @@ import type { HttpApp } from '../../platform/http/create-app.ts';
 import type { InventoryApi } from './contract.ts';
 import { registerInventoryRoutes } from './inventory.routes.ts';
 import { inventoryMigrations } from './inventory.schema.ts';
-import { createInventoryService } from './inventory.service.ts';
+import { createInventoryService, type InventoryServiceOptions } from './inventory.service.ts';
 
 export interface InventoryModule {
   name: 'inventory';
@@ -15,8 +15,8 @@ export interface InventoryModule {
 }
 
 /** Stock lives on the shards, by SKU (one shard, the main database, in the monolith stage). */
-export function createInventoryModule(deps: { shards: ShardSet; cache: Cache; httpMaxAgeSeconds: number }): InventoryModule {
-  const api = createInventoryService(deps.shards, deps.cache);
+export function createInventoryModule(deps: { shards: ShardSet; cache: Cache; httpMaxAgeSeconds: number } & InventoryServiceOptions): InventoryModule {
+  const api = createInventoryService(deps.shards, deps.cache, { onChangeError: deps.onChangeError });
   return {
     name: 'inventory',
     migrations: inventoryMigrations,

@@ -103,6 +103,22 @@ describe.each(engines)('inventory reservations on %s', (_name, open) => {
     expect(await inventory.getStock('C')).toMatchObject({ available: 4, reserved: 0 });
   });
 
+  it('reports, and does not fail, a committed change whose listener fails (the change stands)', async () => {
+    const reported: Array<readonly string[]> = [];
+    const told = createInventoryService(shards.keyspace('inventory'), createMemoryCache({ defaultTtlSeconds: 60, maxItems: 1000 }), {
+      onChangeError: (_error, skus) => void reported.push(skus),
+    });
+    told.onStockChanged(async () => {
+      throw new Error('the catalog cannot drop its views');
+    });
+    expect((await told.setStock('L1', 3)).available).toBe(3);
+    expect(await told.reserve('listened', [{ sku: 'L1', quantity: 2 }])).toEqual({ ok: true, reservationId: 'listened' });
+    expect(await stored('L1')).toEqual({ available: 1, reserved: 2 });
+    expect(await told.commit('listened')).toBe(true);
+    expect(await stored('L1')).toEqual({ available: 1, reserved: 0 });
+    expect(reported).toEqual([['L1'], ['L1'], ['L1']]);
+  });
+
   it('holds nothing anywhere after a refusal, even when the lines span shards, and decides afresh later', async () => {
     await inventory.setStock('S1', 3);
     await inventory.setStock('S2', 3);

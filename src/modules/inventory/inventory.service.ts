@@ -42,6 +42,11 @@ function groupByShard<L extends { sku: string }>(shards: ShardSet, lines: readon
   return groups;
 }
 
+export interface InventoryServiceOptions {
+  /** Told when dropping cached stock, or a listener of `onStockChanged`, failed after a committed change. */
+  onChangeError?(error: unknown, skus: readonly string[]): void;
+}
+
 /**
  * Stock lives on the shard that owns its SKU. A reservation spanning shards is one transaction per
  * shard, taken in shard order; a refusal on one undoes the others, so a refusal holds nothing
@@ -52,12 +57,23 @@ function groupByShard<L extends { sku: string }>(shards: ShardSet, lines: readon
  * TTL is only the cache's safety net: the cache's default, not a short one. A short TTL made every
  * entry loaded in one burst expire in one burst, and the refresh storm halved read throughput.
  */
-export function createInventoryService(shards: ShardSet, cache: Cache): InventoryApi {
+export function createInventoryService(shards: ShardSet, cache: Cache, options: InventoryServiceOptions = {}): InventoryApi {
   const stockCache = cache.namespace('inventory:v1:stock');
   const listeners: ((skus: readonly string[]) => Promise<void>)[] = [];
+  const onChangeError = options.onChangeError ?? (() => {});
+  /**
+   * After a change committed: the listeners (the catalog's cached views) are told. What fails here
+   * is reported, never thrown: the change is done, and a caller told otherwise would retry or give
+   * up on stock that is already held. An entry that was not dropped lives until its TTL.
+   */
+  const tell = async (skus: readonly string[]) => {
+    const results = await Promise.allSettled(listeners.map((listener) => listener(skus)));
+    for (const result of results) if (result.status === 'rejected') onChangeError(result.reason, skus);
+  };
   const forget = async (skus: readonly string[]) => {
-    await Promise.all(skus.map((sku) => stockCache.delete(sku)));
-    await Promise.all(listeners.map((listener) => listener(skus)));
+    const dropped = await Promise.allSettled(skus.map((sku) => stockCache.delete(sku)));
+    for (const result of dropped) if (result.status === 'rejected') onChangeError(result.reason, skus);
+    await tell(skus);
   };
 
   /** Each SKU's level, one query per shard; a SKU no shard has is absent. */
@@ -135,8 +151,8 @@ export function createInventoryService(shards: ShardSet, cache: Cache): Inventor
 
     async setStock(sku, available) {
       const level = await shards.write(sku, (tx) => createInventoryRepository(tx).upsert(sku, available));
-      await stockCache.set(sku, level);
-      await Promise.all(listeners.map((listener) => listener([sku])));
+      await stockCache.set(sku, level).catch((error: unknown) => onChangeError(error, [sku]));
+      await tell([sku]);
       return level;
     },
 
