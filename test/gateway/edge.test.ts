@@ -116,7 +116,7 @@ describe('the gateway in front of misbehaving upstreams', () => {
 
   it('never routes /internal/… (nor a path that climbs out of /api/v1)', async () => {
     const before = all().length;
-    for (const path of ['/internal/v1/orders/x', '/api/v1/%2e%2e/internal/v1/x', '/api/v1/%2E%2E%2Finternal', '/docs', '/api/v2/products']) {
+    for (const path of ['/internal/v1/orders/x', '/api/v1/%2e%2e/internal/v1/x', '/api/v1/%2E%2E%2Finternal', '/api/v2/products']) {
       const response = await fetch(`${gateway.origin}${path}`);
       expect(response.status, path).toBe(404);
       expect(await response.json()).toMatchObject({ code: 'NOT_FOUND' });

@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { createLeasedRateLimiter } from '../ratelimit/leased-limiter.ts';
 import { createRateLimitPolicy, type RateDecision, type RateLimiterStore, type RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { createBalancer } from './balancers/index.ts';
+import { createGatewayDocs, poolDocumentSource } from './docs.ts';
 import { createEdgeAuthenticator } from './edge-auth.ts';
 import { forward, sendProblem, type Exchange, type ForwardOptions, type ForwardTarget } from './forward.ts';
 import { createGatewayMetrics } from './gateway-metrics.ts';
@@ -120,8 +121,9 @@ function hashKeyReader(source: HashKeySource): (exchange: Exchange) => string | 
 /**
  * The gateway: the public `/api/v1` surface routed by path prefix (longest first) to pools of
  * upstream instances, with edge authentication, shared rate limits, health checks, outlier
- * ejection, retries and timeouts; plus its own `/livez`, `/readyz` and `/metrics`. Anything else
- * (`/internal/…`, `/docs`) is 404 here.
+ * ejection, retries and timeouts; plus its own `/livez`, `/readyz` and `/metrics`, and the
+ * public API document merged from the pools' at `/docs/json` with Swagger UI at `/docs` (docs.ts).
+ * Anything else (`/internal/…`) is 404 here.
  *
  * It serves on node:http directly rather than Fastify: measured on the lab's product GET, the
  * same forwarding behind Fastify's routing, hooks and reply cost about 40 % more CPU per request,
@@ -181,6 +183,21 @@ export function createGateway(options: GatewayOptions): Gateway {
   const ownBase = own ? match(own.path) : undefined;
   const ownPath = ownBase ? own!.path : undefined;
   const ownRoute: Route | undefined = ownBase ? { ...ownBase, serve: (exchange) => serveOwn(exchange, own!) } : undefined;
+
+  // The API document: looked at only once no route matched, so forwarding never pays for it. It is
+  // authenticated and limited as the API, under a `* /docs` budget of its own: a page load is a
+  // handful of cheap, cached answers, yet a client that loops on it is still stopped.
+  const routed = new Set(table.routes.map((r) => r.pool));
+  const docs = createGatewayDocs({
+    sources: [...targets].filter(([name]) => routed.has(name)).map(([name, target]) => poolDocumentSource(name, target, options.forward)),
+    owner: (path) => match(path)?.target.pool.name,
+    timeoutMs: options.forward.timeoutMs,
+    logger,
+  });
+  // `target` is never used: `serve` answers from the docs and never forwards.
+  const docsRoute: Route = { prefix: '/docs', under: '/docs/', target: routes[0]!.target, limiter: limiterFor('/docs'), serve: (exchange) => {
+    docs.serve(exchange).catch((error: unknown) => internalError(exchange, error));
+  } };
 
   function internalError(exchange: Exchange, error: unknown): void {
     logger.error({ err: error, requestId: exchange.id }, 'gateway: request failed');
@@ -309,9 +326,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (operations(exchange, path)) return;
     const method = req.method!;
     // The one extra comparison on the forwarding path: whether this is the own route's path.
-    const route = path === ownPath && (method === 'GET' || method === 'HEAD') ? ownRoute : METHODS.has(method) ? match(path) : undefined;
+    let route = path === ownPath && (method === 'GET' || method === 'HEAD') ? ownRoute : METHODS.has(method) ? match(path) : undefined;
     if (route === undefined || ((path.includes('.') || path.includes('%') || path.includes('\\')) && ESCAPE.test(path))) {
-      return sendProblem(exchange, problem(404, 'NOT_FOUND', `No route for ${req.method} ${path}.`));
+      if (!((method === 'GET' || method === 'HEAD') && docs.serves(path))) {
+        return sendProblem(exchange, problem(404, 'NOT_FOUND', `No route for ${req.method} ${path}.`));
+      }
+      route = docsRoute;
     }
     const client = auth.authenticate(req.headers, exchange.address);
     if (typeof client === 'string' || client === null) return admit(exchange, route, path, client);
