@@ -100,31 +100,32 @@ export const CALLEES: { readonly [N in Callee]: CalleeDescriptor<N> } = {
   notifications: { contract: notificationsContract, remote: (client) => ({ ...client, processNow: async () => undefined }) },
 };
 
-const describe = <N extends ModuleName>(d: ModuleDescriptor<N>) => d;
+/** Keeps each entry's own module type (its `create` answers that module). */
+const entry = <N extends ModuleName>(d: ModuleDescriptor<N>) => d;
 
 /** Every module, in build order: a module comes after every module it requires. */
 export const MODULES = [
-  describe({
+  entry({
     name: 'identity', requires: [],
     create: (ctx) => createIdentityModule({ db: ctx.reads, tokens: ctx.tokens, cache: ctx.cache }),
   }),
-  describe({
+  entry({
     name: 'inventory', requires: [],
     create: (ctx) => createInventoryModule({ shards: ctx.shards.keyspace('inventory'), cache: ctx.cache, httpMaxAgeSeconds: ctx.config.httpMaxAgeSeconds }),
   }),
-  describe({
+  entry({
     name: 'catalog', requires: ['inventory'],
     create: (ctx, apis) => createCatalogModule({ db: ctx.reads, cache: ctx.cache, inventory: apis.inventory, httpMaxAgeSeconds: ctx.config.httpMaxAgeSeconds, afterCommit: ctx.nudgeRelay }),
   }),
-  describe({
+  entry({
     name: 'payments', requires: [],
     create: (ctx) => createPaymentsModule({ db: ctx.db, provider: ctx.providers.payments }),
   }),
-  describe({
+  entry({
     name: 'shipping', requires: [],
     create: (ctx) => createShippingModule({ db: ctx.db, carrier: ctx.providers.carrier }),
   }),
-  describe({
+  entry({
     name: 'notifications', requires: [],
     create: ({ config, db, providers }) => createNotificationsModule({
       db,
@@ -133,7 +134,7 @@ export const MODULES = [
       invoiceHoldMs: config.notifications.invoiceHoldMs,
     }),
   }),
-  describe({
+  entry({
     name: 'orders',
     // catalog, identity and notifications for the orders service; the rest for its saga.
     requires: ['catalog', 'identity', 'notifications', 'inventory', 'payments', 'shipping'],
