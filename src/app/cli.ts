@@ -17,7 +17,10 @@ import { rebuildProjection } from '../modules/orders/index.ts';
 
 const USAGE = `Usage: scalemart <command>
 
-  start [--stage monolith|scaled] [--port N]   run the platform
+  start [--stage monolith|scaled] [--port N]   run the platform (every module: --role all, the default)
+  start --role service --modules identity,inventory,catalog,payments,shipping,notifications,orders (any of them)
+                                               run only those modules (PostgreSQL, JWT_SECRET, INTERNAL_SECRET; the modules
+                                               they call that run elsewhere at SERVICE_URLS="inventory=http://h:p,http://h:p;…")
   start --role gateway --upstream URL,URL,… [--balancer round-robin|least-request|weighted|hash] [--routes FILE] [--port N]
                                                run an API gateway in front of Scalemart processes
   seed [--products N] [--users N]              load a realistic catalog and users (default 10000 products, 100 users)
@@ -39,10 +42,10 @@ function config(overrides: Record<string, string | undefined> = {}): Config {
 async function start(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { stage: { type: 'string' }, port: { type: 'string' }, role: { type: 'string' }, upstream: { type: 'string' }, balancer: { type: 'string' }, routes: { type: 'string' } },
+    options: { stage: { type: 'string' }, port: { type: 'string' }, role: { type: 'string' }, modules: { type: 'string' }, upstream: { type: 'string' }, balancer: { type: 'string' }, routes: { type: 'string' } },
   });
   const cfg = config({
-    SCALEMART_STAGE: values.stage, PORT: values.port, SCALEMART_ROLE: values.role,
+    SCALEMART_STAGE: values.stage, PORT: values.port, SCALEMART_ROLE: values.role, SCALEMART_MODULES: values.modules,
     GATEWAY_UPSTREAMS: values.upstream, GATEWAY_BALANCER: values.balancer, GATEWAY_ROUTES_FILE: values.routes,
   });
   if (cfg.role === 'gateway') {

@@ -20,21 +20,17 @@ import { createDatabaseMetrics } from '../platform/observability/db-metrics.ts';
 import type { Metrics } from '../platform/observability/metrics.ts';
 import { sagaMigrations } from '../platform/saga/saga.schema.ts';
 import { createSagaRunner } from '../platform/saga/saga-runner.ts';
-import { createCatalogModule } from '../modules/catalog/index.ts';
-import { createIdentityModule } from '../modules/identity/index.ts';
-import { createInventoryModule } from '../modules/inventory/index.ts';
-import { createMailer, createNotificationsModule } from '../modules/notifications/index.ts';
-import { createOrderSaga, createOrdersModule } from '../modules/orders/index.ts';
-import { createPaymentsModule } from '../modules/payments/index.ts';
-import { createShippingModule } from '../modules/shipping/index.ts';
+import { controlOf, httpClient } from '../platform/rpc/index.ts';
+import { MODULE_NAMES, type ModuleName } from '../platform/config/config.ts';
 import type { Shard } from '../platform/db/sharding/shard-set.ts';
 import type { OutboxRelay } from '../platform/events/relay.ts';
-import type { SagaRunner } from '../platform/saga/saga-runner.ts';
+import type { AnySagaDefinition, SagaRunner } from '../platform/saga/saga-runner.ts';
 import { createEventMetrics } from './event-metrics.ts';
 import { createProviders, type Providers } from './providers.ts';
 import { openReplication } from './replication.ts';
 import { openShards } from './shards.ts';
 import { loadOrCreateSecret } from './secrets.ts';
+import { CALLEES, MODULES, planProcess, type Apis, type BuiltModule, type Callee, type ModuleContext, type ModuleDescriptor, type Modules } from './modules.ts';
 
 /** The cache the configuration asks for (the lab switches it): off, L1 only, or L1 + Redis L2 with its bus. */
 function createCache(config: Config, logger: Logger, observer?: CacheObserver): Cache {
@@ -79,12 +75,30 @@ export interface CoreOverrides {
   providers?: Partial<Omit<Providers, 'close'>>;
 }
 
+/** The contract clients of the modules another service runs: by name, and what to close. */
+function remoteApis(config: Config, logger: Logger, plan: ReturnType<typeof planProcess>): { apis: Partial<Apis>; close(): Promise<void> } {
+  const apis: Partial<Record<Callee, unknown>> = {};
+  const clients: object[] = [];
+  // The caller names itself in every signed call: the modules it runs.
+  const caller = plan.local.join('-').slice(0, 64);
+  for (const { module, urls } of plan.remote) {
+    const callee = CALLEES[module] as { contract: Parameters<typeof httpClient>[0]; remote?: (client: unknown) => unknown };
+    const client = httpClient(callee.contract, { urls, secret: config.internalSecret!, caller, logger: logger.child({ dependency: module }) }) as object;
+    clients.push(client);
+    apis[module] = callee.remote ? callee.remote(client) : client;
+  }
+  return { apis: apis as Partial<Apis>, close: async () => void (await Promise.all(clients.map((c) => controlOf(c).close()))) };
+}
+
 /**
- * Opens the database, wires every module and runs the migrations. Background work (relay,
- * consumers, saga recovery) starts only on `startBackground`, so the seeder and the CLI can use
- * the modules without processing anything.
+ * Opens the database, wires `modules` (every module unless told) and runs their migrations: a
+ * module listed here is built in this process, one it needs that is not is reached through the
+ * HTTP client of its contract at the URLs of `SERVICE_URLS`. Background work (relay, the listed
+ * modules' consumers, saga recovery when orders runs here) starts only on `startBackground`, so
+ * the seeder and the CLI can use the modules without processing anything.
  */
-export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
+export async function composeProcess(config: Config, logger: Logger, overrides: CoreOverrides = {}, modules: readonly ModuleName[] = MODULE_NAMES) {
+  const plan = planProcess(modules, config.service.urls);
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
   const eventMetrics = overrides.metrics ? createEventMetrics(overrides.metrics) : undefined;
   // The primary: migrations, the event log, sagas and consumers always work here.
@@ -108,45 +122,42 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
   const providers = createProviders(config, overrides.providers);
   const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads });
 
-  const identity = createIdentityModule({ db: reads, tokens, cache });
-  const inventory = createInventoryModule({
-    shards: shards.keyspace('inventory'), cache, httpMaxAgeSeconds: config.httpMaxAgeSeconds,
-    onChangeError: (error, skus) => logger.warn({ err: error instanceof Error ? error.message : String(error), skus }, 'inventory: a cached view of changed stock could not be dropped; it lives until its TTL'),
-  });
-  const catalog = createCatalogModule({ db: reads, cache, inventory: inventory.api, httpMaxAgeSeconds: config.httpMaxAgeSeconds, afterCommit: () => relay.nudge() });
-  const payments = createPaymentsModule({ db, provider: providers.payments });
-  const shipping = createShippingModule({ db, carrier: providers.carrier });
-  const notifications = createNotificationsModule({
-    db,
-    mailer: createMailer({ url: config.notifications.emailUrl, dir: `${config.dataDir}/mail`, timeoutMs: config.providers.timeoutMs * 5 }),
-    warehouse: providers.warehouse,
-    invoiceHoldMs: config.notifications.invoiceHoldMs,
-  });
-  const orderSaga = createOrderSaga({
-    inventory: inventory.api, payments: payments.api, shipping: shipping.api,
-    attempts: config.orders.stepAttempts, timeoutMs: config.orders.stepTimeoutMs,
-  });
   // Each shard works off its own sagas and its own outbox; the main database's are the monolith's shard.
-  const cells = new Map<string, { relay: OutboxRelay; saga: SagaRunner }>();
+  const cells = new Map<string, { relay: OutboxRelay; saga?: SagaRunner }>();
   let background = false;
   const cellOf = (shard: Shard) => cells.get(shard.name)!;
-  const orders = createOrdersModule({
-    db: reads, shards: shards.keyspace('orders'), sagaFor: (shard) => cellOf(shard).saga, catalog: catalog.api, identity: identity.api, notifications: notifications.api,
-    afterCommit: (shard) => cellOf(shard).relay.nudge(), processing: config.orders.processing,
-  });
-  const modules = { identity, inventory, catalog, payments, shipping, notifications, orders };
+  const context: ModuleContext = {
+    config, logger, db, reads, cache, tokens, shards, providers,
+    nudgeRelay: () => relay.nudge(),
+    relayNudgeFor: (shard) => cellOf(shard).relay.nudge(),
+    sagaFor: (shard) => cellOf(shard).saga!,
+  };
+
+  // Built in table order, so that a module's local dependencies are there before it.
+  const remote = remoteApis(config, logger, plan);
+  const apis: Partial<Apis> = { ...remote.apis };
+  const built: Partial<Modules> = {};
+  const sagas: AnySagaDefinition[] = [];
+  for (const descriptor of MODULES as readonly ModuleDescriptor[]) {
+    if (!plan.local.includes(descriptor.name)) continue;
+    const module = descriptor.create(context, apis as Apis);
+    (built as Record<string, unknown>)[descriptor.name] = module;
+    if (descriptor.name in CALLEES) (apis as Record<string, unknown>)[descriptor.name] = module.api;
+    sagas.push(...(descriptor.sagas?.(context, apis as Apis) ?? []));
+  }
+  const localModules = Object.values(built) as BuiltModule[];
 
   await migrate(db, 'events', eventMigrations);
-  await migrate(db, 'saga', sagaMigrations);
-  for (const module of Object.values(modules)) await migrate(db, module.name, module.migrations);
-  if (config.admin) await identity.api.ensureAdmin(config.admin.email, config.admin.password);
+  if (sagas.length > 0) await migrate(db, 'saga', sagaMigrations);
+  for (const module of localModules) await migrate(db, module.name, module.migrations);
+  if (config.admin && built.identity) await built.identity.api.ensureAdmin(config.admin.email, config.admin.password);
 
   await shards.onShard(async (shard) => {
     // Unsharded, the one shard is the main database: its sagas and outbox are on the primary, never read from a replica.
     const unsharded = shard.name === 'main';
     const shardRelay = unsharded ? relay : createOutboxRelay({ db: shard.db, transport, logger }, relayOptions);
-    const saga = createSagaRunner({
-      db: unsharded ? db : shard.db, logger, definitions: [orderSaga], afterSettled: () => shardRelay.nudge(),
+    const saga = sagas.length === 0 ? undefined : createSagaRunner({
+      db: unsharded ? db : shard.db, logger, definitions: sagas, afterSettled: () => shardRelay.nudge(),
       owner: instance, leaseMs: config.sagaLeaseMs, pollMs: polls.sagaMs,
     });
     cells.set(shard.name, { relay: shardRelay, saga });
@@ -158,23 +169,25 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
     if (cell.relay !== relay) cell.relay.start();
     // Claims unfinished sagas nobody holds (a crash's leftovers) now and every poll after: a saga
     // whose process died is taken over once its lease lapses, whichever instance is still running.
-    cell.saga.start();
+    cell.saga?.start();
   }
   let mapWatch: NodeJS.Timeout | undefined;
 
   // Each module's consumers are typed by its own catalogue; the transport hands each only the types it names.
-  const consumerOptions: ConsumerOptions[] = [...catalog.consumers, ...notifications.consumers, ...orders.consumers].map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
+  const consumerOptions: ConsumerOptions[] = localModules.flatMap((module) => module.consumers ?? []).map((c) => ({ ...c, maxAttempts: config.events.maxAttempts }));
   let subscriptions: Subscription[] = [];
   const consumers = consumerOptions.map(({ name, types, delivery }) => ({ name, types, delivery }));
   eventMetrics?.watch({ transport, consumers, relays: () => [...new Set([relay, ...[...cells.values()].map((cell) => cell.relay)])] });
 
   return {
-    db, cache, tokens, transport, relay, shards, modules, replication,
+    db, cache, tokens, transport, relay, shards, modules: built, replication,
+    /** The modules built here, in build order, and the contracts this process reaches (local or remote). */
+    plan, apis,
     consumers,
     /** Starts the relay and the consumers, and resumes every saga a crash left unfinished. */
     async startBackground(): Promise<void> {
       relay.start();
-      catalog.views.start();
+      built.catalog?.views.start();
       subscriptions = consumerOptions.map((options) => startConsumer({ db, transport, logger, observer: eventMetrics?.consumers }, options));
       background = true;
       for (const name of cells.keys()) await startCell(name);
@@ -182,14 +195,15 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
       mapWatch = setInterval(() => void shards.refresh().catch((error: unknown) => logger.warn({ err: String(error) }, 'shard map refresh failed')), 1_000);
       mapWatch.unref();
     },
-    /** Stops background work after what is in flight, then closes the cache and the database. */
+    /** Stops background work after what is in flight, then closes the clients, the cache and the database. */
     async close(): Promise<void> {
       clearInterval(mapWatch);
-      await Promise.all([...cells.values()].map((cell) => cell.saga.stop()));
-      await catalog.views.stop();
+      await Promise.all([...cells.values()].map((cell) => cell.saga?.stop()));
+      await built.catalog?.views.stop();
       await Promise.all(subscriptions.map((s) => s.stop()));
       await relay.stop();
       await Promise.all([...cells.values()].filter((cell) => cell.relay !== relay).map((cell) => cell.relay.stop()));
+      await remote.close();
       await transport.close();
       await providers.close();
       await cache.close();
@@ -198,6 +212,14 @@ export async function createCore(config: Config, logger: Logger, overrides: Core
       await db.close();
     },
   };
+}
+
+export type Composition = Awaited<ReturnType<typeof composeProcess>>;
+
+/** Every module in one process (`--role all`, the seeder, the CLI): `composeProcess` with all of them. */
+export async function createCore(config: Config, logger: Logger, overrides: CoreOverrides = {}) {
+  const composition = await composeProcess(config, logger, overrides, MODULE_NAMES);
+  return { ...composition, modules: composition.modules as Modules };
 }
 
 export type Core = Awaited<ReturnType<typeof createCore>>;

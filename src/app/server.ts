@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config/config.ts';
-import { createMonolith, type Monolith } from './monolith.ts';
+import { createMonolith, createServiceProcess, type ServiceProcess } from './monolith.ts';
 import { seed } from './seed/seed.ts';
 
 export const DEMO_USER_PASSWORD = 'scalemart-demo';
@@ -12,13 +12,17 @@ function describeDatabase(config: Config, engine: string): string {
   return engine;
 }
 
-/** Seeds a small demo catalog the first time the platform starts on an empty database. */
-async function seedDemoOnFirstRun(monolith: Monolith, config: Config, logger: Logger): Promise<void> {
-  if (config.seedDemoProducts === 0 || (await monolith.modules.catalog.api.countProducts()) > 0) return;
+/**
+ * Seeds a small demo catalog the first time the platform starts on an empty database: where
+ * catalog runs, with stock and users through inventory's and identity's contracts, here or remote.
+ */
+async function seedDemoOnFirstRun(running: ServiceProcess, config: Config, logger: Logger): Promise<void> {
+  const { catalog, inventory, identity } = running.apis;
+  if (!catalog || !inventory || !identity || !running.modules.catalog) return;
+  if (config.seedDemoProducts === 0 || (await catalog.countProducts()) > 0) return;
   const started = performance.now();
-  const { modules } = monolith;
   await seed(
-    { catalog: modules.catalog.api, inventory: modules.inventory.api, identity: modules.identity.api },
+    { catalog, inventory, identity },
     { products: config.seedDemoProducts, users: 10, userPassword: DEMO_USER_PASSWORD },
   );
   logger.info({ products: config.seedDemoProducts, ms: Math.round(performance.now() - started) }, 'seeded the demo catalog');
@@ -32,13 +36,14 @@ async function seedDemoOnFirstRun(monolith: Monolith, config: Config, logger: Lo
  */
 export async function runServer(config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
-  const monolith = await createMonolith(config, logger);
+  const monolith = config.role === 'service' ? await createServiceProcess(config, logger) : await createMonolith(config, logger);
   await seedDemoOnFirstRun(monolith, config, logger);
   const address = await monolith.app.listen({ host: config.host, port: config.port });
   const base = address.replace('127.0.0.1', 'localhost');
+  const role = config.role === 'service' ? `, role: service (${monolith.plan.local.join(', ')})` : '';
   process.stdout.write(
     [
-      `Scalemart is running (stage: ${config.stage}, database: ${describeDatabase(config, monolith.db.engine)}, started in ${Math.round(performance.now() - started)} ms)`,
+      `Scalemart is running (stage: ${config.stage}${role}, database: ${describeDatabase(config, monolith.db.engine)}, started in ${Math.round(performance.now() - started)} ms)`,
       `  API        ${base}/api/v1/products`,
       `  Docs       ${base}/docs`,
       `  Metrics    ${base}/metrics`,

@@ -1,10 +1,18 @@
 import { EventEmitter } from 'node:events';
-import { BentoCache, bentostore } from 'bentocache';
+import { BentoCache, bentostore, errors } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import type { Emitter } from 'bentocache/types';
 import { LRUCache } from 'lru-cache';
 import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver, type CacheTier } from './cache.ts';
 import { ASK_BENTO, createL1FastRead } from './l1-fast-read.ts';
+
+/**
+ * bentocache wraps what a load threw in its own E_FACTORY_ERROR; the caller gets the load's error
+ * (a DependencyUnavailableError stays one, and answers 503), as it would without the cache.
+ */
+export function rethrowLoadError(error: unknown): never {
+  throw error instanceof errors.E_FACTORY_ERROR && error.cause !== undefined ? error.cause : error;
+}
 
 export interface MemoryCacheOptions {
   defaultTtlSeconds: number;
@@ -112,7 +120,8 @@ export function createMemoryCache(options: MemoryCacheOptions): Cache {
           observer.hit('l1', false);
           return Promise.resolve(hit as never);
         }
-        return bento.getOrSet({ key: prefix + key, factory: (context) => observedLoad(observer, load, context), ttl: ttlMs(entry), tags: entry?.tags, timeout: null });
+        return bento.getOrSet({ key: prefix + key, factory: (context) => observedLoad(observer, load, context), ttl: ttlMs(entry), tags: entry?.tags, timeout: null })
+          .catch(rethrowLoadError);
       },
       set: async (key, value, entry) => void (await bento.set({ key: prefix + key, value, ttl: ttlMs(entry), tags: entry?.tags })),
       delete: async (key) => void (await bento.delete({ key: prefix + key })),

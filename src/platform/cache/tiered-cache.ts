@@ -4,7 +4,7 @@ import { BentoCache, bentostore } from 'bentocache';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import type { CreateBusDriverResult, GetSetFactoryContext } from 'bentocache/types';
 import { Redis } from 'ioredis';
-import { objectL1Driver, observeBentoEvents } from './bentocache.adapter.ts';
+import { objectL1Driver, observeBentoEvents, rethrowLoadError } from './bentocache.adapter.ts';
 import { IGNORE_CACHE, jitteredTtlMs, observedLoad, type Cache, type CacheEntryOptions, type CacheObserver, type LoadContext } from './cache.ts';
 import { ASK_BENTO, createL1FastRead } from './l1-fast-read.ts';
 
@@ -167,7 +167,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
             ttl: ttlMs(entry),
             tags: entry?.tags,
             timeout: null,
-          });
+          }).catch(rethrowLoadError);
         } finally {
           // Released once the value is in L2, so an instance that waited finds it there.
           release?.();

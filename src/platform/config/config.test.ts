@@ -87,6 +87,25 @@ describe('configuration', () => {
     });
   });
 
+  describe('the service role', () => {
+    const service = { SCALEMART_ROLE: 'service', DATABASE_URL: 'postgres://p/db', JWT_SECRET: SHARED_SECRET, INTERNAL_SECRET: 'i'.repeat(32) };
+    it('needs its modules, PostgreSQL and both secrets, and refuses an unknown module', () => {
+      expect(() => loadConfig({ ...service })).toThrow(/^SCALEMART_MODULES: the service role needs --modules/);
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog,carts' })).toThrow(/^SCALEMART_MODULES: unknown module carts; /);
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', DATABASE_URL: '' })).toThrow(/^DATABASE_URL: /);
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', INTERNAL_SECRET: undefined })).toThrow(/^INTERNAL_SECRET: /);
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', JWT_SECRET: undefined })).toThrow(/^JWT_SECRET: /);
+      expect(() => loadConfig({ SCALEMART_MODULES: 'catalog' })).toThrow(/^SCALEMART_MODULES: only the service role/);
+    });
+    it('lists its modules in build order and reads SERVICE_URLS per module', () => {
+      const config = loadConfig({ ...service, SCALEMART_MODULES: 'orders, catalog', SERVICE_URLS: 'inventory=http://a:1,http://b:2; payments=http://c:3' });
+      expect(config.service).toEqual({ modules: ['catalog', 'orders'], urls: { inventory: ['http://a:1', 'http://b:2'], payments: ['http://c:3'] } });
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', SERVICE_URLS: 'stock=http://a:1' })).toThrow(/^SERVICE_URLS: "stock=http:\/\/a:1" is not module=/);
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', SERVICE_URLS: 'inventory=a:1' })).toThrow(/^SERVICE_URLS: /);
+      expect(loadConfig({}).service.modules).toEqual(['identity', 'inventory', 'catalog', 'payments', 'shipping', 'notifications', 'orders']);
+    });
+  });
+
   it('drains 2 s on SIGTERM in the scaled stage and not at all in the monolith, unless told otherwise', () => {
     const scaled = { SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r', JWT_SECRET: SHARED_SECRET };
     expect(loadConfig(scaled).shutdownDrainMs).toBe(2_000);

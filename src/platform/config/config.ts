@@ -6,9 +6,41 @@ import { z } from 'zod';
 export const STAGES = ['monolith', 'scaled'] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** What one process runs: every module behind its own HTTP app (`all`), or the API gateway in front of such processes. */
-export const ROLES = ['all', 'gateway'] as const;
+/**
+ * What one process runs: every module behind its own HTTP app (`all`), some of them (`service`,
+ * with `SCALEMART_MODULES`), or the API gateway in front of such processes.
+ */
+export const ROLES = ['all', 'gateway', 'service'] as const;
 export type ProcessRole = (typeof ROLES)[number];
+
+/** The modules a service process may run (`--modules`), in the order they are built. */
+export const MODULE_NAMES = ['identity', 'inventory', 'catalog', 'payments', 'shipping', 'notifications', 'orders'] as const;
+export type ModuleName = (typeof MODULE_NAMES)[number];
+
+const moduleList = z.string().transform((raw, ctx) => {
+  const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !(MODULE_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `${unknown.length > 0 ? `unknown module ${unknown.join(', ')}; ` : ''}comma-separated names from ${MODULE_NAMES.join(', ')}` });
+    return z.NEVER;
+  }
+  return MODULE_NAMES.filter((name) => names.includes(name));
+});
+
+/** `inventory=http://a:4001,http://b:4002;payments=http://c:4003`: each module's instances. */
+const serviceUrls = z.string().transform((raw, ctx) => {
+  const urls: Partial<Record<ModuleName, string[]>> = {};
+  for (const part of raw.split(';').map((p) => p.trim()).filter((p) => p !== '')) {
+    const [name, list] = part.split('=', 2).map((s) => s.trim());
+    const values = list?.split(',').map((u) => u.trim()) ?? [];
+    if (!(MODULE_NAMES as readonly string[]).includes(name ?? '') || values.length === 0 || !values.every((u) => /^https?:\/\/[^,\s]+$/.test(u))) {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not module=http://host:port[,http://…] (modules: ${MODULE_NAMES.join(', ')}); parts separated by ;` });
+      return z.NEVER;
+    }
+    urls[name as ModuleName] = values;
+  }
+  return urls;
+});
 
 /** The gateway's balancing strategies (src/platform/gateway/balancers). */
 export const GATEWAY_BALANCERS = ['round-robin', 'least-request', 'weighted', 'hash'] as const;
@@ -80,6 +112,8 @@ const schema = z.object({
   SAGA_LEASE_MS: int(500, 600_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
   SCALEMART_ROLE: z.enum(ROLES).default('all'),
+  SCALEMART_MODULES: moduleList.optional(),
+  SERVICE_URLS: serviceUrls.optional(),
   GATEWAY_UPSTREAMS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'comma-separated http:// URLs').optional(),
   GATEWAY_ROUTES_FILE: z.string().min(1).optional(),
   GATEWAY_BALANCER: z.enum(GATEWAY_BALANCERS).default('least-request'),
@@ -136,9 +170,18 @@ export interface GatewayConfig {
   trustedProxies: string[];
 }
 
+/** The service role's settings (`--role service --modules …`). */
+export interface ServiceConfig {
+  /** The modules this process builds, serves and runs the background work of (all of them for `--role all`). */
+  modules: ModuleName[];
+  /** Where the instances of each module this process does not run are (`SERVICE_URLS`). */
+  urls: Partial<Record<ModuleName, string[]>>;
+}
+
 export interface Config {
   stage: Stage;
   role: ProcessRole;
+  service: ServiceConfig;
   gateway: GatewayConfig;
   host: string;
   port: number;
@@ -209,6 +252,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (!c.INTERNAL_SECRET) throw new ConfigError('INTERNAL_SECRET: required for the gateway role, the same as the upstreams\' (at least 32 characters)');
     if (!c.GATEWAY_UPSTREAMS && !c.GATEWAY_ROUTES_FILE) throw new ConfigError('GATEWAY_UPSTREAMS: the gateway needs --upstream URL,… or a routes file (--routes FILE / GATEWAY_ROUTES_FILE)');
   }
+  if (c.SCALEMART_ROLE === 'service') {
+    if (!c.SCALEMART_MODULES) throw new ConfigError(`SCALEMART_MODULES: the service role needs --modules with names from ${MODULE_NAMES.join(', ')}`);
+    if (!c.DATABASE_URL.startsWith('postgres')) throw new ConfigError('DATABASE_URL: the service role needs the PostgreSQL database the services share (postgres://…)');
+    if (!c.JWT_SECRET) throw new ConfigError('JWT_SECRET: the service role needs the secret every service shares (at least 32 characters)');
+    if (!c.INTERNAL_SECRET) throw new ConfigError('INTERNAL_SECRET: the service role signs and checks calls between services with it (at least 32 characters, the same in every service)');
+  } else if (c.SCALEMART_MODULES) {
+    throw new ConfigError('SCALEMART_MODULES: only the service role (--role service) takes a module list');
+  }
   if (c.SCALEMART_STAGE === 'scaled' && c.SCALEMART_ROLE !== 'gateway') {
     if (!c.DATABASE_URL.startsWith('postgres')) throw new ConfigError('DATABASE_URL: the scaled stage needs PostgreSQL (postgres://…); `scalemart infra up` prints the URLs');
     if (!c.REDIS_URL) throw new ConfigError('REDIS_URL: the scaled stage needs Redis for its shared cache (e.g. redis://127.0.0.1:6379)');
@@ -233,6 +284,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     stage: c.SCALEMART_STAGE,
     role: c.SCALEMART_ROLE,
+    service: { modules: c.SCALEMART_MODULES ?? [...MODULE_NAMES], urls: c.SERVICE_URLS ?? {} },
     internalSecret: c.INTERNAL_SECRET,
     gateway: {
       upstreams: c.GATEWAY_UPSTREAMS?.split(',') ?? [],
