@@ -67,7 +67,7 @@ export async function fleetCommand(args: string[]): Promise<number> {
     if (action === 'deploy') {
       const { pinnedNodeVersion, writeDeploy } = await import('./deploy/index.ts');
       const topology = await loadTopology(values.topology);
-      // The generators can write service groups, but no image can run them yet: refuse, as `up` does.
+      // The generators would write service groups without each one's SERVICE_URLS: refuse, as `up` does.
       assertRunnable(topology);
       const files = await writeDeploy(topology, values.out ?? 'deploy', process.cwd(), await pinnedNodeVersion(process.cwd()));
       process.stdout.write(`Wrote ${files.join(', ')}\n`);

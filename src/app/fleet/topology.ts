@@ -7,10 +7,10 @@ import { createTopology as createInfraTopology, serverUrl } from '../infra/topol
  * A fleet's topology: the edge, the gateways and the service groups, in one JSON file that both
  * `scalemart fleet up` (this machine) and `scalemart fleet deploy` (many machines) read.
  *
- * A group is `role: "all"` (every module in one process: what runs today) or `role: "service"`
- * with `modules: [...]`, for when `scalemart start --role service --modules …` exists; the schema
- * accepts service groups now so a topology written for them need not change, and the runner refuses
- * them with a message saying why (`assertRunnable`).
+ * A group is `role: "all"` (every module in one process) or `role: "service"` with
+ * `modules: [...]` (`scalemart start --role service --modules …`). The schema accepts service
+ * groups, but the runner refuses them with a message saying why (`assertRunnable`): the fleet does
+ * not yet hand each group the SERVICE_URLS of the others, nor the gateways a route per group.
  */
 
 // Ports below the kernel's ephemeral range (32768 and up), as `infra` keeps them.
@@ -188,13 +188,14 @@ export const DEFAULT_TOPOLOGY: TopologyInput = {
   },
 };
 
-/** Refuses what today's processes cannot run: service groups need `--role service --modules`. */
+/** Refuses what the fleet cannot run yet: service groups (see the comment at the top). */
 export function assertRunnable(topology: Topology): void {
   const services = topology.groups.filter((g) => g.role !== 'all');
   if (services.length > 0) {
     throw new TopologyError(
-      `group(s) ${services.map((g) => `"${g.name}" (modules ${g.modules?.join(', ')})`).join(', ')}: service groups need ` +
-        '`scalemart start --role service --modules …`, which does not exist yet; run every module in an `all` group for now',
+      `group(s) ${services.map((g) => `"${g.name}" (modules ${g.modules?.join(', ')})`).join(', ')}: the fleet cannot run service groups yet ` +
+        '(it does not give each group the SERVICE_URLS of the others, nor the gateways a route per group); run every module in an `all` group, ' +
+        'or start services by hand with `scalemart start --role service --modules …`',
     );
   }
 }
