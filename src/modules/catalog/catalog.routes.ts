@@ -8,6 +8,7 @@ import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
 import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
 import type { CatalogApi, Product, ProductDetail, ProductDetailPage } from './contract.ts';
+import { ProductWire } from './contract.rpc.ts';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
 const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
@@ -21,15 +22,9 @@ const StockSummary = Type.Object({
   available: Type.Integer(),
   status: Type.Union([Type.Literal('in_stock'), Type.Literal('low_stock'), Type.Literal('out_of_stock')]),
 });
+/** The public product body: the contract's product, its timestamps documented as date-times, and its stock summary. */
 export const ProductSchema = Type.Object({
-  id: Type.String(),
-  sku: Type.String(),
-  name: Type.String(),
-  description: Type.String(),
-  category: Type.String(),
-  price: Type.Integer(),
-  currency: Type.String(),
-  version: Type.Integer(),
+  ...ProductWire.properties,
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   stock: StockSummary,

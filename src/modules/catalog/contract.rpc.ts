@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import { defineContract, localOnly, method, optionalArg } from '../../platform/rpc/index.ts';
 import type { CatalogApi } from './contract.ts';
 
-const Product = Type.Object({
+/** A product as the contract returns it; the public routes' schema adds to it (catalog.routes.ts). */
+export const ProductWire = Type.Object({
   id: Type.String(),
   sku: Type.String(),
   name: Type.String(),
@@ -15,7 +16,7 @@ const Product = Type.Object({
   updatedAt: Type.String(),
 });
 const ProductDetail = Type.Object({
-  product: Product,
+  product: ProductWire,
   stock: Type.Object({
     available: Type.Integer(),
     status: Type.Union([Type.Literal('in_stock'), Type.Literal('low_stock'), Type.Literal('out_of_stock')]),
@@ -38,7 +39,7 @@ const ProductChanges = Type.Partial(Type.Object(ProductFields));
  * SKU_TAKEN), and an update bumps the version each time, so neither is retried.
  */
 export const catalogContract = defineContract<CatalogApi>()('catalog', {
-  getProduct: method({ input: Type.Tuple([Type.String()]), output: Type.Union([Product, Type.Null()]), idempotent: true }),
+  getProduct: method({ input: Type.Tuple([Type.String()]), output: Type.Union([ProductWire, Type.Null()]), idempotent: true }),
   getProductDetail: method({ input: Type.Tuple([Type.String()]), output: Type.Union([ProductDetail, Type.Null()]), idempotent: true }),
   peekProductDetail: localOnly('reads this process\'s cache; a caller without it calls getProductDetail', { absent: true }),
   listProducts: method({
@@ -51,8 +52,8 @@ export const catalogContract = defineContract<CatalogApi>()('catalog', {
     output: Type.Array(Type.Object({ ...ProductDetail.properties, views: Type.Integer() })),
     idempotent: true,
   }),
-  createProduct: method({ input: Type.Tuple([NewProduct]), output: Product, idempotent: false }),
-  updateProduct: method({ input: Type.Tuple([Type.String(), ProductChanges]), output: Type.Union([Product, Type.Null()]), idempotent: false }),
+  createProduct: method({ input: Type.Tuple([NewProduct]), output: ProductWire, idempotent: false }),
+  updateProduct: method({ input: Type.Tuple([Type.String(), ProductChanges]), output: Type.Union([ProductWire, Type.Null()]), idempotent: false }),
   importProducts: method({ input: Type.Tuple([Type.Array(Type.Object({ id: Type.String(), ...NewProduct.properties }))]), output: Type.Void(), idempotent: true }),
   countProducts: method({ input: Type.Tuple([]), output: Type.Integer(), idempotent: true }),
 });
