@@ -74,6 +74,12 @@ export interface ModuleContext {
 /** One module as the composition root sees it. */
 export interface ModuleDescriptor<N extends ModuleName = ModuleName> {
   name: N;
+  /**
+   * The public path prefixes its routes live under (`/api/v1/products` covers `/api/v1/products`
+   * and `/api/v1/products/…`): a fleet's gateways send them to the group that runs the module.
+   * No two modules share a prefix; a module with none is reached through its contract only.
+   */
+  publicPrefixes: readonly string[];
   /** The contracts it calls: built first when listed in the process, else reached through their clients. */
   requires: readonly Callee[];
   create(ctx: ModuleContext, apis: Apis): Modules[N];
@@ -100,36 +106,49 @@ export const CALLEES: { readonly [N in Callee]: CalleeDescriptor<N> } = {
   notifications: { contract: notificationsContract, remote: (client) => ({ ...client, processNow: async () => undefined }) },
 };
 
+/** The events admin routes (`platform/events/events.routes.ts`), which every process registers. */
+export const EVENTS_ADMIN_PREFIX = '/api/v1/admin/events';
+
+/**
+ * `GET /api/v1/storefront/home` joins catalog and orders: a process running both serves it, and a
+ * gateway in front of services composes it itself from the pools of `/api/v1/products` and
+ * `/api/v1/orders` (app/gateway-storefront.ts), so no module owns it.
+ */
+export const STOREFRONT_PREFIX = '/api/v1/storefront';
+
+/** Whether `prefix` covers `path`: the path itself, or a path under it (as the gateway matches). */
+export const covers = (prefix: string, path: string) => path === prefix || path.startsWith(`${prefix}/`);
+
 /** Keeps each entry's own module type (its `create` answers that module). */
 const entry = <N extends ModuleName>(d: ModuleDescriptor<N>) => d;
 
 /** Every module, in build order: a module comes after every module it requires. */
 export const MODULES = [
   entry({
-    name: 'identity', requires: [],
+    name: 'identity', publicPrefixes: ['/api/v1/auth', '/api/v1/users', '/api/v1/admin/api-keys'], requires: [],
     create: (ctx) => createIdentityModule({ db: ctx.reads, tokens: ctx.tokens, cache: ctx.cache }),
   }),
   entry({
-    name: 'inventory', requires: [],
+    name: 'inventory', publicPrefixes: ['/api/v1/inventory'], requires: [],
     create: (ctx) => createInventoryModule({
       shards: ctx.shards.keyspace('inventory'), cache: ctx.cache, httpMaxAgeSeconds: ctx.config.httpMaxAgeSeconds,
       onChangeError: (error, skus) => ctx.logger.warn({ err: error instanceof Error ? error.message : String(error), skus }, 'inventory: a cached view of changed stock could not be dropped; it lives until its TTL'),
     }),
   }),
   entry({
-    name: 'catalog', requires: ['inventory'],
+    name: 'catalog', publicPrefixes: ['/api/v1/products'], requires: ['inventory'],
     create: (ctx, apis) => createCatalogModule({ db: ctx.reads, cache: ctx.cache, inventory: apis.inventory, httpMaxAgeSeconds: ctx.config.httpMaxAgeSeconds, afterCommit: ctx.nudgeRelay }),
   }),
   entry({
-    name: 'payments', requires: [],
+    name: 'payments', publicPrefixes: [], requires: [],
     create: (ctx) => createPaymentsModule({ db: ctx.db, provider: ctx.providers.payments }),
   }),
   entry({
-    name: 'shipping', requires: [],
+    name: 'shipping', publicPrefixes: [], requires: [],
     create: (ctx) => createShippingModule({ db: ctx.db, carrier: ctx.providers.carrier }),
   }),
   entry({
-    name: 'notifications', requires: [],
+    name: 'notifications', publicPrefixes: [], requires: [],
     create: ({ config, db, providers }) => createNotificationsModule({
       db,
       mailer: createMailer({ url: config.notifications.emailUrl, dir: `${config.dataDir}/mail`, timeoutMs: config.providers.timeoutMs * 5 }),
@@ -139,6 +158,9 @@ export const MODULES = [
   }),
   entry({
     name: 'orders',
+    // The events admin (dead letters, replay) is registered by every process on the shared
+    // database; a fleet's gateways send it to the group running orders, as they do anything else.
+    publicPrefixes: ['/api/v1/orders', '/api/v1/admin/orders', '/api/v1/admin/sales', EVENTS_ADMIN_PREFIX],
     // catalog, identity and notifications for the orders service; the rest for its saga.
     requires: ['catalog', 'identity', 'notifications', 'inventory', 'payments', 'shipping'],
     create: (ctx, apis) => createOrdersModule({
