@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fleetDown, fleetStatus, fleetUp, type FleetStatus } from './fleet.ts';
-import { assertRunnable, DEFAULT_TOPOLOGY, parseTopology, readTopology, TopologyError, type Topology } from './topology.ts';
+import { assertDeployable, DEFAULT_TOPOLOGY, parseTopology, readTopology, TopologyError, type Topology } from './topology.ts';
 
 const USAGE = `Usage: scalemart fleet up|down|status|deploy [options]
 
@@ -68,7 +68,7 @@ export async function fleetCommand(args: string[]): Promise<number> {
       const { pinnedNodeVersion, writeDeploy } = await import('./deploy/index.ts');
       const topology = await loadTopology(values.topology);
       // The generators would write service groups without each one's SERVICE_URLS: refuse, as `up` does.
-      assertRunnable(topology);
+      assertDeployable(topology);
       const files = await writeDeploy(topology, values.out ?? 'deploy', process.cwd(), await pinnedNodeVersion(process.cwd()));
       process.stdout.write(`Wrote ${files.join(', ')}\n`);
       return 0;

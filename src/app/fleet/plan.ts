@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { GroupSpec, Topology } from './topology.ts';
+import { MODULES } from '../modules.ts';
+import { moduleOwners, TopologyError, type GroupSpec, type Topology } from './topology.ts';
 
 /** The CLI every fleet process runs, relative to the project root (the image's WORKDIR). */
 export const CLI_ENTRY = 'src/app/cli.ts';
@@ -10,9 +11,11 @@ export interface RoleCommand {
   role: FleetRole;
   port: number;
   stage: Topology['stage'];
-  /** Gateways: the instances they balance over. */
+  /** Gateways: the instances they balance over (one pool), unless they read a routes file. */
   upstreams?: readonly string[];
   balancer?: string;
+  /** Gateways in front of service groups: the routes file (a pool per group, see `gatewayRoutes`). */
+  routesFile?: string | undefined;
   /** Service groups: the modules they run. */
   modules?: readonly string[];
 }
@@ -26,6 +29,7 @@ export function startArgs(command: RoleCommand): string[] {
   const port = ['--port', String(command.port)];
   switch (command.role) {
     case 'gateway':
+      if (command.routesFile) return [CLI_ENTRY, 'start', '--role', 'gateway', ...port, '--routes', command.routesFile];
       return [CLI_ENTRY, 'start', '--role', 'gateway', ...port, '--upstream', (command.upstreams ?? []).join(','), '--balancer', command.balancer ?? 'least-request'];
     case 'service':
       return [CLI_ENTRY, 'start', '--role', 'service', '--modules', (command.modules ?? []).join(','), '--stage', command.stage, ...port];
@@ -39,8 +43,8 @@ export function groupCommand(topology: Topology, group: GroupSpec, port: number)
   return { role: group.role, port, stage: topology.stage, modules: group.modules };
 }
 
-export function gatewayCommand(topology: Topology, port: number, upstreams: readonly string[]): RoleCommand {
-  return { role: 'gateway', port, stage: topology.stage, upstreams, balancer: topology.gateways.balancer };
+export function gatewayCommand(topology: Topology, port: number, upstreams: readonly string[], routesFile?: string): RoleCommand {
+  return { role: 'gateway', port, stage: topology.stage, upstreams, balancer: topology.gateways.balancer, routesFile };
 }
 
 /** One process of a local fleet. */
@@ -60,41 +64,90 @@ export interface FleetSecrets {
   INTERNAL_SECRET: string;
 }
 
+/** A gateways' routes file as `--routes` reads it (platform/gateway/routes-file.ts). */
+export interface RoutesFile {
+  pools: Record<string, { upstreams: string[]; balancer: string }>;
+  routes: Array<{ prefix: string; pool: string }>;
+}
+
+const ADDRESS_ON_HOST = (host: string) => (p: PlannedProcess) => `${host}:${p.port}`;
+
 /**
- * Every process of a topology on this machine: instances first (group order), then the gateways
- * over all instances. Each process gets its own SCALEMART_DATA_DIR under `dataDir` (mail files,
- * an embedded database in the monolith stage) unless the topology sets one.
+ * Every process of a topology on this machine: instances first (group order), then the gateways.
+ * Each process gets its own SCALEMART_DATA_DIR under `dataDir` (mail files, an embedded database
+ * in the monolith stage) unless the topology sets one.
+ *
+ * `all` groups need nothing more, and the gateways balance over all their instances as one pool
+ * (`--upstream`). Service groups (`moduleOwners` refuses an incomplete set) each get SERVICE_URLS
+ * naming, for every module they do not run, the instances of the group that runs it; the
+ * gateways read `routesFile` (`gatewayRoutes` writes what goes in it).
  */
 export function planFleet(
   topology: Topology, secrets: FleetSecrets, dataDir: string, host = '127.0.0.1',
-  /** How a gateway addresses an instance: this machine's loopback, or a compose service's name. */
-  addressOf: (p: PlannedProcess) => string = (p) => `${host}:${p.port}`,
+  /** How a process addresses another: this machine's loopback, or a compose service's name. */
+  addressOf: (p: PlannedProcess) => string = ADDRESS_ON_HOST(host),
+  /** Where the gateways' routes file will be: required when the topology has service groups. */
+  routesFile?: string,
 ): PlannedProcess[] {
+  const owners = moduleOwners(topology);
+  if (owners && !routesFile) throw new TopologyError('service groups need a routes file for the gateways (planFleet: routesFile)');
   const shared = { ...topology.env, ...secrets };
-  const instances = topology.groups.flatMap((group) =>
-    Array.from({ length: group.instances }, (_, i): PlannedProcess => {
-      const name = `${group.name}-${i + 1}`;
-      const port = group.port + i;
-      return {
-        name, role: group.role, group: group.name, port,
-        args: startArgs(groupCommand(topology, group, port)),
-        env: { SCALEMART_DATA_DIR: join(dataDir, name), ...shared, ...group.env, HOST: host },
-      };
-    }),
-  );
-  // Service groups would be reached through a routes file (prefix → pool per group); today every
-  // group is an `all` group, and one pool over all of them is the same thing.
+  const instancesOf = (group: GroupSpec) => Array.from({ length: group.instances }, (_, i): PlannedProcess => {
+    const name = `${group.name}-${i + 1}`;
+    const port = group.port + i;
+    return {
+      name, role: group.role, group: group.name, port,
+      args: startArgs(groupCommand(topology, group, port)),
+      env: { SCALEMART_DATA_DIR: join(dataDir, name), ...shared, ...group.env, HOST: host },
+    };
+  });
+  const byGroup = new Map(topology.groups.map((g) => [g.name, instancesOf(g)]));
+  if (owners) {
+    const urlsOf = (group: GroupSpec) => byGroup.get(group.name)!.map((p) => `http://${addressOf(p)}`).join(',');
+    for (const group of topology.groups) {
+      const elsewhere = [...owners].filter(([module]) => !group.modules!.includes(module));
+      const serviceUrls = elsewhere.map(([module, owner]) => `${module}=${urlsOf(owner)}`).join(';');
+      // Before HOST only: the fleet knows where the other groups are, a group's env does not.
+      for (const p of byGroup.get(group.name)!) p.env = { ...p.env, SERVICE_URLS: serviceUrls, HOST: host };
+    }
+  }
+  const instances = [...byGroup.values()].flat();
+  // With only `all` groups one pool over every instance is the whole routing.
   const upstreams = instances.map((p) => `http://${addressOf(p)}`);
   const gateways = Array.from({ length: topology.gateways.instances }, (_, i): PlannedProcess => {
     const name = `gateway-${i + 1}`;
     const port = topology.gateways.port + i;
     return {
       name, role: 'gateway', group: 'gateway', port,
-      args: startArgs(gatewayCommand(topology, port, upstreams)),
+      args: startArgs(gatewayCommand(topology, port, upstreams, owners ? routesFile : undefined)),
       env: { SCALEMART_DATA_DIR: join(dataDir, name), ...shared, ...topology.gateways.env, HOST: host },
     };
   });
   return [...instances, ...gateways];
+}
+
+/**
+ * The gateways' routes file for a topology with service groups (undefined for `all` groups): a
+ * pool per group over its instances, and a route per public prefix of each module to the pool of
+ * the group that runs it. `/api/v1` itself goes to the group running orders: it catches what no
+ * module claims (an unknown path gets that group's 404), and it is the route the gateway answers
+ * `/api/v1/storefront/home` under, composing the page from the catalog and orders pools.
+ */
+export function gatewayRoutes(
+  topology: Topology, processes: readonly PlannedProcess[], addressOf: (p: PlannedProcess) => string = ADDRESS_ON_HOST('127.0.0.1'),
+): RoutesFile | undefined {
+  const owners = moduleOwners(topology);
+  if (!owners) return undefined;
+  const routes = [
+    ...MODULES.flatMap((m) => m.publicPrefixes.map((prefix) => ({ prefix, pool: owners.get(m.name)!.name }))),
+    { prefix: '/api/v1', pool: owners.get('orders')!.name },
+  ];
+  const routed = new Set(routes.map((r) => r.pool));
+  const pools = Object.fromEntries(topology.groups.filter((g) => routed.has(g.name)).map((g) => [g.name, {
+    upstreams: processes.filter((p) => p.group === g.name).map((p) => `http://${addressOf(p)}`),
+    balancer: topology.gateways.balancer,
+  }]));
+  return { pools, routes };
 }
 
 /** The front door: the edge when there is one, else the first gateway, else the first instance. */

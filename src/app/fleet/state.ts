@@ -66,6 +66,8 @@ export const fleetPaths = (dir: string) => ({
   logs: join(dir, 'logs'),
   data: join(dir, 'data'),
   edge: join(dir, 'edge'),
+  /** The gateways' routes file when the topology has service groups (a pool per group). */
+  routes: join(dir, 'gateway-routes.json'),
   supervisorLog: join(dir, 'logs', 'supervisor.log'),
 });
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { edgeUpstreams, planFleet, publicUrl } from './plan.ts';
-import { assertRunnable, DEFAULT_TOPOLOGY, parseTopology, TopologyError } from './topology.ts';
+import { parseRouteTable } from '../../platform/gateway/routes-file.ts';
+import { edgeUpstreams, gatewayRoutes, planFleet, publicUrl } from './plan.ts';
+import { assertDeployable, assertRunnable, DEFAULT_TOPOLOGY, parseTopology, TopologyError } from './topology.ts';
 
 const secrets = { JWT_SECRET: 'j'.repeat(32), INTERNAL_SECRET: 'i'.repeat(32) };
 const small = (extra: Record<string, unknown> = {}) => ({
@@ -34,11 +35,64 @@ describe('fleet topology', () => {
     expect(() => parseTopology(small({ gateways: { instances: 2, port: 4100 } }))).toThrow(/port 4101: both gateway-2 and all-1/);
   });
 
-  it('accepts service groups in the file but refuses to run them, saying why', () => {
-    const t = parseTopology(small({ groups: [{ name: 'catalog', role: 'service', modules: ['catalog'], instances: 1, port: 4101 }] }));
-    expect(() => assertRunnable(t)).toThrow(/the fleet cannot run service groups yet/);
+  it('runs service groups only when they run every module exactly once on PostgreSQL, saying what is missing', () => {
+    const pg = { DATABASE_URL: 'postgres://db/x' };
+    const t = (groups: unknown[], env: Record<string, string> = pg) => parseTopology(small({ groups, env }));
+    const rest = { name: 'rest', role: 'service', modules: ['identity', 'inventory', 'payments', 'shipping', 'notifications', 'orders'], instances: 1, port: 4201 };
+    const catalog = { name: 'catalog', role: 'service', modules: ['catalog'], instances: 1, port: 4101 };
+    expect(() => assertRunnable(t([catalog, rest]))).not.toThrow();
+    expect(() => assertRunnable(t([catalog]))).toThrow(/^service groups must run every module exactly once: module identity runs in no group; module inventory runs in no group; /);
+    expect(() => assertRunnable(t([catalog, rest, { ...catalog, name: 'more', port: 4301 }]))).toThrow(/module catalog runs in groups "catalog" and "more"/);
+    expect(() => assertRunnable(t([{ ...catalog, modules: ['catalog', 'billing'] }, rest]))).toThrow(/unknown module\(s\) "billing" \(group "catalog"\)/);
+    expect(() => assertRunnable(t([catalog, rest, { name: 'all', instances: 1, port: 4301 }]))).toThrow(/group\(s\) "all" run every module beside service groups/);
+    expect(() => assertRunnable(t([catalog, rest], { DATABASE_URL: 'memory://' }))).toThrow(/group "catalog": service groups share one PostgreSQL database/);
+    expect(() => assertRunnable(t([catalog, rest], { ...pg, JWT_SECRET: 'short' }))).toThrow(/JWT_SECRET must be at least 32 characters/);
+    expect(() => assertDeployable(t([catalog, rest]))).toThrow(/`fleet deploy` does not generate service groups yet/);
     expect(() => parseTopology(small({ groups: [{ name: 'x', role: 'service', instances: 1, port: 4101 }] }))).toThrow(/names its modules/);
     expect(() => assertRunnable(parseTopology(small()))).not.toThrow();
+    expect(() => assertDeployable(parseTopology(small()))).not.toThrow();
+  });
+
+  it('plans service groups: SERVICE_URLS naming the group of every module they do not run, gateways on a routes file with a pool per group', () => {
+    const t = parseTopology(small({
+      edge: { enabled: false },
+      gateways: { instances: 1, port: 4001, balancer: 'round-robin' },
+      groups: [
+        { name: 'identity', role: 'service', modules: ['identity'], instances: 1, port: 4101 },
+        { name: 'catalog', role: 'service', modules: ['catalog', 'inventory'], instances: 2, port: 4201 },
+        { name: 'orders', role: 'service', modules: ['orders', 'payments', 'shipping', 'notifications'], instances: 1, port: 4301 },
+      ],
+      env: { DATABASE_URL: 'postgres://db/x', SERVICE_URLS: 'stale=http://nowhere' },
+    }));
+    expect(() => planFleet(t, secrets, '/tmp/d')).toThrow(/routes file/);
+    const plan = planFleet(t, secrets, '/tmp/d', undefined, undefined, '/tmp/routes.json');
+    expect(plan.map((p) => [p.name, p.role, p.port])).toEqual([
+      ['identity-1', 'service', 4101], ['catalog-1', 'service', 4201], ['catalog-2', 'service', 4202], ['orders-1', 'service', 4301], ['gateway-1', 'gateway', 4001],
+    ]);
+    const env = (name: string) => plan.find((p) => p.name === name)!.env;
+    const catalogs = 'http://127.0.0.1:4201,http://127.0.0.1:4202';
+    const orderGroup = 'http://127.0.0.1:4301';
+    expect(env('identity-1').SERVICE_URLS).toBe(`inventory=${catalogs};catalog=${catalogs};payments=${orderGroup};shipping=${orderGroup};notifications=${orderGroup};orders=${orderGroup}`);
+    expect(env('catalog-2').SERVICE_URLS).toBe(`identity=http://127.0.0.1:4101;payments=${orderGroup};shipping=${orderGroup};notifications=${orderGroup};orders=${orderGroup}`);
+    expect(env('orders-1').SERVICE_URLS).toBe(`identity=http://127.0.0.1:4101;inventory=${catalogs};catalog=${catalogs}`);
+    expect(plan[1]!.args).toEqual(['src/app/cli.ts', 'start', '--role', 'service', '--modules', 'catalog,inventory', '--stage', 'scaled', '--port', '4201']);
+    expect(plan[4]!.args).toEqual(['src/app/cli.ts', 'start', '--role', 'gateway', '--port', '4001', '--routes', '/tmp/routes.json']);
+    expect(env('gateway-1').SERVICE_URLS).toBe('stale=http://nowhere');
+
+    const routes = gatewayRoutes(t, plan)!;
+    // What the gateway itself reads, and the pool each public path lands in (longest prefix).
+    const table = parseRouteTable(routes);
+    expect(Object.fromEntries(Object.entries(table.pools).map(([name, pool]) => [name, [pool.balancer, pool.upstreams.map((u) => u.url)]]))).toEqual({
+      identity: ['round-robin', ['http://127.0.0.1:4101']],
+      catalog: ['round-robin', catalogs.split(',')],
+      orders: ['round-robin', [orderGroup]],
+    });
+    const poolOf = (path: string) => table.routes.filter((r) => path === r.prefix || path.startsWith(`${r.prefix}/`)).sort((a, b) => b.prefix.length - a.prefix.length)[0]?.pool;
+    expect(['/api/v1/auth/login', '/api/v1/users/me', '/api/v1/admin/api-keys'].map(poolOf)).toEqual(['identity', 'identity', 'identity']);
+    expect(['/api/v1/products/p1', '/api/v1/inventory/SKU-1'].map(poolOf)).toEqual(['catalog', 'catalog']);
+    expect(['/api/v1/orders', '/api/v1/orders/o1/invoice', '/api/v1/admin/sales', '/api/v1/admin/events/dead-letters', '/api/v1/storefront/home'].map(poolOf)).toEqual(['orders', 'orders', 'orders', 'orders', 'orders']);
+    // Only all groups: no routes file, one pool over every instance.
+    expect(gatewayRoutes(parseTopology(small()), planFleet(parseTopology(small()), secrets, '/tmp/d'))).toBeUndefined();
   });
 
   it('plans instances, then gateways over all of them, each with the shared env and the secrets', () => {
