@@ -190,7 +190,9 @@ export interface ProcessPlan {
 }
 
 /**
- * Which modules run here and which are called elsewhere. Refuses, in one line, a module this
+ * Which modules run here and which are called elsewhere: those the local modules need, and any
+ * other contract SERVICE_URLS names (a fleet names every module: the catalog group then reaches
+ * identity to seed the demo users and to resolve API keys). Refuses, in one line, a module this
  * process needs but neither runs nor has URLs for in SERVICE_URLS.
  */
 export function planProcess(modules: readonly ModuleName[], urls: Partial<Record<ModuleName, string[]>>): ProcessPlan {
@@ -205,5 +207,6 @@ export function planProcess(modules: readonly ModuleName[], urls: Partial<Record
     const said = missing.map(([callee, by]) => `${callee} (needed by ${by.join(', ')})`).join(', ');
     throw new ConfigError(`SERVICE_URLS: no instances given for ${said}; run them here (--modules) or name them: SERVICE_URLS="${missing[0]![0]}=http://host:port[,…];…"`);
   }
-  return { local, remote: [...needed.keys()].map((module) => ({ module, urls: urls[module]! })) };
+  const named = (Object.keys(CALLEES) as Callee[]).filter((callee) => !local.includes(callee) && !needed.has(callee) && urls[callee]?.length);
+  return { local, remote: [...needed.keys(), ...named].map((module) => ({ module, urls: urls[module]! })) };
 }
