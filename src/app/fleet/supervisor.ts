@@ -156,7 +156,8 @@ export async function runSupervisor(dir: string): Promise<void> {
 
 /**
  * Starting order: the first instance of each group alone, until ready (it runs the migrations
- * and seeds an empty database; two at once would race), then the other instances, then the
+ * and seeds an empty database; two at once would race; service groups one group at a time, in
+ * the topology's order, as they call each other), then the other instances, then the
  * gateways (which find their upstreams ready). A process that does not get ready is left to the
  * supervisor's restarts and reported by `status`; the order only avoids needless races.
  */
@@ -171,8 +172,16 @@ async function bringUp(plan: FleetPlan, start: (name: string) => void, stopping:
     }
     if (!stopping()) log(`${name}: not ready after 120 s; starting the rest anyway`);
   };
-  for (const p of firsts) start(p.name);
-  await Promise.all(firsts.map((p) => waitReady(p.port, p.name)));
+  // Service groups one after the other, in the topology's order: the group running catalog seeds
+  // the demo catalog with its users through identity, which must answer by then.
+  for (const p of firsts.filter((q) => q.role === 'service')) {
+    if (stopping()) return;
+    start(p.name);
+    await waitReady(p.port, p.name);
+  }
+  const alls = firsts.filter((q) => q.role !== 'service');
+  for (const p of alls) start(p.name);
+  await Promise.all(alls.map((p) => waitReady(p.port, p.name)));
   if (stopping()) return;
   for (const p of instances.filter((q) => !firsts.includes(q))) start(p.name);
   for (const p of plan.processes.filter((q) => q.role === 'gateway')) start(p.name);

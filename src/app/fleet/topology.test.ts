@@ -25,6 +25,20 @@ describe('fleet topology', () => {
     expect(Math.max(...ports, shipped.edge.port)).toBeLessThan(32_768);
   });
 
+  it('ships deploy/topology.services.json: edge, 1 gateway, identity, catalog (2) and orders service groups on infra\'s servers, runnable', () => {
+    const shipped = parseTopology(JSON.parse(readFileSync('deploy/topology.services.json', 'utf8')));
+    expect(shipped.env).toEqual(parseTopology(DEFAULT_TOPOLOGY).env);
+    expect(shipped.groups.map((g) => [g.name, g.role, g.instances, g.modules])).toEqual([
+      ['identity', 'service', 1, ['identity']],
+      ['catalog', 'service', 2, ['catalog', 'inventory']],
+      ['orders', 'service', 1, ['orders', 'payments', 'shipping', 'notifications']],
+    ]);
+    expect(() => assertRunnable(shipped)).not.toThrow();
+    const plan = planFleet(shipped, secrets, '/tmp/d', undefined, undefined, '/tmp/d/gateway-routes.json');
+    expect(plan.map((p) => p.name)).toEqual(['identity-1', 'catalog-1', 'catalog-2', 'orders-1', 'gateway-1']);
+    expect(Object.keys(parseRouteTable(gatewayRoutes(shipped, plan)).pools)).toEqual(['identity', 'catalog', 'orders']);
+  });
+
   it('names the field of a bad topology', () => {
     expect(() => parseTopology(small({ groups: [{ name: 'all', instances: 0, port: 4101 }] }))).toThrow(/groups\.0\.instances/);
     expect(() => parseTopology(small({ colour: 'blue' }))).toThrow(TopologyError);

@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FleetStatus } from '../../src/app/fleet/fleet.ts';
+import { alive } from '../../src/app/fleet/state.ts';
+import { findNginx } from '../../src/app/infra/edge.ts';
+import { ADMIN } from '../support/monolith.ts';
+import { ADDRESS } from '../support/orders.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
+import { NODE } from '../support/process.ts';
+
+/**
+ * `fleet up` on the shipped service topology (deploy/topology.services.json: identity, catalog
+ * with inventory ×2, orders with payments, shipping and notifications), then a customer's visit
+ * through the front door. The groups and modules are the shipped file's; its ports, stage and env
+ * are this test's: ports 27200–27240, the monolith stage on a scratch PostgreSQL database with
+ * events on its table log (the scaled stage's replicas, shards, Redis and NATS are `infra up`'s,
+ * and are tested elsewhere; what is tested here is the fleet running service groups).
+ */
+const EDGE = findNginx() !== undefined;
+const shipped = JSON.parse(readFileSync('deploy/topology.services.json', 'utf8')) as { groups: Array<{ name: string; port: number }> };
+const PORTS: Record<string, number> = { identity: 27210, catalog: 27220, orders: 27230 };
+
+function cli(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(NODE, ['src/app/cli.ts', 'fleet', ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('scalemart fleet up on service groups', () => {
+  let database: ScratchDatabase;
+  let dir: string;
+  let file: string;
+  let door: string;
+  const pids = new Set<number>();
+  const remember = (s: FleetStatus) => {
+    for (const p of s.processes) if (p.pid) pids.add(p.pid);
+    if (s.supervisorPid) pids.add(s.supervisorPid);
+  };
+
+  beforeAll(async () => {
+    database = await createScratchDatabase('scalemart_fleetsvc');
+    dir = await mkdtemp(join(tmpdir(), 'scalemart-fleet-svc-'));
+    file = join(dir, 'topology.json');
+    await writeFile(file, JSON.stringify({
+      ...shipped,
+      stage: 'monolith',
+      edge: { enabled: EDGE, port: 27200 },
+      gateways: { instances: 1, port: 27201 },
+      groups: shipped.groups.map((g) => ({ ...g, port: PORTS[g.name] })),
+      env: {
+        DATABASE_URL: database.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SEED_DEMO_PRODUCTS: '4', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '100000',
+        TRUSTED_PROXIES: '127.0.0.1', GATEWAY_TRUSTED_PROXIES: '127.0.0.1',
+        GATEWAY_DRAIN_GRACE_MS: '200', GATEWAY_HEALTH_INTERVAL_MS: '500',
+      },
+    }));
+  }, 60_000);
+
+  afterAll(async () => {
+    // Whatever a failed test left running; `down` signals recorded pids only.
+    if (dir) await cli(['down', '--dir', dir]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+    await database?.drop();
+  }, 120_000);
+
+  const call = async (method: string, url: string, options: { token?: string; body?: unknown } = {}) => {
+    const response = await fetch(`${door}${url}`, {
+      method,
+      headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+      signal: AbortSignal.timeout(15_000),
+    });
+    const type = response.headers.get('content-type') ?? '';
+    const body = type.includes('json') ? ((await response.json()) as Record<string, unknown>) : { bytes: Buffer.from(await response.arrayBuffer()) };
+    return { status: response.status, type, body };
+  };
+  const eventually = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const value = await read();
+      if (ok(value)) return value;
+      if (Date.now() > deadline) throw new Error(`not met in time: ${JSON.stringify(value)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  it('up: every group ready with its role, the gateway on the generated routes file', async () => {
+    const up = await cli(['up', '--topology', file, '--dir', dir, '--json']);
+    expect(up.code, `${up.stderr}\n${up.stdout}`).toBe(0);
+    remember(JSON.parse(up.stdout) as FleetStatus);
+    const status = await cli(['status', '--json', '--dir', dir]);
+    expect(status.code, status.stdout).toBe(0);
+    const s = JSON.parse(status.stdout) as FleetStatus;
+    remember(s);
+    expect(s.running).toBe(true);
+    expect(s.publicUrl).toBe(EDGE ? 'http://127.0.0.1:27200' : 'http://127.0.0.1:27201');
+    door = s.publicUrl!;
+    expect(s.processes.map((p) => [p.name, p.group, p.role, p.port, p.health, p.restarts])).toEqual([
+      ...(EDGE ? [['edge', 'edge', 'edge', 27200, 'ready', 0]] : []),
+      ['identity-1', 'identity', 'service', 27210, 'ready', 0],
+      ['catalog-1', 'catalog', 'service', 27220, 'ready', 0],
+      ['catalog-2', 'catalog', 'service', 27221, 'ready', 0],
+      ['orders-1', 'orders', 'service', 27230, 'ready', 0],
+      ['gateway-1', 'gateway', 'gateway', 27201, 'ready', 0],
+    ]);
+    const routes = JSON.parse(readFileSync(join(dir, 'gateway-routes.json'), 'utf8')) as { pools: Record<string, { upstreams: string[] }> };
+    expect(routes.pools.catalog!.upstreams).toEqual(['http://127.0.0.1:27220', 'http://127.0.0.1:27221']);
+  }, 200_000);
+
+  it('through the front door: sign up, log in, list products, order (confirmed), invoice, order history, the home page', async () => {
+    expect(door, 'the fleet did not come up').toBeDefined();
+    const signup = await call('POST', '/api/v1/auth/signup', { body: { email: 'fleet-buyer@example.com', password: 'password-123', name: 'Buyer', country: 'DE' } });
+    expect(signup.status, JSON.stringify(signup.body)).toBe(201);
+    const login = await call('POST', '/api/v1/auth/login', { body: { email: 'fleet-buyer@example.com', password: 'password-123' } });
+    expect(login.status).toBe(200);
+    const token = login.body.token as string;
+
+    // The catalog group seeded the demo catalog (users through identity); an admin (identity) adds products (catalog) with their stock (inventory, beside catalog).
+    const admin = (await call('POST', '/api/v1/auth/login', { body: ADMIN })).body.token as string;
+    for (const sku of ['FLEET-1', 'FLEET-2']) {
+      const created = await call('POST', '/api/v1/products', { token: admin, body: { sku, name: `Product ${sku}`, category: 'Test', price: 1500, stock: 5 } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+    }
+    const page = await call('GET', '/api/v1/products?limit=10');
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    const items = page.body.items as Array<{ id: string; sku: string; stock: { available: number } }>;
+    expect(items).toHaveLength(6);
+    expect(items.filter((p) => p.sku.startsWith('FLEET-')).map((p) => [p.sku, p.stock.available]).sort()).toEqual([['FLEET-1', 5], ['FLEET-2', 5]]);
+    const product = items.find((p) => p.sku === 'FLEET-1')!;
+
+    // Placed on the orders group, its saga reserving stock on the catalog group over HTTP.
+    const placed = await call('POST', '/api/v1/orders', { token, body: { items: [{ productId: product.id, quantity: 1 }], shippingAddress: ADDRESS } });
+    expect(placed.status, JSON.stringify(placed.body)).toBe(202);
+    const id = placed.body.id as string;
+    const settled = await eventually(() => call('GET', `/api/v1/orders/${id}`, { token }), (r) => r.body.status !== 'pending');
+    expect(settled.body).toMatchObject({ status: 'confirmed', trackingNumber: expect.any(String) });
+    expect((await call('GET', `/api/v1/inventory/${product.sku}`)).body).toMatchObject({ available: product.stock.available - 1 });
+
+    const invoice = await eventually(() => call('GET', `/api/v1/orders/${id}/invoice`, { token }), (r) => r.status === 200);
+    expect(invoice.type).toBe('application/pdf');
+    expect((invoice.body.bytes as Buffer).subarray(0, 5).toString()).toBe('%PDF-');
+
+    const history = await eventually(() => call('GET', '/api/v1/orders', { token }), (r) => (r.body.items as Array<{ status: string }>)[0]?.status === 'confirmed');
+    expect(history.body.items).toMatchObject([{ id, status: 'confirmed', itemCount: 1 }]);
+
+    // Composed by the gateway from the catalog and orders pools.
+    const home = await call('GET', '/api/v1/storefront/home', { token });
+    expect(home.status, JSON.stringify(home.body)).toBe(200);
+    expect(home.body.degraded).toEqual([]);
+    expect((home.body.featured as unknown[]).length).toBeGreaterThan(0);
+    expect(home.body.orders).toMatchObject([{ id, status: 'confirmed' }]);
+    // The internal API is never routed by the gateway.
+    expect((await call('POST', '/internal/v1/inventory/getStock', { body: ['SKU-1'] })).status).toBe(404);
+  }, 90_000);
+
+  it('down: stops every recorded process', async () => {
+    expect(pids.size).toBeGreaterThanOrEqual(6);
+    const down = await cli(['down', '--dir', dir]);
+    expect(down.code, down.stderr).toBe(0);
+    const still = [...pids].filter((pid) => alive(pid));
+    expect(still).toEqual([]);
+    const after = JSON.parse((await cli(['status', '--json', '--dir', dir])).stdout) as FleetStatus;
+    expect(after.running).toBe(false);
+    expect(after.processes.every((p) => p.health === 'not ready')).toBe(true);
+  }, 120_000);
+});
