@@ -107,7 +107,7 @@ export function planFleet(
     for (const group of topology.groups) {
       const elsewhere = [...owners].filter(([module]) => !group.modules!.includes(module));
       const serviceUrls = elsewhere.map(([module, owner]) => `${module}=${urlsOf(owner)}`).join(';');
-      // Before HOST only: the fleet knows where the other groups are, a group's env does not.
+      // Over any SERVICE_URLS in the env: the fleet knows where the other groups are.
       for (const p of byGroup.get(group.name)!) p.env = { ...p.env, SERVICE_URLS: serviceUrls, HOST: host };
     }
   }
