@@ -7,22 +7,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetStatus } from '../../src/app/fleet/fleet.ts';
 import { alive } from '../../src/app/fleet/state.ts';
 import { findNginx } from '../../src/app/infra/edge.ts';
+import { startRedis, stopService, type StartedService } from '../../src/app/infra/services.ts';
 import { ADMIN } from '../support/monolith.ts';
 import { ADDRESS } from '../support/orders.ts';
+import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
 import { NODE } from '../support/process.ts';
 
 /**
  * `fleet up` on the shipped service topology (deploy/topology.services.json: identity, catalog
  * with inventory ×2, orders with payments, shipping and notifications), then a customer's visit
- * through the front door. The groups and modules are the shipped file's; its ports, stage and env
- * are this test's: ports 27200–27240, the monolith stage on a scratch PostgreSQL database with
- * events on its table log (the scaled stage's replicas, shards, Redis and NATS are `infra up`'s,
- * and are tested elsewhere; what is tested here is the fleet running service groups).
+ * through the front door. The groups and modules are the shipped file's; the ports and env are
+ * this test's, each run on a scratch PostgreSQL database:
+ * - the monolith stage (events on the database's table log, caches in process), ports 272xx;
+ * - the scaled stage as shipped, without replicas and shards (events on a private NATS JetStream
+ *   on 24280, the L2 cache on a private Redis on 24380), ports 273xx.
  */
 const EDGE = findNginx() !== undefined;
 const shipped = JSON.parse(readFileSync('deploy/topology.services.json', 'utf8')) as { groups: Array<{ name: string; port: number }> };
-const PORTS: Record<string, number> = { identity: 27210, catalog: 27220, orders: 27230 };
+const NATS_PORT = 24_280;
+const REDIS_PORT = 24_380;
 
 function cli(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -32,7 +36,13 @@ function cli(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdou
   });
 }
 
-describe('scalemart fleet up on service groups', () => {
+describe.each([
+  { stage: 'monolith', base: 27_200 },
+  { stage: 'scaled', base: 27_300 },
+] as const)('scalemart fleet up on service groups, $stage stage', ({ stage, base }) => {
+  const PORTS: Record<string, number> = { identity: base + 10, catalog: base + 20, orders: base + 30 };
+  let nats: PrivateNats | undefined;
+  let redis: StartedService | undefined;
   let database: ScratchDatabase;
   let dir: string;
   let file: string;
@@ -47,16 +57,21 @@ describe('scalemart fleet up on service groups', () => {
     database = await createScratchDatabase('scalemart_fleetsvc');
     dir = await mkdtemp(join(tmpdir(), 'scalemart-fleet-svc-'));
     file = join(dir, 'topology.json');
+    if (stage === 'scaled') {
+      nats = await startPrivateNats({ port: NATS_PORT });
+      redis = await startRedis(join(dir, 'redis'), REDIS_PORT);
+    }
     await writeFile(file, JSON.stringify({
       ...shipped,
-      stage: 'monolith',
-      edge: { enabled: EDGE, port: 27200 },
-      gateways: { instances: 1, port: 27201 },
+      stage,
+      edge: { enabled: EDGE, port: base },
+      gateways: { instances: 1, port: base + 1 },
       groups: shipped.groups.map((g) => ({ ...g, port: PORTS[g.name] })),
       env: {
         DATABASE_URL: database.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SEED_DEMO_PRODUCTS: '4', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '100000',
         TRUSTED_PROXIES: '127.0.0.1', GATEWAY_TRUSTED_PROXIES: '127.0.0.1',
         GATEWAY_DRAIN_GRACE_MS: '200', GATEWAY_HEALTH_INTERVAL_MS: '500',
+        ...(stage === 'scaled' ? { NATS_URL: nats!.url, REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, SHUTDOWN_DRAIN_MS: '200' } : {}),
       },
     }));
   }, 60_000);
@@ -64,6 +79,8 @@ describe('scalemart fleet up on service groups', () => {
   afterAll(async () => {
     // Whatever a failed test left running; `down` signals recorded pids only.
     if (dir) await cli(['down', '--dir', dir]);
+    await nats?.stop();
+    if (redis) await stopService(redis);
     if (dir) await rm(dir, { recursive: true, force: true });
     await database?.drop();
   }, 120_000);
@@ -98,18 +115,18 @@ describe('scalemart fleet up on service groups', () => {
     const s = JSON.parse(status.stdout) as FleetStatus;
     remember(s);
     expect(s.running).toBe(true);
-    expect(s.publicUrl).toBe(EDGE ? 'http://127.0.0.1:27200' : 'http://127.0.0.1:27201');
+    expect(s.publicUrl).toBe(EDGE ? `http://127.0.0.1:${base}` : `http://127.0.0.1:${base + 1}`);
     door = s.publicUrl!;
     expect(s.processes.map((p) => [p.name, p.group, p.role, p.port, p.health, p.restarts])).toEqual([
-      ...(EDGE ? [['edge', 'edge', 'edge', 27200, 'ready', 0]] : []),
-      ['identity-1', 'identity', 'service', 27210, 'ready', 0],
-      ['catalog-1', 'catalog', 'service', 27220, 'ready', 0],
-      ['catalog-2', 'catalog', 'service', 27221, 'ready', 0],
-      ['orders-1', 'orders', 'service', 27230, 'ready', 0],
-      ['gateway-1', 'gateway', 'gateway', 27201, 'ready', 0],
+      ...(EDGE ? [['edge', 'edge', 'edge', base, 'ready', 0]] : []),
+      ['identity-1', 'identity', 'service', base + 10, 'ready', 0],
+      ['catalog-1', 'catalog', 'service', base + 20, 'ready', 0],
+      ['catalog-2', 'catalog', 'service', base + 21, 'ready', 0],
+      ['orders-1', 'orders', 'service', base + 30, 'ready', 0],
+      ['gateway-1', 'gateway', 'gateway', base + 1, 'ready', 0],
     ]);
     const routes = JSON.parse(readFileSync(join(dir, 'gateway-routes.json'), 'utf8')) as { pools: Record<string, { upstreams: string[] }> };
-    expect(routes.pools.catalog!.upstreams).toEqual(['http://127.0.0.1:27220', 'http://127.0.0.1:27221']);
+    expect(routes.pools.catalog!.upstreams).toEqual([`http://127.0.0.1:${base + 20}`, `http://127.0.0.1:${base + 21}`]);
   }, 200_000);
 
   it('through the front door: sign up, log in, list products, order (confirmed), invoice, order history, the home page', async () => {
