@@ -17,6 +17,7 @@ import { createTableTransport } from '../platform/events/table-transport.ts';
 import type { EventTransport, Subscription } from '../platform/events/transport.ts';
 import type { Database } from '../platform/db/database.ts';
 import { createDatabaseMetrics } from '../platform/observability/db-metrics.ts';
+import { createDependencyMetrics } from '../platform/observability/dependency-metrics.ts';
 import type { Metrics } from '../platform/observability/metrics.ts';
 import { sagaMigrations } from '../platform/saga/saga.schema.ts';
 import { createSagaRunner } from '../platform/saga/saga-runner.ts';
@@ -119,7 +120,7 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   const relay = createOutboxRelay({ db, transport, logger }, relayOptions);
   // Names this process in saga leases (and their logs): unique among live processes.
   const instance = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const providers = createProviders(config, overrides.providers);
+  const providers = createProviders(config, overrides.providers, overrides.metrics ? createDependencyMetrics(overrides.metrics) : undefined);
   const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads });
 
   // Each shard works off its own sagas and its own outbox; the main database's are the monolith's shard.

@@ -1,4 +1,5 @@
 import type { Config } from '../platform/config/config.ts';
+import type { DependencyObserver } from '../platform/resilience/policy.ts';
 import { createHttpWarehouse } from '../modules/notifications/http-warehouse.ts';
 import { createSimulatedWarehouse } from '../modules/notifications/simulated-warehouse.ts';
 import type { Warehouse } from '../modules/notifications/warehouse.ts';
@@ -19,9 +20,9 @@ export interface Providers {
 /**
  * The systems outside Scalemart. Without PROVIDERS_URL they are simulated in-process (the
  * monolith's embedded default); with it, HTTP adapters call them, each behind its own timeout,
- * retry and circuit breaker.
+ * retry and circuit breaker, their circuits reported to `observer` (the process's metrics).
  */
-export function createProviders(config: Config, override: Partial<Omit<Providers, 'close'>> = {}): Providers {
+export function createProviders(config: Config, override: Partial<Omit<Providers, 'close'>> = {}, observer?: DependencyObserver): Providers {
   if (!config.providers.url) {
     return {
       payments: override.payments ?? createSimulatedPaymentProvider(),
@@ -30,7 +31,7 @@ export function createProviders(config: Config, override: Partial<Omit<Providers
       close: async () => undefined,
     };
   }
-  const options = { baseUrl: config.providers.url, policy: { timeoutMs: config.providers.timeoutMs } };
+  const options = { baseUrl: config.providers.url, policy: { timeoutMs: config.providers.timeoutMs, observer } };
   const payments = createHttpPaymentProvider(options);
   const carrier = createHttpCarrier(options);
   const warehouse = createHttpWarehouse(options);

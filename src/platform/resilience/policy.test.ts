@@ -78,6 +78,25 @@ describe('createDependencyPolicy', () => {
     expect((error as Error).cause).toBeInstanceOf(BrokenCircuitError);
   });
 
+  it('reports its circuit to an observer, and the duration of each call made while it was open', async () => {
+    const states: Array<() => string> = [];
+    const refused: number[] = [];
+    const observer = { watch: (name: string, state: () => string) => (expect(name).toBe('test'), states.push(state)), refused: (_: string, s: number) => refused.push(s) };
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 5, breakAfter: 2, observer });
+    expect(states).toHaveLength(1);
+    expect(states[0]!()).toBe('closed');
+    const fn = vi.fn(async () => Promise.reject(outage()));
+    // The call whose retries ran into the opening circuit was not made while it was open.
+    await rejection(policy.execute(fn));
+    expect(states[0]!()).toBe('open');
+    expect(refused).toEqual([]);
+    await rejection(policy.execute(fn));
+    await rejection(policy.execute(fn, { retry: false }));
+    expect(fn).toHaveBeenCalledTimes(2);
+    expect(refused).toHaveLength(2);
+    for (const seconds of refused) expect(seconds).toBeLessThan(0.005);
+  });
+
   it('counts timeouts towards opening the circuit', async () => {
     const policy = createDependencyPolicy('test', { ...fast, attempts: 1, breakAfter: 2 });
     const hang = () => new Promise<never>(() => {});

@@ -38,9 +38,21 @@ export interface DependencyPolicyOptions {
   maxConcurrent?: number;
   /** Calls waiting for a slot once `maxConcurrent` run; one more is refused at once. Default 0. */
   maxQueued?: number;
+  /** Told the circuit's state and each call the open circuit refused (metrics); none by default. */
+  observer?: DependencyObserver;
 }
 
-export const defaultDependencyPolicy: Readonly<Required<DependencyPolicyOptions>> = Object.freeze({
+/** What a policy reports about itself, e.g. to `/metrics` (see createDependencyMetrics). */
+export interface DependencyObserver {
+  /** Once, when the policy is made: how to read its circuit's state at any time. */
+  watch(name: string, state: () => CircuitStateName): void;
+  /** A call refused by the open circuit on its first attempt, and how long the refusal took. */
+  refused(name: string, seconds: number): void;
+}
+
+type PolicySettings = Required<Omit<DependencyPolicyOptions, 'observer'>>;
+
+export const defaultDependencyPolicy: Readonly<PolicySettings> = Object.freeze({
   timeoutMs: 2_000,
   attempts: 3,
   initialDelayMs: 50,
@@ -84,7 +96,8 @@ export interface DependencyPolicy {
  * and a refusal is never retried.
  */
 export function createDependencyPolicy(name: string, options: DependencyPolicyOptions = {}): DependencyPolicy {
-  const o = validate(name, { ...defaultDependencyPolicy, ...stripUndefined(options) });
+  const { observer, ...settings } = options;
+  const o = validate(name, { ...defaultDependencyPolicy, ...stripUndefined(settings) });
   const perAttempt = timeout(o.timeoutMs, TimeoutStrategy.Aggressive);
   const breaker = circuitBreaker(handleType(DependencyUnavailableError), {
     halfOpenAfter: o.halfOpenAfterMs,
@@ -125,10 +138,11 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
     }
   };
 
-  return {
+  const policy: DependencyPolicy = {
     name,
     async execute(fn, options) {
       let calls = 0;
+      const started = observer ? performance.now() : 0;
       try {
         return await slots.execute(() => (options?.retry === false ? (calls++, attempt(fn)) : retries.execute(() => (calls++, attempt(fn)))));
       } catch (error) {
@@ -138,6 +152,8 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
         if (error instanceof DependencyUnavailableError && calls > 1 && !isCircuitRefusal(error)) {
           throw new DependencyUnavailableError(name, `gave up after ${calls} attempts: ${error.message}`, { cause: error });
         }
+        // A call made while the circuit was open: how fast failing fast is.
+        if (observer && calls === 1 && error instanceof DependencyUnavailableError && isCircuitRefusal(error)) observer.refused(name, (performance.now() - started) / 1000);
         throw error;
       }
     },
@@ -154,6 +170,8 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
       }
     },
   };
+  observer?.watch(name, () => policy.state());
+  return policy;
 }
 
 function timedOut(name: string, ms: number, cause: unknown): DependencyUnavailableError {
@@ -168,7 +186,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function validate(name: string, o: Required<DependencyPolicyOptions>): Required<DependencyPolicyOptions> {
+function validate(name: string, o: PolicySettings): PolicySettings {
   const positive = ['timeoutMs', 'maxDelayMs', 'halfOpenAfterMs'] as const;
   for (const key of positive) {
     if (!(Number.isFinite(o[key]) && o[key] > 0)) throw new RangeError(`${name} policy: ${key} must be a positive number, got ${o[key]}`);
