@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProviderSimulator, type ProviderSimulator } from '../../lab/simulators/providers.ts';
+import { ADMIN } from '../support/monolith.ts';
+import { createServiceSplit, eventually, metric, type ServiceSplit } from './support.ts';
+
+// S calls the provider with PROVIDER_TIMEOUT_MS per attempt, three attempts per charge; the
+// circuit opens after 5 consecutive failed attempts and lets a trial through 5 s after opening
+// (the policy's defaults; only the timeout has a setting).
+const PROVIDER_TIMEOUT_MS = 300;
+const BREAK_AFTER = 5;
+const HALF_OPEN_AFTER_MS = 5_000;
+// A compensation that failed retries with full-jitter backoff capped at 10 s (saga-runner).
+const COMPENSATION_BACKOFF_CAP_MS = 10_000;
+
+const STATE = { closed: 0, halfOpen: 1, open: 2 } as const;
+
+/**
+ * The payment provider hangs (the simulator carries each charge out and never answers), with
+ * Scalemart split as in split.test.ts: payments runs on S with the saga's other callees, which
+ * alone talk to the provider simulator; catalog and orders on B, identity on I.
+ */
+describe('service processes: the payment provider hangs', () => {
+  let split: ServiceSplit;
+  let simulator: ProviderSimulator;
+
+  beforeAll(async () => {
+    simulator = await createProviderSimulator();
+    split = await createServiceSplit('scalemart_hang');
+    await split.startAll({
+      s: { PROVIDERS_URL: simulator.url, PROVIDER_TIMEOUT_MS: String(PROVIDER_TIMEOUT_MS) },
+      // A step's attempt covers S's three provider attempts and their backoff.
+      b: { SAGA_STEP_TIMEOUT_MS: '3000' },
+    });
+  }, 180_000);
+  afterAll(async () => {
+    await split?.close();
+    await simulator?.close();
+  }, 60_000);
+
+  const scrape = async () => {
+    const answer = await split.call('s', 'GET', '/metrics');
+    expect(answer.status).toBe(200);
+    return (answer.body.bytes as Buffer).toString();
+  };
+  const circuit = async () => metric(await scrape(), 'scalemart_dependency_circuit_state', 'dependency="payments"');
+  const paymentRequests = () => simulator.log().requests.payments;
+
+  it('orders answer 202, the breaker opens at its threshold and fails fast, catalog and identity keep serving; all recovers by itself', async () => {
+    const token = await split.logIn('hang-buyer@example.com');
+    const adminToken = (await split.call('i', 'POST', '/api/v1/auth/login', { body: ADMIN })).body.token as string;
+    const created = await split.call('b', 'POST', '/api/v1/products', { token: adminToken, body: { sku: 'HANG-1', name: 'Hang test', category: 'Test', price: 1200, stock: 100 } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const productId = created.body.id as string;
+    const seeded = ((await split.call('b', 'GET', '/api/v1/products?limit=6')).body.items as Array<{ id: string }>).map((p) => p.id);
+    expect(seeded.length).toBeGreaterThan(0);
+
+    // Healthy first: an order is confirmed, one charge, the circuit closed.
+    const before = await split.order(token, productId);
+    expect(before.status).toBe(202);
+    const confirmed = await eventually(() => split.call('b', 'GET', `/api/v1/orders/${before.body.id as string}`, { token }), (r) => r.body.status !== 'pending');
+    expect(confirmed.body.status).toBe('confirmed');
+    expect(await circuit()).toBe(STATE.closed);
+
+    simulator.setKnobs({ payments: { hangRate: 1 } });
+    const requestsBefore = paymentRequests();
+    const placed: Array<{ id: string; status: number; ms: number }> = [];
+    const place = async () => {
+      const answer = await split.order(token, productId);
+      placed.push({ id: answer.body.id as string, status: answer.status, ms: answer.ms });
+    };
+
+    // One order alone: its charge's attempts (S's retries, then the saga's) are made one after
+    // another, so the circuit opens after exactly BREAK_AFTER of them reached the provider.
+    await place();
+    await eventually(circuit, (state) => state === STATE.open, 15_000);
+    const openedAt = Date.now();
+    expect(paymentRequests() - requestsBefore).toBe(BREAK_AFTER);
+
+    // 10 s of 50 requests a second on catalog (B) and identity (I), and an order every second.
+    const outcomes: number[] = [];
+    const load: Array<Promise<void>> = [];
+    const loadStarted = performance.now();
+    for (let n = 0; n < 500; n++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, loadStarted + n * 20 - performance.now())));
+      const request = n % 2 === 0
+        ? split.call('b', 'GET', `/api/v1/products/${seeded[n % seeded.length]}`)
+        : split.call('i', 'GET', '/api/v1/users/me', { token });
+      load.push(request.then((r) => void outcomes.push(r.status), () => void outcomes.push(0)));
+      if (n % 50 === 25) load.push(place());
+    }
+    await Promise.all(load);
+    const hangEnded = Date.now();
+
+    // 1. Every order placed during the hang was accepted, quickly.
+    expect(placed).toHaveLength(11);
+    for (const p of placed) {
+      expect(p.status).toBe(202);
+      expect(p.ms).toBeLessThan(1_000);
+    }
+    // 3. Catalog and identity kept serving: at least 99.9 % of 500 requests succeeded.
+    expect(outcomes).toHaveLength(500);
+    expect(outcomes.filter((s) => s === 200).length / outcomes.length).toBeGreaterThanOrEqual(0.999);
+
+    // 2. While open, calls failed fast, and did not reach the provider: only one trial per open
+    // period (each trial hangs, times out and opens the circuit again).
+    const metrics = await scrape();
+    const refused = metric(metrics, 'scalemart_dependency_circuit_rejection_seconds_count', 'dependency="payments"') ?? 0;
+    expect(refused).toBeGreaterThan(0);
+    expect(metric(metrics, 'scalemart_dependency_circuit_rejection_seconds_bucket', 'le="0.005",dependency="payments"')).toBe(refused);
+    const trials = paymentRequests() - requestsBefore - BREAK_AFTER;
+    expect(trials).toBeLessThanOrEqual(Math.ceil((hangEnded - openedAt) / HALF_OPEN_AFTER_MS));
+    // No order of the hang was confirmed. One whose charge reached the provider waits, pending,
+    // until the provider says what became of it (the refund looks the charge up); one whose
+    // charge never got that far (refused by an open circuit) may already have failed, uncharged.
+    const charged = new Set(simulator.log().charges.map((c) => c.orderId));
+    for (const p of placed) {
+      const order = (await split.call('b', 'GET', `/api/v1/orders/${p.id}`, { token })).body;
+      if (order.status === 'pending') continue;
+      expect(order).toMatchObject({ status: 'failed', failureReason: 'PAYMENT_UNAVAILABLE' });
+      expect(charged.has(p.id)).toBe(false);
+    }
+    expect((await split.call('b', 'GET', `/api/v1/orders/${placed[0]!.id}`, { token })).body.status).toBe('pending');
+
+    // 4. The provider answers again: nothing is restarted or reset.
+    simulator.setKnobs({ payments: { hangRate: 0 } });
+    const recovered = Date.now();
+    // The next call after the open period is the trial; a compensation retries within its backoff cap.
+    const bound = HALF_OPEN_AFTER_MS + COMPENSATION_BACKOFF_CAP_MS + 5_000;
+    await eventually(circuit, (state) => state === STATE.closed, bound);
+    const settled = await Promise.all(placed.map((p) =>
+      eventually(() => split.call('b', 'GET', `/api/v1/orders/${p.id}`, { token }), (r) => r.body.status !== 'pending', bound - (Date.now() - recovered))));
+    for (const order of settled) expect(order.body).toMatchObject({ status: 'failed', failureReason: 'PAYMENT_UNAVAILABLE' });
+    const after = await split.order(token, productId);
+    expect(after.status).toBe(202);
+    const afterSettled = await eventually(() => split.call('b', 'GET', `/api/v1/orders/${after.body.id as string}`, { token }), (r) => r.body.status !== 'pending', 15_000);
+    expect(afterSettled.body.status).toBe('confirmed');
+
+    // No stock is left reserved: only the two confirmed orders took any.
+    expect((await split.call('s', 'GET', '/api/v1/inventory/HANG-1')).body).toMatchObject({ available: 98 });
+
+    // At most one charge per order; each charge the hang carried out (the first order's, and a
+    // half-open trial's when the trial was a charge) was refunded, once.
+    const log = simulator.log();
+    const chargesByOrder = new Map<string, string[]>();
+    for (const charge of log.charges) chargesByOrder.set(charge.orderId, [...(chargesByOrder.get(charge.orderId) ?? []), charge.id]);
+    for (const [orderId, charges] of chargesByOrder) expect(charges, orderId).toHaveLength(1);
+    const failedIds = new Set(placed.map((p) => p.id));
+    const hungCharges = log.charges.filter((c) => failedIds.has(c.orderId));
+    expect(hungCharges.map((c) => c.orderId)).toContain(placed[0]!.id);
+    expect(log.refunds.map((r) => r.chargeId).sort()).toEqual(hungCharges.map((c) => c.id).sort());
+    expect(chargesByOrder.get(before.body.id as string)).toHaveLength(1);
+    expect(chargesByOrder.get(after.body.id as string)).toHaveLength(1);
+  }, 120_000);
+});
