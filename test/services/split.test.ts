@@ -1,15 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERNAL_CALL_HEADER, signInternalCall } from '../../src/platform/rpc/index.ts';
 import { ADMIN } from '../support/monolith.ts';
-import { ADDRESS } from '../support/orders.ts';
-import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
-import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
-
-const JWT_SECRET = 'services-test-jwt-secret-0123456789abcdef';
-const INTERNAL_SECRET = 'services-test-internal-secret-0123456789abcdef';
+import { createServiceSplit, eventually, INTERNAL_SECRET, S_MODULES, type ServiceSplit } from './support.ts';
 
 /**
  * Scalemart split into service processes on one PostgreSQL database, events on its table
@@ -20,76 +12,21 @@ const INTERNAL_SECRET = 'services-test-internal-secret-0123456789abcdef';
  * Identity runs apart from S so that S can be stopped while orders can still look its customers up.
  */
 describe('service processes: --role service --modules …', () => {
-  let database: ScratchDatabase;
-  let dataDir: string;
-  const origin: Record<'s' | 'i' | 'b', string> = { s: '', i: '', b: '' };
-  const running: Partial<Record<'s' | 'i' | 'b', Running>> = {};
-
-  const common = () => ({
-    DATABASE_URL: database.url, JWT_SECRET, INTERNAL_SECRET, RATE_LIMIT_POINTS: '100000', LOG_LEVEL: 'warn', SEED_DEMO_PRODUCTS: '0', SCALEMART_ROLE: 'service',
-  });
-  const start = async (name: 's' | 'i' | 'b', env: Record<string, string>) => {
-    const port = Number(new URL(origin[name]).port);
-    running[name] = await startScalemartProcess({ ...common(), SCALEMART_DATA_DIR: path.join(dataDir, name), ...env }, port);
-  };
-  const stop = async (name: 's' | 'i' | 'b') => {
-    const proc = running[name];
-    if (!proc) return;
-    delete running[name];
-    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
-    await proc.exited;
-  };
+  let split: ServiceSplit;
 
   beforeAll(async () => {
-    database = await createScratchDatabase('scalemart_svc');
-    dataDir = await mkdtemp(path.join(tmpdir(), 'scalemart-services-'));
-    for (const name of ['s', 'i', 'b'] as const) origin[name] = `http://127.0.0.1:${await freePort()}`;
-    // One at a time: each migrates its own modules' tables on the fresh database.
-    await start('s', { SCALEMART_MODULES: 'inventory,payments,shipping,notifications' });
-    await start('i', { SCALEMART_MODULES: 'identity', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password });
-    // B seeds the demo catalog: products here, their stock on S, demo users on I.
-    await start('b', {
-      SCALEMART_MODULES: 'catalog,orders', SEED_DEMO_PRODUCTS: '6',
-      SERVICE_URLS: `inventory=${origin.s};payments=${origin.s};shipping=${origin.s};notifications=${origin.s};identity=${origin.i}`,
-      SAGA_STEP_ATTEMPTS: '2', SAGA_STEP_TIMEOUT_MS: '1000',
-    });
+    split = await createServiceSplit('scalemart_svc');
+    await split.startAll();
   }, 180_000);
   afterAll(async () => {
-    for (const name of ['b', 'i', 's'] as const) await stop(name);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-    await database?.drop();
+    await split?.close();
   }, 60_000);
 
-  const call = async (at: 's' | 'i' | 'b', method: string, url: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
-    const started = performance.now();
-    const response = await fetch(`${origin[at]}${url}`, {
-      method,
-      headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers },
-      body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
-      signal: AbortSignal.timeout(15_000),
-    });
-    const type = response.headers.get('content-type') ?? '';
-    const body = type.includes('json') ? ((await response.json()) as Record<string, unknown>) : { bytes: Buffer.from(await response.arrayBuffer()) };
-    return { status: response.status, type, body, ms: performance.now() - started };
-  };
-  const eventually = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await read();
-      if (ok(value)) return value;
-      if (Date.now() > deadline) throw new Error(`not met in time: ${JSON.stringify(value)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  const logIn = async (email: string) => {
-    const signup = await call('i', 'POST', '/api/v1/auth/signup', { body: { email, password: 'password-123', name: 'Buyer', country: 'DE' } });
-    expect(signup.status, JSON.stringify(signup.body)).toBe(201);
-    const login = await call('i', 'POST', '/api/v1/auth/login', { body: { email, password: 'password-123' } });
-    expect(login.status).toBe(200);
-    return login.body.token as string;
-  };
-  const order = (token: string, productId: string, quantity = 1) =>
-    call('b', 'POST', '/api/v1/orders', { token, body: { items: [{ productId, quantity }], shippingAddress: ADDRESS } });
+  const call: ServiceSplit['call'] = (...args) => split.call(...args);
+  const logIn = (email: string) => split.logIn(email);
+  const order = (token: string, productId: string, quantity = 1) => split.order(token, productId, quantity);
+  const start = (name: 's', env: Record<string, string>) => split.start(name, env);
+  const stop = (name: 's' | 'i') => split.stop(name);
   const stockOf = async (sku: string) => (await call('s', 'GET', `/api/v1/inventory/${sku}`)).body;
 
   it('places an order on B that its saga confirms over HTTP on S, and serves the invoice from S', async () => {
@@ -181,7 +118,7 @@ describe('service processes: --role service --modules …', () => {
     // A product page it has cached is still served, with the stock it was cached with.
     expect((await call('b', 'GET', `/api/v1/products/${viewed.id}`)).body).toMatchObject({ stock: { available: 5 } });
 
-    await start('s', { SCALEMART_MODULES: 'inventory,payments,shipping,notifications' });
+    await start('s', { SCALEMART_MODULES: S_MODULES });
     const failed = await eventually(() => call('b', 'GET', `/api/v1/orders/${id}`, { token }), (r) => r.body.status !== 'pending');
     expect(failed.body).toMatchObject({ status: 'failed', failureReason: 'INVENTORY_UNAVAILABLE' });
     const again = await order(token, viewed.id);
