@@ -18,6 +18,7 @@ import type { EventTransport, Subscription } from '../platform/events/transport.
 import type { Database } from '../platform/db/database.ts';
 import { createDatabaseMetrics } from '../platform/observability/db-metrics.ts';
 import { createDependencyMetrics } from '../platform/observability/dependency-metrics.ts';
+import type { DependencyObserver } from '../platform/resilience/policy.ts';
 import type { Metrics } from '../platform/observability/metrics.ts';
 import { sagaMigrations } from '../platform/saga/saga.schema.ts';
 import { createSagaRunner } from '../platform/saga/saga-runner.ts';
@@ -77,14 +78,14 @@ export interface CoreOverrides {
 }
 
 /** The contract clients of the modules another service runs: by name, and what to close. */
-function remoteApis(config: Config, logger: Logger, plan: ReturnType<typeof planProcess>): { apis: Partial<Apis>; close(): Promise<void> } {
+function remoteApis(config: Config, logger: Logger, plan: ReturnType<typeof planProcess>, observer?: DependencyObserver): { apis: Partial<Apis>; close(): Promise<void> } {
   const apis: Partial<Record<Callee, unknown>> = {};
   const clients: object[] = [];
   // The caller names itself in every signed call: the modules it runs.
   const caller = plan.local.join('-').slice(0, 64);
   for (const { module, urls } of plan.remote) {
     const callee = CALLEES[module] as { contract: Parameters<typeof httpClient>[0]; remote?: (client: unknown) => unknown };
-    const client = httpClient(callee.contract, { urls, secret: config.internalSecret!, caller, logger: logger.child({ dependency: module }) }) as object;
+    const client = httpClient(callee.contract, { urls, secret: config.internalSecret!, caller, logger: logger.child({ dependency: module }), policy: { observer } }) as object;
     clients.push(client);
     apis[module] = callee.remote ? callee.remote(client) : client;
   }
@@ -102,6 +103,7 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   const plan = planProcess(modules, config.service.urls);
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
   const eventMetrics = overrides.metrics ? createEventMetrics(overrides.metrics) : undefined;
+  const dependencyMetrics = overrides.metrics ? createDependencyMetrics(overrides.metrics) : undefined;
   // The primary: migrations, the event log, sagas and consumers always work here.
   const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait('main') });
   dbMetrics?.watch(db, 'main');
@@ -120,7 +122,7 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   const relay = createOutboxRelay({ db, transport, logger }, relayOptions);
   // Names this process in saga leases (and their logs): unique among live processes.
   const instance = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const providers = createProviders(config, overrides.providers, overrides.metrics ? createDependencyMetrics(overrides.metrics) : undefined);
+  const providers = createProviders(config, overrides.providers, dependencyMetrics?.('provider'));
   const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads });
 
   // Each shard works off its own sagas and its own outbox; the main database's are the monolith's shard.
@@ -135,7 +137,7 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   };
 
   // Built in table order, so that a module's local dependencies are there before it.
-  const remote = remoteApis(config, logger, plan);
+  const remote = remoteApis(config, logger, plan, dependencyMetrics?.('service'));
   const apis: Partial<Apis> = { ...remote.apis };
   const built: Partial<Modules> = {};
   const sagas: AnySagaDefinition[] = [];

@@ -81,7 +81,7 @@ describe('createDependencyPolicy', () => {
   it('reports its circuit to an observer, and the duration of each call made while it was open', async () => {
     const states: Array<() => string> = [];
     const refused: number[] = [];
-    const observer = { watch: (name: string, state: () => string) => (expect(name).toBe('test'), states.push(state)), refused: (_: string, s: number) => refused.push(s) };
+    const observer = { watch: (name: string, state: () => string) => (expect(name).toBe('test'), states.push(state)), refused: (_: string, s: number, found: string) => (expect(found).toBe('open'), refused.push(s)) };
     const policy = createDependencyPolicy('test', { ...fast, attempts: 5, breakAfter: 2, observer });
     expect(states).toHaveLength(1);
     expect(states[0]!()).toBe('closed');
@@ -95,6 +95,25 @@ describe('createDependencyPolicy', () => {
     expect(fn).toHaveBeenCalledTimes(2);
     expect(refused).toHaveLength(2);
     for (const seconds of refused) expect(seconds).toBeLessThan(0.005);
+  });
+
+  it('tells a refusal at once (open) from one that waited for the failing half-open trial', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const found: string[] = [];
+    const observer = { watch: () => undefined, refused: (_: string, __: number, state: string) => void found.push(state) };
+    const policy = createDependencyPolicy('test', { ...fast, attempts: 1, breakAfter: 1, halfOpenAfterMs: 5_000, observer });
+    await rejection(policy.execute(async () => Promise.reject(outage())));
+    await rejection(policy.execute(async () => 1));
+    vi.setSystemTime(Date.now() + 5_000);
+    let fail!: () => void;
+    const started = new Promise<void>((resolve) => {
+      void rejection(policy.execute(() => new Promise<never>((_, reject) => (resolve(), (fail = () => reject(outage()))))));
+    });
+    await started;
+    const waiter = rejection(policy.execute(async () => 1));
+    fail();
+    expect(((await waiter) as Error).message).toMatch(/circuit open/);
+    expect(found).toEqual(['open', 'half-open']);
   });
 
   it('counts timeouts towards opening the circuit', async () => {

@@ -46,8 +46,12 @@ export interface DependencyPolicyOptions {
 export interface DependencyObserver {
   /** Once, when the policy is made: how to read its circuit's state at any time. */
   watch(name: string, state: () => CircuitStateName): void;
-  /** A call refused by the open circuit on its first attempt, and how long the refusal took. */
-  refused(name: string, seconds: number): void;
+  /**
+   * A call refused by the circuit on its first attempt, how long the refusal took, and the state
+   * the call found: 'open' (refused at once) or 'half-open' (it waited for the trial in flight,
+   * cockatiel's way, and was refused when the trial failed).
+   */
+  refused(name: string, seconds: number, found: Exclude<CircuitStateName, 'closed'>): void;
 }
 
 type PolicySettings = Required<Omit<DependencyPolicyOptions, 'observer'>>;
@@ -114,8 +118,10 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
   let openedAt = 0;
   breaker.onBreak(() => (openedAt = Date.now()));
 
-  const attempt = async <T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+  /** `seen.state`: the breaker's state as the attempt entered it (cockatiel decides in that same tick). */
+  const attempt = async <T>(fn: (signal: AbortSignal) => Promise<T>, seen: { state?: CircuitState }): Promise<T> => {
     try {
+      seen.state = breaker.state;
       return await breaker.execute(() =>
         perAttempt.execute(async ({ signal }) => {
           try {
@@ -143,8 +149,9 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
     async execute(fn, options) {
       let calls = 0;
       const started = observer ? performance.now() : 0;
+      const seen: { state?: CircuitState } = {};
       try {
-        return await slots.execute(() => (options?.retry === false ? (calls++, attempt(fn)) : retries.execute(() => (calls++, attempt(fn)))));
+        return await slots.execute(() => (options?.retry === false ? (calls++, attempt(fn, seen)) : retries.execute(() => (calls++, attempt(fn, seen)))));
       } catch (error) {
         if (error instanceof BulkheadRejectedError) {
           throw new DependencyUnavailableError(name, `bulkhead full (${o.maxConcurrent} running, ${o.maxQueued} queued), failing fast`, { cause: error });
@@ -152,8 +159,10 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
         if (error instanceof DependencyUnavailableError && calls > 1 && !isCircuitRefusal(error)) {
           throw new DependencyUnavailableError(name, `gave up after ${calls} attempts: ${error.message}`, { cause: error });
         }
-        // A call made while the circuit was open: how fast failing fast is.
-        if (observer && calls === 1 && error instanceof DependencyUnavailableError && isCircuitRefusal(error)) observer.refused(name, (performance.now() - started) / 1000);
+        // A call made while the circuit was not closed: how fast failing fast is.
+        if (observer && calls === 1 && error instanceof DependencyUnavailableError && isCircuitRefusal(error)) {
+          observer.refused(name, (performance.now() - started) / 1000, seen.state === CircuitState.HalfOpen ? 'half-open' : 'open');
+        }
         throw error;
       }
     },
