@@ -22,6 +22,11 @@ const DETAIL: Record<GatewayErrorCode, string> = {
   UPSTREAM_TIMEOUT: 'The service behind the gateway did not answer in time.',
 };
 
+/** The code for a request none of whose tries got an answer: no instance to try, a timeout, or any other failure. */
+export function failureCode(last: 'connect' | 'reset' | 'timeout' | 'status' | undefined): GatewayErrorCode {
+  return last === undefined ? 'NO_HEALTHY_UPSTREAM' : last === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED';
+}
+
 export class GatewayError extends CodedError<GatewayErrorCode> {
   override name = 'GatewayError';
 }

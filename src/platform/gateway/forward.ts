@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Problem } from '../http/problem.ts';
-import { gatewayProblem } from './errors.ts';
+import { failureCode, gatewayProblem } from './errors.ts';
 import type { FailureKind } from './gateway-metrics.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import type { UpstreamInstance } from './upstream-instance.ts';
@@ -67,6 +67,30 @@ export function classify(error: unknown): FailureKind {
       // Resets, sockets closed mid-answer, invalid status lines (HPE_*), anything else.
       return 'reset';
   }
+}
+
+/** Counts a try as started (the instance's in-flight and requests; a retry in the budget and metrics); returns when. */
+export function startTry(target: ForwardTarget, instance: UpstreamInstance, isRetry: boolean): number {
+  if (isRetry) {
+    target.budget.retrying++;
+    target.retries.inc();
+  }
+  instance.inFlight++;
+  instance.series.requests.inc();
+  return performance.now();
+}
+
+/** Counts a try as over, whatever came of it, with its latency from `started`. */
+export function endTry(target: ForwardTarget, instance: UpstreamInstance, isRetry: boolean, started: number): void {
+  instance.inFlight--;
+  if (isRetry) target.budget.retrying--;
+  instance.series.latency.observe((performance.now() - started) / 1000);
+}
+
+/** A failed try: counted for the instance, and told to the pool (health, ejection). */
+export function tryFailed(pool: UpstreamPool, instance: UpstreamInstance, kind: FailureKind): void {
+  instance.series.errors[kind].inc();
+  pool.failed(instance, kind);
 }
 
 /** Strips what must not cross the hop; done in place on the request's own header object. */
@@ -144,17 +168,11 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
   try {
     for (let attempt = 0; ; attempt++) {
       const instance = pool.pick(key, exclude);
-      if (!instance) return sendProblem(exchange, gatewayProblem(lastFailure === undefined ? 'NO_HEALTHY_UPSTREAM' : lastFailure === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED'));
+      if (!instance) return sendProblem(exchange, gatewayProblem(failureCode(lastFailure)));
       const remaining = deadline - performance.now();
       if (remaining <= 0) return sendProblem(exchange, gatewayProblem('UPSTREAM_TIMEOUT'));
       const isRetry = attempt > 0;
-      if (isRetry) {
-        budget.retrying++;
-        target.retries.inc();
-      }
-      const started = performance.now();
-      instance.inFlight++;
-      instance.series.requests.inc();
+      const started = startTry(target, instance, isRetry);
       const attemptNow = (current = new UpstreamTry(expectsBody));
       instance.client.dispatch({
         method: method as Dispatcher.HttpMethod,
@@ -165,9 +183,7 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
         bodyTimeout: options.tryTimeoutMs,
       }, attemptNow);
       const outcome = await attemptNow.done;
-      instance.inFlight--;
-      if (isRetry) budget.retrying--;
-      instance.series.latency.observe((performance.now() - started) / 1000);
+      endTry(target, instance, isRetry, started);
       if (left) return; // the client left: nothing to answer, nothing to blame
 
       if (outcome.error === undefined) {
@@ -175,8 +191,7 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
         if (status < 500) {
           pool.succeeded(instance);
         } else {
-          instance.series.errors.status.inc();
-          pool.failed(instance, 'status');
+          tryFailed(pool, instance, 'status');
           if (idempotent && RETRY_STATUS.has(status) && attempt < options.retries && budget.allows()) {
             if (outcome.streaming) outcome.discard();
             lastFailure = 'status';
@@ -192,12 +207,11 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
         return void res.end(outcome.body);
       }
       const failure = classify(outcome.error);
-      instance.series.errors[failure].inc();
-      pool.failed(instance, failure);
+      tryFailed(pool, instance, failure);
       lastFailure = failure;
       const retryable = idempotent || failure === 'connect';
       if (!retryable || attempt >= options.retries || !budget.allows()) {
-        return sendProblem(exchange, gatewayProblem(failure === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED'));
+        return sendProblem(exchange, gatewayProblem(failureCode(failure)));
       }
       exclude = instance;
     }

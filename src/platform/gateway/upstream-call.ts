@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
-import { GatewayError, type GatewayErrorCode } from './errors.ts';
+import { failureCode, GatewayError } from './errors.ts';
 import type { FailureKind } from './gateway-metrics.ts';
-import { classify, RETRY_STATUS, type ForwardOptions, type ForwardTarget } from './forward.ts';
+import { classify, endTry, RETRY_STATUS, startTry, tryFailed, type ForwardOptions, type ForwardTarget } from './forward.ts';
 import type { UpstreamInstance } from './upstream-instance.ts';
 
 /** A GET the gateway makes on its own behalf (a part of an aggregate), not a client's request passed on. */
@@ -18,9 +18,6 @@ export interface UpstreamAnswer {
   headers: Dispatcher.ResponseData['headers'];
   body: Uint8Array;
 }
-
-const codeFor = (failure: FailureKind | undefined): GatewayErrorCode =>
-  failure === undefined ? 'NO_HEALTHY_UPSTREAM' : failure === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED';
 
 /**
  * One GET through a route's pool with the same balancing, health and failure accounting as a
@@ -41,17 +38,11 @@ export async function getThroughPool(target: ForwardTarget, call: UpstreamGet, o
     for (let attempt = 0; ; attempt++) {
       call.signal.throwIfAborted();
       const instance = pool.pick(undefined, exclude);
-      if (!instance) throw new GatewayError(codeFor(lastFailure), `no instance of pool ${pool.name} answered`);
+      if (!instance) throw new GatewayError(failureCode(lastFailure), `no instance of pool ${pool.name} answered`);
       const remaining = deadline - performance.now();
       if (remaining <= 0) throw new GatewayError('UPSTREAM_TIMEOUT', `pool ${pool.name} did not answer in time`);
       const isRetry = attempt > 0;
-      if (isRetry) {
-        budget.retrying++;
-        target.retries.inc();
-      }
-      const started = performance.now();
-      instance.inFlight++;
-      instance.series.requests.inc();
+      const started = startTry(target, instance, isRetry);
       let answer: UpstreamAnswer | undefined;
       let failure: FailureKind | undefined;
       try {
@@ -68,28 +59,20 @@ export async function getThroughPool(target: ForwardTarget, call: UpstreamGet, o
         if (call.signal.aborted) throw call.signal.reason; // the part's deadline: nothing to blame
         failure = classify(error);
       } finally {
-        instance.inFlight--;
-        if (isRetry) budget.retrying--;
+        endTry(target, instance, isRetry, started);
       }
-      instance.series.latency.observe((performance.now() - started) / 1000);
 
       if (answer && answer.status < 500) {
         pool.succeeded(instance);
         return answer;
       }
-      if (answer) {
-        instance.series.errors.status.inc();
-        pool.failed(instance, 'status');
-        failure = 'status';
-      } else {
-        instance.series.errors[failure!].inc();
-        pool.failed(instance, failure!);
-      }
+      if (answer) failure = 'status';
+      tryFailed(pool, instance, failure!);
       lastFailure = failure;
       const retryable = failure !== 'status' || RETRY_STATUS.has(answer!.status);
       if (!retryable || attempt >= options.retries || !budget.allows()) {
         if (answer) return answer; // the upstream's own 5xx: the caller decides
-        throw new GatewayError(codeFor(failure), `pool ${pool.name}: ${failure}`);
+        throw new GatewayError(failureCode(failure), `pool ${pool.name}: ${failure}`);
       }
       exclude = instance;
     }
