@@ -9,6 +9,7 @@ import { createTieredCache } from '../platform/cache/tiered-cache.ts';
 import type { Config } from '../platform/config/config.ts';
 import { createDatabase } from '../platform/db/create-database.ts';
 import { migrate } from '../platform/db/migrations.ts';
+import { ensureDatabase } from '../platform/db/service-database.ts';
 import { startConsumer, type ConsumerOptions } from '../platform/events/consumer.ts';
 import { eventMigrations } from '../platform/events/events.schema.ts';
 import { createOutboxRelay } from '../platform/events/relay.ts';
@@ -104,6 +105,8 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   const dbMetrics = overrides.metrics ? createDatabaseMetrics(overrides.metrics) : undefined;
   const eventMetrics = overrides.metrics ? createEventMetrics(overrides.metrics) : undefined;
   const dependencyMetrics = overrides.metrics ? createDependencyMetrics(overrides.metrics) : undefined;
+  // A service with a database of its own creates it (and its shards' databases) on first start.
+  if (config.databasePerService) for (const url of [config.databaseUrl, ...config.shardUrls]) await ensureDatabase(url);
   // The primary: migrations, the event log, sagas and consumers always work here.
   const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait('main') });
   dbMetrics?.watch(db, 'main');
@@ -123,7 +126,7 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   // Names this process in saga leases (and their logs): unique among live processes.
   const instance = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const providers = createProviders(config, overrides.providers, dependencyMetrics?.('provider'));
-  const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads });
+  const shards = await openShards(config, db, { metrics: dbMetrics, unsharded: reads, modules: plan.local });
 
   // Each shard works off its own sagas and its own outbox; the main database's are the monolith's shard.
   const cells = new Map<string, { relay: OutboxRelay; saga?: SagaRunner }>();

@@ -1,7 +1,7 @@
-import type { Config } from '../platform/config/config.ts';
+import { MODULE_NAMES, type Config, type ModuleName } from '../platform/config/config.ts';
 import { createDatabase } from '../platform/db/create-database.ts';
 import type { Database } from '../platform/db/database.ts';
-import { migrate } from '../platform/db/migrations.ts';
+import { migrate, type Migration } from '../platform/db/migrations.ts';
 import {
   createMappedShardSet,
   createSingleShardSet,
@@ -18,16 +18,19 @@ import { sagaMigrations } from '../platform/saga/saga.schema.ts';
 import { inventoryMigrations } from '../modules/inventory/index.ts';
 import { ordersMigrations } from '../modules/orders/index.ts';
 
+/** The sharded modules' tables, by module. */
+const SHARDED: ReadonlyArray<[ModuleName, Migration[]]> = [['inventory', inventoryMigrations], ['orders', ordersMigrations]];
+
 /**
  * Every schema a shard carries: its fence, the outbox and the sagas (an order commits with its saga
- * and its event on its own shard), and the orders and inventory tables.
+ * and its event on its own shard), and the tables of the sharded modules among `modules`: a
+ * service's shards hold its own modules' tables only.
  */
-export async function migrateShard(db: Database): Promise<void> {
+export async function migrateShard(db: Database, modules: readonly ModuleName[] = MODULE_NAMES): Promise<void> {
   await migrate(db, 'sharding-fence', shardFenceMigrations);
   await migrate(db, 'events', eventMigrations);
   await migrate(db, 'saga', sagaMigrations);
-  await migrate(db, 'inventory', inventoryMigrations);
-  await migrate(db, 'orders', ordersMigrations);
+  for (const [module, migrations] of SHARDED) if (modules.includes(module)) await migrate(db, module, migrations);
 }
 
 export interface OpenShardsOptions {
@@ -35,6 +38,8 @@ export interface OpenShardsOptions {
   metrics?: DatabaseMetrics;
   /** The one shard when there are no shards: the main database as the modules use it (with its replicas, if any). */
   unsharded?: Database;
+  /** The modules this process runs: their sharded tables are migrated on each shard (default: all). */
+  modules?: readonly ModuleName[];
 }
 
 /**
@@ -51,7 +56,7 @@ export async function openShards(config: Config, main: Database, options: OpenSh
     open: async (entry: ShardMapEntry) => {
       const db = await createDatabase({ url: entry.url, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: options.metrics?.onAcquireWait(entry.name) });
       options.metrics?.watch(db, entry.name);
-      await migrateShard(db);
+      await migrateShard(db, options.modules);
       return db;
     },
   });

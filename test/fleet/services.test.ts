@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetStatus } from '../../src/app/fleet/fleet.ts';
 import { alive } from '../../src/app/fleet/state.ts';
@@ -15,16 +16,23 @@ import { createScratchDatabase, type ScratchDatabase } from '../support/postgres
 import { NODE } from '../support/process.ts';
 
 /**
- * `fleet up` on the shipped service topology (deploy/topology.services.json: identity, catalog
- * with inventory ×2, orders with payments, shipping and notifications), then a customer's visit
- * through the front door. The groups and modules are the shipped file's; the ports and env are
- * this test's, each run on a scratch PostgreSQL database:
- * - the monolith stage (events on the database's table log, caches in process), ports 272xx;
- * - the scaled stage as shipped, without replicas and shards (events on a private NATS JetStream
- *   on 24280, the L2 cache on a private Redis on 24380), ports 273xx.
+ * `fleet up` on service groups, then a customer's visit through the front door. The ports and env
+ * are this test's, each run on a scratch PostgreSQL database:
+ * - the monolith stage on the shipped grouping (deploy/topology.services.json: identity, catalog
+ *   with inventory ×2, orders with payments, shipping and notifications) and one shared database
+ *   (events on its table log, caches in process), ports 272xx;
+ * - the scaled stage with one group per module, two instances each of catalog and orders, and a
+ *   database per service (`DATABASE_PER_SERVICE`: each created by its service on the scratch
+ *   database's server), events on a private NATS JetStream on 24280 and the L2 cache on a private
+ *   Redis on 24380, ports 273xx.
  */
 const EDGE = findNginx() !== undefined;
-const shipped = JSON.parse(readFileSync('deploy/topology.services.json', 'utf8')) as { groups: Array<{ name: string; port: number }> };
+interface Group { name: string; role: 'service'; modules: string[]; instances: number; port: number }
+const shipped = JSON.parse(readFileSync('deploy/topology.services.json', 'utf8')) as { groups: Group[] };
+/** Each module its own group (ports as offsets from the stage's base), catalog and orders twice. */
+const PER_MODULE: Array<[string, number, number]> = [
+  ['identity', 1, 10], ['inventory', 1, 12], ['catalog', 2, 20], ['payments', 1, 24], ['shipping', 1, 26], ['notifications', 1, 28], ['orders', 2, 30],
+];
 const NATS_PORT = 24_280;
 const REDIS_PORT = 24_380;
 
@@ -40,10 +48,15 @@ describe.each([
   { stage: 'monolith', base: 27_200 },
   { stage: 'scaled', base: 27_300 },
 ] as const)('scalemart fleet up on service groups, $stage stage', ({ stage, base }) => {
-  const PORTS: Record<string, number> = { identity: base + 10, catalog: base + 20, orders: base + 30 };
+  const SHIPPED_PORTS: Record<string, number> = { identity: base + 10, catalog: base + 20, orders: base + 30 };
+  const groups: Group[] = stage === 'monolith'
+    ? shipped.groups.map((g) => ({ ...g, port: SHIPPED_PORTS[g.name]! }))
+    : PER_MODULE.map(([name, instances, offset]) => ({ name, role: 'service', modules: [name], instances, port: base + offset }));
   let nats: PrivateNats | undefined;
   let redis: StartedService | undefined;
   let database: ScratchDatabase;
+  /** The scaled stage's two shards (scratch databases standing for shard servers). */
+  let shardDbs: ScratchDatabase[] = [];
   let dir: string;
   let file: string;
   let door: string;
@@ -58,6 +71,7 @@ describe.each([
     dir = await mkdtemp(join(tmpdir(), 'scalemart-fleet-svc-'));
     file = join(dir, 'topology.json');
     if (stage === 'scaled') {
+      shardDbs = [await createScratchDatabase('scalemart_fleetshard'), await createScratchDatabase('scalemart_fleetshard')];
       nats = await startPrivateNats({ port: NATS_PORT });
       redis = await startRedis(join(dir, 'redis'), REDIS_PORT);
     }
@@ -66,12 +80,12 @@ describe.each([
       stage,
       edge: { enabled: EDGE, port: base },
       gateways: { instances: 1, port: base + 1 },
-      groups: shipped.groups.map((g) => ({ ...g, port: PORTS[g.name] })),
+      groups,
       env: {
         DATABASE_URL: database.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SEED_DEMO_PRODUCTS: '4', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '100000',
         TRUSTED_PROXIES: '127.0.0.1', GATEWAY_TRUSTED_PROXIES: '127.0.0.1',
         GATEWAY_DRAIN_GRACE_MS: '200', GATEWAY_HEALTH_INTERVAL_MS: '500',
-        ...(stage === 'scaled' ? { NATS_URL: nats!.url, REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, SHUTDOWN_DRAIN_MS: '200' } : {}),
+        ...(stage === 'scaled' ? { NATS_URL: nats!.url, REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, SHUTDOWN_DRAIN_MS: '200', DATABASE_PER_SERVICE: 'true', SHARD_URLS: shardDbs.map((d) => d.url).join(',') } : {}),
       },
     }));
   }, 60_000);
@@ -83,6 +97,7 @@ describe.each([
     if (redis) await stopService(redis);
     if (dir) await rm(dir, { recursive: true, force: true });
     await database?.drop();
+    for (const shard of shardDbs) await shard.drop();
   }, 120_000);
 
   const call = async (method: string, url: string, options: { token?: string; body?: unknown } = {}) => {
@@ -119,10 +134,7 @@ describe.each([
     door = s.publicUrl!;
     expect(s.processes.map((p) => [p.name, p.group, p.role, p.port, p.health, p.restarts])).toEqual([
       ...(EDGE ? [['edge', 'edge', 'edge', base, 'ready', 0]] : []),
-      ['identity-1', 'identity', 'service', base + 10, 'ready', 0],
-      ['catalog-1', 'catalog', 'service', base + 20, 'ready', 0],
-      ['catalog-2', 'catalog', 'service', base + 21, 'ready', 0],
-      ['orders-1', 'orders', 'service', base + 30, 'ready', 0],
+      ...groups.flatMap((g) => Array.from({ length: g.instances }, (_, i) => [`${g.name}-${i + 1}`, g.name, 'service', g.port + i, 'ready', 0])),
       ['gateway-1', 'gateway', 'gateway', base + 1, 'ready', 0],
     ]);
     const routes = JSON.parse(readFileSync(join(dir, 'gateway-routes.json'), 'utf8')) as { pools: Record<string, { upstreams: string[] }> };
@@ -174,6 +186,48 @@ describe.each([
     // The internal API is never routed by the gateway.
     expect((await call('POST', '/internal/v1/inventory/getStock', { body: ['SKU-1'] })).status).toBe(404);
   }, 90_000);
+
+  /** Runs `sql` on the database `name` on the scratch server. */
+  async function queryOn<R extends object>(name: string, sql: string, params: unknown[] = []): Promise<R[]> {
+    const url = new URL(database.url);
+    url.pathname = `/${name}`;
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      return (await client.query<R>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+  const nameOf = (scratch: ScratchDatabase) => new URL(scratch.url).pathname.slice(1);
+  const moduleSchemasOn = async (name: string) =>
+    (await queryOn<{ nspname: string }>(name, 'select nspname from pg_namespace where nspname = any($1) order by nspname', [[...PER_MODULE.map(([m]) => m), 'events']])).map((r) => r.nspname);
+
+  it.runIf(stage === 'scaled')('a database per service, with its own outbox: no service holds another\'s tables; orders and stock on their own shards', async () => {
+    const base = nameOf(database);
+    const created = await queryOn<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1 order by datname', [`${base}\\_%`]);
+    expect(created.map((r) => r.datname)).toEqual(PER_MODULE.map(([module]) => `${base}_${module}`).sort());
+    for (const [module] of PER_MODULE) expect(await moduleSchemasOn(`${base}_${module}`), module).toEqual(['events', module].sort());
+    // The database the URLs name is nobody's: every service works in its own.
+    expect(await moduleSchemasOn(base)).toEqual([]);
+
+    // Each sharded service has its own database on every shard server, holding its own tables only.
+    const shards = shardDbs.map(nameOf);
+    const onShards = await queryOn<{ datname: string }>('postgres', 'select datname from pg_database where datname like any($1) order by datname', [shards.map((s) => `${s}\\_%`)]);
+    expect(onShards.map((r) => r.datname)).toEqual(shards.flatMap((s) => [`${s}_inventory`, `${s}_orders`]).sort());
+    for (const shard of shards) {
+      expect(await moduleSchemasOn(`${shard}_orders`)).toEqual(['events', 'orders']);
+      expect(await moduleSchemasOn(`${shard}_inventory`)).toEqual(['events', 'inventory']);
+    }
+    const count = async (table: string, db: string) => (await queryOn<{ n: number }>(db, `select count(*)::int as n from ${table}`))[0]!.n;
+    const ordersPerShard = await Promise.all(shards.map((s) => count('orders.orders', `${s}_orders`)));
+    const stockPerShard = await Promise.all(shards.map((s) => count('inventory.stock', `${s}_inventory`)));
+    expect(ordersPerShard.reduce((a, b) => a + b)).toBe(1);
+    // Four demo products and the two the admin added.
+    expect(stockPerShard.reduce((a, b) => a + b)).toBe(6);
+    // The services' own databases keep the shard map, not the rows.
+    expect([await count('orders.orders', `${base}_orders`), await count('inventory.stock', `${base}_inventory`)]).toEqual([0, 0]);
+  }, 30_000);
 
   it('down: stops every recorded process', async () => {
     expect(pids.size).toBeGreaterThanOrEqual(6);

@@ -9,7 +9,10 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates a fresh, uniquely named database on the real server; `drop` removes it. */
+/**
+ * Creates a fresh, uniquely named database on the real server; `drop` removes it and the
+ * databases of services started on it (`DATABASE_PER_SERVICE` names them `<name>_<modules>`).
+ */
 export async function createScratchDatabase(prefix = 'scalemart_test'): Promise<ScratchDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -27,7 +30,8 @@ export async function createScratchDatabase(prefix = 'scalemart_test'): Promise<
       const client = new pg.Client({ connectionString: ADMIN_URL });
       await client.connect();
       try {
-        await client.query(`drop database if exists ${name} with (force)`);
+        const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname = $1 or datname like $2', [name, `${name}\\_%`]);
+        for (const { datname } of rows) await client.query(`drop database if exists "${datname}" with (force)`);
       } finally {
         await client.end();
       }

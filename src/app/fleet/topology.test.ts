@@ -27,7 +27,8 @@ describe('fleet topology', () => {
 
   it('ships deploy/topology.services.json: edge, 1 gateway, identity, catalog (2) and orders service groups on infra\'s servers, runnable', () => {
     const shipped = parseTopology(JSON.parse(readFileSync('deploy/topology.services.json', 'utf8')));
-    expect(shipped.env).toEqual(parseTopology(DEFAULT_TOPOLOGY).env);
+    // The default topology's servers, each service in a database of its own on them.
+    expect(shipped.env).toEqual({ ...parseTopology(DEFAULT_TOPOLOGY).env, DATABASE_PER_SERVICE: 'true' });
     expect(shipped.groups.map((g) => [g.name, g.role, g.instances, g.modules])).toEqual([
       ['identity', 'service', 1, ['identity']],
       ['catalog', 'service', 2, ['catalog', 'inventory']],
@@ -59,7 +60,7 @@ describe('fleet topology', () => {
     expect(() => assertRunnable(t([catalog, rest, { ...catalog, name: 'more', port: 4301 }]))).toThrow(/module catalog runs in groups "catalog" and "more"/);
     expect(() => assertRunnable(t([{ ...catalog, modules: ['catalog', 'billing'] }, rest]))).toThrow(/unknown module\(s\) "billing" \(group "catalog"\)/);
     expect(() => assertRunnable(t([catalog, rest, { name: 'all', instances: 1, port: 4301 }]))).toThrow(/group\(s\) "all" run every module beside service groups/);
-    expect(() => assertRunnable(t([catalog, rest], { DATABASE_URL: 'memory://' }))).toThrow(/group "catalog": service groups share one PostgreSQL database/);
+    expect(() => assertRunnable(t([catalog, rest], { DATABASE_URL: 'memory://' }))).toThrow(/group "catalog": service groups need PostgreSQL/);
     expect(() => assertRunnable(t([catalog, rest], { ...pg, JWT_SECRET: 'short' }))).toThrow(/JWT_SECRET must be at least 32 characters/);
     expect(() => assertDeployable(t([catalog, rest]))).toThrow(/`fleet deploy` does not generate service groups yet/);
     expect(() => parseTopology(small({ groups: [{ name: 'x', role: 'service', instances: 1, port: 4101 }] }))).toThrow(/names its modules/);

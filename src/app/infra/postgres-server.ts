@@ -1,11 +1,11 @@
 import { appendFile, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import type { PgBinaries } from './binaries.ts';
 import { PG_HBA, replicaConf, serverConf } from './postgres-config.ts';
 import { exitStatus, run, type RunAs } from './run.ts';
-import type { PgServerSpec } from './topology.ts';
+import { ensureDatabase } from '../../platform/db/service-database.ts';
+import { serverUrl, type PgServerSpec } from './topology.ts';
 
 /** Drives one PostgreSQL server of the topology through the machine's own programs. */
 export interface PgServer {
@@ -100,18 +100,6 @@ export function createPgServer(spec: PgServerSpec, options: PgServerOptions): Pg
     async stop() {
       await run(binaries.pgCtl, ['stop', '-D', spec.dataDir, '-m', 'fast', '-w', '-t', '60', '-s'], as);
     },
-    async ensureDatabase() {
-      const client = new pg.Client({ host: '127.0.0.1', port: spec.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 5000 });
-      await client.connect();
-      try {
-        const found = await client.query('select 1 from pg_database where datname = $1', [spec.database]);
-        if (found.rowCount) return false;
-        // Identifiers cannot be bound parameters; the name is our own constant, not input.
-        await client.query(`create database "${spec.database}"`);
-        return true;
-      } finally {
-        await client.end();
-      }
-    },
+    ensureDatabase: () => ensureDatabase(serverUrl(spec)),
   };
 }

@@ -104,6 +104,26 @@ describe('configuration', () => {
       expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', SERVICE_URLS: 'inventory=a:1' })).toThrow(/^SERVICE_URLS: /);
       expect(loadConfig({}).service.modules).toEqual(['identity', 'inventory', 'catalog', 'payments', 'shipping', 'notifications', 'orders']);
     });
+    it('names a database of its own on every server under DATABASE_PER_SERVICE, and needs JetStream for it', () => {
+      const own = {
+        ...service, SCALEMART_MODULES: 'catalog,inventory', DATABASE_PER_SERVICE: 'true', EVENTS_TRANSPORT: 'jetstream',
+        DATABASE_URL: 'postgres://u@p:5432/shop?sslmode=disable', DATABASE_REPLICA_URLS: 'postgres://u@r1/shop', SHARD_URLS: 'postgres://u@s1/shop,postgres://u@s2/shop',
+      };
+      const config = loadConfig(own);
+      expect(config).toMatchObject({
+        databasePerService: true,
+        databaseUrl: 'postgres://u@p:5432/shop_inventory_catalog?sslmode=disable',
+        replicaUrls: ['postgres://u@r1/shop_inventory_catalog'],
+        shardUrls: ['postgres://u@s1/shop_inventory_catalog', 'postgres://u@s2/shop_inventory_catalog'],
+      });
+      // Identity keeps nothing on shards: its service opens none.
+      expect(loadConfig({ ...own, SCALEMART_MODULES: 'identity' })).toMatchObject({ databaseUrl: 'postgres://u@p:5432/shop_identity?sslmode=disable', shardUrls: [] });
+      expect(loadConfig({ ...own, DATABASE_PER_SERVICE: undefined })).toMatchObject({ databasePerService: false, databaseUrl: own.DATABASE_URL });
+      expect(() => loadConfig({ ...own, EVENTS_TRANSPORT: 'table' })).toThrow(/^DATABASE_PER_SERVICE: .*JetStream/);
+      expect(() => loadConfig({ DATABASE_PER_SERVICE: 'true' })).toThrow(/^DATABASE_PER_SERVICE: only service processes/);
+      // The gateway has no database: the fleet's shared env may carry the setting.
+      expect(loadConfig({ SCALEMART_ROLE: 'gateway', GATEWAY_UPSTREAMS: 'http://a:1', JWT_SECRET: SHARED_SECRET, INTERNAL_SECRET: 'i'.repeat(32), DATABASE_PER_SERVICE: 'true' }).databasePerService).toBe(false);
+    });
   });
 
   it('drains 2 s on SIGTERM in the scaled stage and not at all in the monolith, unless told otherwise', () => {

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { serviceDatabaseUrl } from '../db/service-database.ts';
+import { KEYSPACES } from '../db/sharding/shard-set.ts';
 
 /** The stages of ARCHITECTURE.md: one process on embedded defaults, or a fleet on shared servers. */
 export const STAGES = ['monolith', 'scaled'] as const;
@@ -67,6 +69,7 @@ const schema = z.object({
   DB_SPINDLES: int(0, 64).default(1),
   SHARD_URLS: postgresUrls.optional(),
   DATABASE_REPLICA_URLS: postgresUrls.optional(),
+  DATABASE_PER_SERVICE: z.enum(['true', 'false']).default('false'),
   DB_REPLICA_MAX_LAG_BYTES: int(0).default(16 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
@@ -188,6 +191,11 @@ export interface Config {
   dataDir: string;
   /** `''` means the embedded PostgreSQL server under dataDir; `pglite://` PGlite under dataDir; `memory://` an in-memory PGlite. */
   databaseUrl: string;
+  /**
+   * A service process keeps its modules' tables in a database of its own (`DATABASE_PER_SERVICE`):
+   * `databaseUrl`, `shardUrls` and `replicaUrls` already name it, and it is created at start.
+   */
+  databasePerService: boolean;
   dbPoolSize: number;
   /** Orders and inventory shards, in jump-hash order; they seed the shard map on first start. Empty: the main database is the one shard. */
   shardUrls: string[];
@@ -260,6 +268,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   } else if (c.SCALEMART_MODULES) {
     throw new ConfigError('SCALEMART_MODULES: only the service role (--role service) takes a module list');
   }
+  if (c.DATABASE_PER_SERVICE === 'true' && c.SCALEMART_ROLE === 'all') {
+    throw new ConfigError('DATABASE_PER_SERVICE: only service processes (--role service) have databases of their own; --role all keeps every module in DATABASE_URL');
+  }
+  const perService = c.DATABASE_PER_SERVICE === 'true' && c.SCALEMART_ROLE === 'service';
+  const eventsTransport = c.EVENTS_TRANSPORT ?? (c.SCALEMART_STAGE === 'scaled' ? 'jetstream' : 'table');
+  // The table log lives in one database; services with databases of their own meet on the broker.
+  if (perService && eventsTransport !== 'jetstream') {
+    throw new ConfigError('DATABASE_PER_SERVICE: services with databases of their own exchange events over JetStream; set EVENTS_TRANSPORT=jetstream (the scaled stage\'s default)');
+  }
+  // Under DATABASE_PER_SERVICE every URL names this service's database on the same server.
+  const ownDatabase = (url: string) => (perService ? serviceDatabaseUrl(url, c.SCALEMART_MODULES ?? []) : url);
   if (c.SCALEMART_STAGE === 'scaled' && c.SCALEMART_ROLE !== 'gateway') {
     if (!c.DATABASE_URL.startsWith('postgres')) throw new ConfigError('DATABASE_URL: the scaled stage needs PostgreSQL (postgres://…); `scalemart infra up` prints the URLs');
     if (!c.REDIS_URL) throw new ConfigError('REDIS_URL: the scaled stage needs Redis for its shared cache (e.g. redis://127.0.0.1:6379)');
@@ -309,10 +328,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: c.HOST,
     port: c.PORT,
     dataDir: path.resolve(c.SCALEMART_DATA_DIR),
-    databaseUrl: c.DATABASE_URL,
+    databaseUrl: ownDatabase(c.DATABASE_URL),
+    databasePerService: perService,
     dbPoolSize: c.DB_POOL_SIZE ?? defaultPoolSize(os.availableParallelism(), c.DB_SPINDLES),
-    shardUrls: c.SHARD_URLS?.split(',') ?? [],
-    replicaUrls: c.DATABASE_REPLICA_URLS?.split(',') ?? [],
+    // A service whose modules keep nothing on shards (identity, say) opens none.
+    shardUrls: perService && !KEYSPACES.some((k) => c.SCALEMART_MODULES?.includes(k)) ? [] : (c.SHARD_URLS?.split(',') ?? []).map(ownDatabase),
+    replicaUrls: (c.DATABASE_REPLICA_URLS?.split(',') ?? []).map(ownDatabase),
     replicaMaxLagBytes: c.DB_REPLICA_MAX_LAG_BYTES,
     logLevel: c.LOG_LEVEL,
     jwtSecret: c.JWT_SECRET,
@@ -333,7 +354,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     notifications: { emailUrl: c.EMAIL_URL, invoiceHoldMs: c.NOTIFICATIONS_INVOICE_HOLD_MS },
     events: {
       maxAttempts: c.EVENTS_MAX_ATTEMPTS,
-      transport: c.EVENTS_TRANSPORT ?? (c.SCALEMART_STAGE === 'scaled' ? 'jetstream' : 'table'),
+      transport: eventsTransport,
       nats: { url: c.NATS_URL, stream: c.EVENTS_STREAM, partitions: c.EVENTS_PARTITIONS, retentionHours: c.EVENTS_RETENTION_HOURS, dedupWindowSeconds: c.EVENTS_DEDUP_WINDOW_SECONDS },
     },
     sagaLeaseMs: c.SAGA_LEASE_MS,
