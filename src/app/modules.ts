@@ -97,7 +97,7 @@ export interface CalleeDescriptor<N extends Callee> {
 export const CALLEES: { readonly [N in Callee]: CalleeDescriptor<N> } = {
   identity: { contract: identityContract },
   // Catalog registers a callback that drops its cached product pages on a stock change; across
-  // processes nothing calls it, and those pages show the stock they were loaded with until their TTL.
+  // processes the inventory service publishes `inventory.stock.changed` instead, which catalog consumes.
   inventory: { contract: inventoryContract, remote: (client) => ({ ...client, onStockChanged: () => undefined }) },
   catalog: { contract: catalogContract },
   payments: { contract: paymentsContract },
@@ -133,6 +133,8 @@ export const MODULES = [
     create: (ctx) => createInventoryModule({
       shards: ctx.shards.keyspace('inventory'), cache: ctx.cache, httpMaxAgeSeconds: ctx.config.httpMaxAgeSeconds,
       onChangeError: (error, skus) => ctx.logger.warn({ err: error instanceof Error ? error.message : String(error), skus }, 'inventory: a cached view of changed stock could not be dropped; it lives until its TTL'),
+      // A service's catalog may run in other processes: they hear of stock changes on the event log.
+      publishChanges: ctx.config.role === 'service' ? { afterCommit: ctx.relayNudgeFor } : undefined,
     }),
   }),
   entry({

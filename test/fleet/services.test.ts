@@ -169,6 +169,8 @@ describe.each([
     const settled = await eventually(() => call('GET', `/api/v1/orders/${id}`, { token }), (r) => r.body.status !== 'pending');
     expect(settled.body).toMatchObject({ status: 'confirmed', trackingNumber: expect.any(String) });
     expect((await call('GET', `/api/v1/inventory/${product.sku}`)).body).toMatchObject({ available: product.stock.available - 1 });
+    // The product page, cached by the list above, shows the sale too: inventory's stock event dropped it on every catalog instance.
+    await eventually(() => call('GET', `/api/v1/products/${product.id}`), (r) => (r.body.stock as { available: number }).available === product.stock.available - 1, 10_000);
 
     const invoice = await eventually(() => call('GET', `/api/v1/orders/${id}/invoice`, { token }), (r) => r.status === 200);
     expect(invoice.type).toBe('application/pdf');

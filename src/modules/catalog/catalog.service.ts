@@ -58,6 +58,8 @@ function detailOf(product: Product, level: StockLevel | null | undefined): Produ
 export interface CatalogService extends CatalogApi {
   /** Drops what a catalog event makes stale, on every instance (the cache's bus carries it). Idempotent. */
   invalidate(type: string, change: ProductChangedPayload): Promise<void>;
+  /** Drops the product pages that show these SKUs' stock (lists are built from them). Idempotent. */
+  stockChanged(skus: readonly string[]): Promise<void>;
 }
 
 /**
@@ -101,12 +103,14 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
     return product && detailOf(product, await inventory.getStock(product.sku));
   }
 
-  inventory.onStockChanged(async (skus) => {
+  async function stockChanged(skus: readonly string[]): Promise<void> {
     for (const sku of skus) {
       const id = await skuToId.getOrSet(sku, () => repository.findIdBySku(sku));
       if (id) await details.delete(id);
     }
-  });
+  }
+  // In this process, told at once; from inventory in another process, by its events (the module's consumer).
+  inventory.onStockChanged(stockChanged);
 
   // Cache-aside: a miss loads once however many requests wait for it (bentocache's stampede lock).
   const getProductDetail = (id: string) => details.getOrSet(id, () => loadDetail(id));
@@ -131,6 +135,7 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
     peekProductDetail: (id) => details.peek?.<ProductDetail | null>(id),
     getProduct: async (id) => (await getProductDetail(id))?.product ?? null,
     invalidate,
+    stockChanged,
 
     // Category and search pages are cache-aside too: the ids of a page, tagged with its scope.
     async listProducts(query) {

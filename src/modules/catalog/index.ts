@@ -4,7 +4,7 @@ import type { Migration } from '../../platform/db/migrations.ts';
 import type { EventOf } from '../../platform/events/catalogue.ts';
 import type { ConsumerOptions } from '../../platform/events/consumer.ts';
 import type { HttpApp } from '../../platform/http/create-app.ts';
-import type { InventoryApi } from '../inventory/contract.ts';
+import { InventoryEvents, type InventoryApi, type InventoryEventCatalogue } from '../inventory/contract.ts';
 import { CatalogEvents, type CatalogApi, type CatalogEventCatalogue } from './contract.ts';
 import { registerCatalogRoutes } from './catalog.routes.ts';
 import { catalogMigrations } from './catalog.schema.ts';
@@ -21,8 +21,11 @@ export interface CatalogModule {
   api: CatalogApi;
   /** Write-behind view counts; the composition root starts and stops its flusher. */
   views: ViewCounter;
-  /** Drops cached pages on every catalog change, whichever instance or process made it: a broadcast, so every instance drops its own. */
-  consumers: ConsumerOptions<EventOf<CatalogEventCatalogue>>[];
+  /**
+   * Drop cached pages on every catalog change and every stock change published by an inventory in
+   * another process, whichever instance made it: broadcasts, so every instance drops its own.
+   */
+  consumers: [ConsumerOptions<EventOf<CatalogEventCatalogue>>, ConsumerOptions<EventOf<InventoryEventCatalogue>>];
   registerRoutes(app: HttpApp): void;
 }
 
@@ -63,6 +66,11 @@ export function createCatalogModule(deps: {
       types: [CatalogEvents.created, CatalogEvents.updated],
       delivery: 'broadcast',
       handle: (event) => api.invalidate(event.type, event.payload),
+    }, {
+      name: 'catalog-stock-invalidation',
+      types: [InventoryEvents.stockChanged],
+      delivery: 'broadcast',
+      handle: (event) => api.stockChanged([event.payload.sku]),
     }],
     registerRoutes(app) {
       registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds });

@@ -22,6 +22,6 @@ export const inventoryContract = defineContract<InventoryApi>()('inventory', {
   commit: method({ input: Type.Tuple([Type.String()]), output: Type.Boolean(), idempotent: true }),
   release: method({ input: Type.Tuple([Type.String()]), output: Type.Boolean(), idempotent: true }),
   returnStock: method({ input: Type.Tuple([Type.String()]), output: Type.Boolean(), idempotent: true }),
-  onStockChanged: localOnly('takes a callback; across processes the cache bus drops stale entries'),
+  onStockChanged: localOnly('takes a callback; across processes the inventory service publishes inventory.stock.changed'),
   importStock: method({ input: Type.Tuple([Type.Array(Type.Object({ sku: Type.String(), available: Type.Integer({ minimum: 0 }) }))]), output: Type.Void(), idempotent: true }),
 });

@@ -39,12 +39,23 @@ export interface InventoryApi {
   returnStock(reservationId: string): Promise<boolean>;
   /**
    * Registers a listener told, after commit, which SKUs' stock changed: how other modules drop
-   * cached views that include stock. In-process only; across processes the cache bus does it.
+   * cached views that include stock. In-process only; across processes the module publishes
+   * `InventoryEvents.stockChanged` instead (when built with `publishChanges`).
    */
   onStockChanged(listener: (skus: readonly string[]) => Promise<void>): void;
   /** Bulk load for seeding: upserts stock levels in one statement per batch. */
   importStock(levels: readonly { sku: string; available: number }[]): Promise<void>;
 }
+
+/** Events the inventory publishes through its outbox (in a service process, for other processes' caches). */
+export const InventoryEvents = {
+  stockChanged: 'inventory.stock.changed',
+} as const;
+
+/** The inventory's event catalogue: a SKU whose stock changed (its level is read afresh, never carried). */
+export type InventoryEventCatalogue = {
+  [InventoryEvents.stockChanged]: { sku: string };
+};
 
 /** Below this many units a product shows `low_stock`. */
 export const LOW_STOCK_THRESHOLD = 5;

@@ -16,7 +16,7 @@ export interface InventoryModule {
 
 /** Stock lives on the shards, by SKU (one shard, the main database, in the monolith stage). */
 export function createInventoryModule(deps: { shards: ShardSet; cache: Cache; httpMaxAgeSeconds: number } & InventoryServiceOptions): InventoryModule {
-  const api = createInventoryService(deps.shards, deps.cache, { onChangeError: deps.onChangeError });
+  const api = createInventoryService(deps.shards, deps.cache, { onChangeError: deps.onChangeError, publishChanges: deps.publishChanges });
   return {
     name: 'inventory',
     migrations: inventoryMigrations,

@@ -8,6 +8,7 @@ import { createHashStrategy } from '../../platform/db/sharding/hash.strategy.ts'
 import {
   createMappedShardSet, createSingleShardSet, seedShardMap, shardFenceMigrations, shardMapMigrations, type ShardSet,
 } from '../../platform/db/sharding/shard-set.ts';
+import { eventMigrations } from '../../platform/events/events.schema.ts';
 import { createScratchDatabase } from '../../../test/support/postgres.ts';
 import type { InventoryApi } from './contract.ts';
 import { inventoryMigrations } from './inventory.schema.ts';
@@ -117,6 +118,25 @@ describe.each(engines)('inventory reservations on %s', (_name, open) => {
     expect(await told.commit('listened')).toBe(true);
     expect(await stored('L1')).toEqual({ available: 1, reserved: 0 });
     expect(reported).toEqual([['L1'], ['L1'], ['L1']]);
+  });
+
+  it('publishes a stock change of each SKU in its transaction when asked (for catalogs in other processes), and nothing for a refusal or a no-op', async () => {
+    for (const shard of shards.shards()) await migrate(shard.db, 'events', eventMigrations);
+    const woken: string[] = [];
+    const publishing = createInventoryService(shards.keyspace('inventory'), createMemoryCache({ defaultTtlSeconds: 60, maxItems: 1000 }), {
+      publishChanges: { afterCommit: (shard) => void woken.push(shard.name) },
+    });
+    const published = async () => (await shards.shardFor('P1').db.query<{ type: string; key: string; payload: unknown }>(
+      "select type, key, payload from events.outbox where key = 'P1'",
+    )).rows;
+    await publishing.setStock('P1', 2);
+    expect((await publishing.reserve('p-refused', [{ sku: 'P1', quantity: 5 }])).ok).toBe(false);
+    expect((await publishing.reserve('p-ok', [{ sku: 'P1', quantity: 1 }])).ok).toBe(true);
+    expect(await publishing.commit('p-ok')).toBe(true);
+    expect(await publishing.commit('p-ok')).toBe(false);
+    // Set, reserve and commit: three events, each woke the relay of the SKU's shard.
+    expect(await published()).toEqual(Array.from({ length: 3 }, () => ({ type: 'inventory.stock.changed', key: 'P1', payload: { sku: 'P1' } })));
+    expect(woken).toEqual(Array.from({ length: 3 }, () => shards.shardFor('P1').name));
   });
 
   it('holds nothing anywhere after a refusal, even when the lines span shards, and decides afresh later', async () => {

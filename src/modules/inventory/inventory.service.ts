@@ -2,7 +2,8 @@ import DataLoader from 'dataloader';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState, type Queryable } from '../../platform/db/database.ts';
 import { StaleShardMapError, type Shard, type ShardSet } from '../../platform/db/sharding/shard-set.ts';
-import type { InventoryApi, ReserveResult, StockLevel, StockLine } from './contract.ts';
+import { appendToOutbox } from '../../platform/events/outbox.ts';
+import { InventoryEvents, type InventoryApi, type InventoryEventCatalogue, type ReserveResult, type StockLevel, type StockLine } from './contract.ts';
 import { createInventoryRepository, SETTLEMENTS, type Settlement } from './inventory.repository.ts';
 
 /** Thrown inside a reservation transaction to roll it back with a business outcome. */
@@ -45,6 +46,12 @@ function groupByShard<L extends { sku: string }>(shards: ShardSet, lines: readon
 export interface InventoryServiceOptions {
   /** Told when dropping cached stock, or a listener of `onStockChanged`, failed after a committed change. */
   onChangeError?(error: unknown, skus: readonly string[]): void;
+  /**
+   * Publishes `inventory.stock.changed` for every SKU a change touches, in the change's transaction
+   * (the outbox of the SKU's shard): how a catalog in another process learns that its cached pages
+   * show old stock. `afterCommit` wakes that shard's relay. Off, only `onStockChanged` listeners hear.
+   */
+  publishChanges?: { afterCommit(shard: Shard): void };
 }
 
 /**
@@ -70,6 +77,22 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
     const results = await Promise.allSettled(listeners.map((listener) => listener(skus)));
     for (const result of results) if (result.status === 'rejected') onChangeError(result.reason, skus);
   };
+  const publish = options.publishChanges;
+  /** In a change's transaction: the SKUs it touched, for other processes (when publishing). */
+  const announce = async (tx: Queryable, skus: readonly string[]) => {
+    if (!publish || skus.length === 0) return;
+    await appendToOutbox<InventoryEventCatalogue>(tx, skus.map((sku) => ({ type: InventoryEvents.stockChanged, key: sku, payload: { sku } })));
+  };
+  /** A write on one shard changing the SKUs `work` returns, announced in its transaction; the shard's relay is woken after commit. */
+  async function changeOn(shard: Shard, work: (tx: Queryable) => Promise<readonly string[]>): Promise<readonly string[]> {
+    const changed = await shards.writeOn(shard, async (tx) => {
+      const skus = await work(tx);
+      await announce(tx, skus);
+      return skus;
+    });
+    if (changed.length > 0) publish?.afterCommit(shard);
+    return changed;
+  }
   const forget = async (skus: readonly string[]) => {
     const dropped = await Promise.allSettled(skus.map((sku) => stockCache.delete(sku)));
     for (const result of dropped) if (result.status === 'rejected') onChangeError(result.reason, skus);
@@ -100,7 +123,7 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
 
   async function settle(reservationId: string, move: Settlement): Promise<boolean> {
     const skus = await onCurrentMap(shards, async () => {
-      const settled = await Promise.all(shards.shards().map((shard) => shards.writeOn(shard, async (tx) => {
+      const settled = await Promise.all(shards.shards().map((shard) => changeOn(shard, async (tx) => {
         const repository = createInventoryRepository(tx);
         const open = (await repository.reservationLines(reservationId, true)).filter((line) => line.status === SETTLEMENTS[move].from);
         if (open.length > 0) await repository.settle(reservationId, move);
@@ -112,8 +135,8 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
     return skus.length > 0;
   }
 
-  /** Takes the lines of one shard not yet held under the id; refuses if the id's hold there was released. */
-  async function reserveOn(tx: Queryable, reservationId: string, lines: StockLine[]): Promise<void> {
+  /** Takes the lines of one shard not yet held under the id (their SKUs); refuses if the id's hold there was released. */
+  async function reserveOn(tx: Queryable, reservationId: string, lines: StockLine[]): Promise<string[]> {
     const repository = createInventoryRepository(tx);
     const held = new Map((await repository.reservationLines(reservationId, true)).map((line) => [line.sku, line.status]));
     const missing = lines.filter((line) => !held.has(line.sku));
@@ -122,20 +145,24 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
       if (outcome !== 'taken') throw new Refusal({ ok: false, reason: outcome === 'short' ? 'OUT_OF_STOCK' : 'UNKNOWN_SKU', sku: line.sku });
     }
     if (missing.length > 0) await repository.recordReservation(reservationId, missing);
+    return missing.map((line) => line.sku);
   }
 
   async function reserveAll(reservationId: string, wanted: StockLine[]): Promise<ReserveResult> {
-    const done: Shard[] = [];
+    const done: { shard: Shard; skus: readonly string[] }[] = [];
     try {
       for (const [shard, lines] of groupByShard(shards, wanted)) {
-        await shards.writeOn(shard, (tx) => reserveOn(tx, reservationId, lines));
-        done.push(shard);
+        await changeOn(shard, (tx) => reserveOn(tx, reservationId, lines));
+        done.push({ shard, skus: lines.map((line) => line.sku) });
       }
       return { ok: true, reservationId };
     } catch (error) {
       // Holds taken on other shards go back, and their rows with them: a later call decides afresh.
       if (error instanceof Refusal) {
-        await Promise.all(done.map((shard) => shards.writeOn(shard, (tx) => createInventoryRepository(tx).undoReservation(reservationId))));
+        await Promise.all(done.map(({ shard, skus }) => changeOn(shard, async (tx) => {
+          await createInventoryRepository(tx).undoReservation(reservationId);
+          return skus;
+        })));
       }
       throw error;
     }
@@ -150,7 +177,14 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
     },
 
     async setStock(sku, available) {
-      const level = await shards.write(sku, (tx) => createInventoryRepository(tx).upsert(sku, available));
+      const level = await onCurrentMap(shards, async () => {
+        let written: StockLevel | undefined;
+        await changeOn(shards.shardFor(sku), async (tx) => {
+          written = await createInventoryRepository(tx).upsert(sku, available);
+          return [sku];
+        });
+        return written!;
+      });
       await stockCache.set(sku, level).catch((error: unknown) => onChangeError(error, [sku]));
       await tell([sku]);
       return level;
@@ -178,7 +212,12 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
 
     async importStock(levels) {
       await onCurrentMap(shards, async () => {
-        for (const [shard, group] of groupByShard(shards, levels)) await shards.writeOn(shard, (tx) => createInventoryRepository(tx).upsertMany(group));
+        for (const [shard, group] of groupByShard(shards, levels)) {
+          await changeOn(shard, async (tx) => {
+            await createInventoryRepository(tx).upsertMany(group);
+            return group.map((level) => level.sku);
+          });
+        }
       });
       await forget(levels.map((l) => l.sku));
     },
