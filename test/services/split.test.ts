@@ -79,7 +79,7 @@ describe('service processes: --role service --modules …', () => {
     }
   });
 
-  it('with S stopped: orders answer 202 and wait in compensation, stock reads answer 503 at once; S back: they fail INVENTORY_UNAVAILABLE; I stopped: orders 503', async () => {
+  it('with S stopped: orders answer 202 and wait in compensation, stock reads answer 503 at once, a new product gets its stock when S is back; S back: they fail INVENTORY_UNAVAILABLE; I stopped: orders 503', async () => {
     const token = await logIn('svc-late@example.com');
     // An admin adds two products on B (their stock goes to S); a customer opens the page of one,
     // which B caches with its stock.
@@ -117,8 +117,13 @@ describe('service processes: --role service --modules …', () => {
     expect(uncached.ms).toBeLessThan(1_000);
     // A product page it has cached is still served, with the stock it was cached with.
     expect((await call('b', 'GET', `/api/v1/products/${viewed.id}`)).body).toMatchObject({ stock: { available: 5 } });
+    // A product created meanwhile stands, with the stock asked for: its event carries that to S.
+    const offline = await call('b', 'POST', '/api/v1/products', { token: admin, body: { sku: 'SVC-OFFLINE', name: 'Offline', category: 'Test', price: 900, stock: 3 } });
+    expect(offline.status, JSON.stringify(offline.body)).toBe(201);
+    expect(offline.body).toMatchObject({ sku: 'SVC-OFFLINE', stock: { available: 3 } });
 
     await start('s', { SCALEMART_MODULES: S_MODULES });
+    await eventually(() => call('s', 'GET', '/api/v1/inventory/SVC-OFFLINE'), (r) => r.status === 200 && r.body.available === 3);
     const failed = await eventually(() => call('b', 'GET', `/api/v1/orders/${id}`, { token }), (r) => r.body.status !== 'pending');
     expect(failed.body).toMatchObject({ status: 'failed', failureReason: 'INVENTORY_UNAVAILABLE' });
     const again = await order(token, viewed.id);

@@ -34,7 +34,7 @@ const adminErrors = { 400: problemSchema, 401: problemSchema, 403: problemSchema
 /** A product page's public body: the product with its stock summary (the stock version stays internal). */
 export const productBody = ({ product, stock }: ProductDetail) => ({ ...product, stock: { available: stock.available, status: stock.status } });
 
-const withStock = (product: Product, level: StockLevel | null | undefined) => ({
+const withStock = (product: Product, level: Pick<StockLevel, 'available'> | null | undefined) => ({
   ...product,
   stock: { available: level?.available ?? 0, status: stockStatus(level?.available ?? 0) },
 });
@@ -130,9 +130,16 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
       response: { 201: ProductSchema, ...adminErrors },
     },
   }, async (request, reply) => {
-    const { stock, ...input } = request.body;
-    const product = await catalog.createProduct(input);
-    const level = await inventory.setStock(product.sku, stock ?? 0);
+    const { stock = 0, ...input } = request.body;
+    // The product commits with its event, which carries the first stock to the inventory wherever
+    // it runs; asking the inventory here too makes it visible at once. When that call fails, the
+    // product stands and the event sets the stock shortly: answering an error would have the admin
+    // retry into SKU_TAKEN.
+    const product = await catalog.createProduct(input, stock);
+    const level = await inventory.initStock(product.sku, stock).catch((error: unknown) => {
+      request.log.warn({ err: error instanceof Error ? error.message : String(error), sku: product.sku }, 'catalog: the inventory did not take a new product\'s stock now; its event will');
+      return { available: stock };
+    });
     reply.header('Location', `/api/v1/products/${product.id}`);
     return reply.code(201).send(withStock(product, level));
   });

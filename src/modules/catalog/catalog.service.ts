@@ -120,10 +120,13 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
    * the admin); the event repeats the invalidation for whatever that missed (a crash in between, a
    * cache that was unreachable), since the outbox delivers it whatever happens after the commit.
    */
-  async function commitChange(type: keyof CatalogEventCatalogue, write: (tx: Queryable) => Promise<{ product: Product; before?: Product } | null>) {
+  async function commitChange(type: keyof CatalogEventCatalogue, write: (tx: Queryable) => Promise<{ product: Product; before?: Product; initialStock?: number } | null>) {
     const result = await db.transaction(async (tx) => {
       const written = await write(tx);
-      if (written) await appendToOutbox<CatalogEventCatalogue>(tx, [{ type, key: written.product.id, payload: changedPayload(written.product, written.before) }]);
+      if (written) {
+        const { product, before, initialStock } = written;
+        await appendToOutbox<CatalogEventCatalogue>(tx, [{ type, key: product.id, payload: { ...changedPayload(product, before), ...(initialStock === undefined ? {} : { initialStock }) } }]);
+      }
       return written;
     });
     if (result) afterCommit();
@@ -162,8 +165,8 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
       return assembledPage;
     },
 
-    async createProduct(input) {
-      const created = await commitChange(CatalogEvents.created, async (tx) => ({ product: await createCatalogRepository(tx).insert({ ...input, id: uuidv7() }) }))
+    async createProduct(input, initialStock = 0) {
+      const created = await commitChange(CatalogEvents.created, async (tx) => ({ product: await createCatalogRepository(tx).insert({ ...input, id: uuidv7() }), initialStock }))
         .catch((error: unknown) => {
           if (sqlStateOf(error) === SqlState.uniqueViolation) {
             throw new DomainError('conflict', CatalogErrorCodes.skuTaken, `A product with SKU ${input.sku} exists.`);

@@ -52,7 +52,7 @@ export const catalogContract = defineContract<CatalogApi>()('catalog', {
     output: Type.Array(Type.Object({ ...ProductDetail.properties, views: Type.Integer() })),
     idempotent: true,
   }),
-  createProduct: method({ input: Type.Tuple([NewProduct]), output: ProductWire, idempotent: false }),
+  createProduct: method({ input: Type.Tuple([NewProduct, optionalArg(Type.Integer({ minimum: 0 }))]), output: ProductWire, idempotent: false }),
   updateProduct: method({ input: Type.Tuple([Type.String(), ProductChanges]), output: Type.Union([ProductWire, Type.Null()]), idempotent: false }),
   importProducts: method({ input: Type.Tuple([Type.Array(Type.Object({ id: Type.String(), ...NewProduct.properties }))]), output: Type.Void(), idempotent: true }),
   countProducts: method({ input: Type.Tuple([]), output: Type.Integer(), idempotent: true }),

@@ -67,7 +67,12 @@ export interface CatalogApi {
   /** The most viewed products, most first; the ranking is refreshed every few seconds, and a product removed since is left out. */
   popularProducts(limit: number, category?: string): Promise<PopularProduct[]>;
   /** Throws SKU_TAKEN when another product has the SKU. */
-  createProduct(input: NewProduct): Promise<Product>;
+  /**
+   * Creates a product. `initialStock` (default 0) travels with its `catalog.product.created` event,
+   * from which the inventory gives the SKU that stock if it has none: the product and its first
+   * stock commit together, wherever the inventory runs.
+   */
+  createProduct(input: NewProduct, initialStock?: number): Promise<Product>;
   /** Returns null when there is no such product. */
   updateProduct(id: string, changes: ProductChanges): Promise<Product | null>;
   /** Bulk load for seeding. */
@@ -91,6 +96,8 @@ export interface ProductChangedPayload {
   previousCategory?: string;
   /** Name, description or category changed: search results may differ. */
   textChanged: boolean;
+  /** A created product's first stock, for the inventory (`createProduct`). */
+  initialStock?: number;
 }
 
 /** The catalog's event catalogue: what each event type carries. */

@@ -18,6 +18,7 @@ export const inventoryContract = defineContract<InventoryApi>()('inventory', {
   getStock: method({ input: Type.Tuple([Type.String()]), output: Type.Union([StockLevel, Type.Null()]), idempotent: true }),
   getStockMany: method({ input: Type.Tuple([Type.Array(Type.String())]), output: mapAsRecord(StockLevel), idempotent: true }),
   setStock: method({ input: Type.Tuple([Type.String(), Type.Integer({ minimum: 0 })]), output: StockLevel, idempotent: true }),
+  initStock: method({ input: Type.Tuple([Type.String(), Type.Integer({ minimum: 0 })]), output: StockLevel, idempotent: true }),
   reserve: method({ input: Type.Tuple([Type.String(), Type.Array(StockLine)]), output: ReserveResult, idempotent: true }),
   commit: method({ input: Type.Tuple([Type.String()]), output: Type.Boolean(), idempotent: true }),
   release: method({ input: Type.Tuple([Type.String()]), output: Type.Boolean(), idempotent: true }),

@@ -26,6 +26,12 @@ export interface InventoryApi {
   /** Sets the available quantity (an admin's count); reserved units are left alone. */
   setStock(sku: string, available: number): Promise<StockLevel>;
   /**
+   * Gives a new SKU its first stock and returns its level; a SKU that has stock keeps it (a sale
+   * or a count since is never overwritten). Idempotent: how a created product's stock is set,
+   * by the product's route and again by its event.
+   */
+  initStock(sku: string, available: number): Promise<StockLevel>;
+  /**
    * Holds stock for an order. Never oversells, whatever the concurrency. Idempotent per
    * reservation id: once held, calling it again returns the same hold; a refusal holds nothing,
    * so a later call decides afresh.

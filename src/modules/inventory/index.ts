@@ -1,4 +1,7 @@
 import type { Cache } from '../../platform/cache/cache.ts';
+import type { EventOf } from '../../platform/events/catalogue.ts';
+import type { ConsumerOptions } from '../../platform/events/consumer.ts';
+import { CatalogEvents, type CatalogEventCatalogue } from '../catalog/contract.ts';
 import type { ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import type { Migration } from '../../platform/db/migrations.ts';
 import type { HttpApp } from '../../platform/http/create-app.ts';
@@ -11,6 +14,8 @@ export interface InventoryModule {
   name: 'inventory';
   migrations: Migration[];
   api: InventoryApi;
+  /** Gives each created product its first stock, from the catalog's event (once per group). */
+  consumers: ConsumerOptions<EventOf<CatalogEventCatalogue, typeof CatalogEvents.created>>[];
   registerRoutes(app: HttpApp): void;
 }
 
@@ -21,6 +26,12 @@ export function createInventoryModule(deps: { shards: ShardSet; cache: Cache; ht
     name: 'inventory',
     migrations: inventoryMigrations,
     api,
+    consumers: [{
+      name: 'inventory-initial-stock',
+      types: [CatalogEvents.created],
+      // Idempotent: a SKU the product's route (or an earlier delivery) already stocked keeps its stock.
+      handle: async ({ payload }) => void (payload.initialStock === undefined ? undefined : await api.initStock(payload.sku, payload.initialStock)),
+    }],
     registerRoutes: (app) => registerInventoryRoutes(app, api, { maxAgeSeconds: deps.httpMaxAgeSeconds }),
   };
 }

@@ -34,6 +34,14 @@ export function createInventoryRepository(db: Queryable) {
       const { rows } = await db.query<StockRow>('select * from inventory.stock where sku = any($1::text[])', [skus]);
       return rows.map(toLevel);
     },
+    /** Inserts a SKU's first stock; null when the SKU has stock already (left as it is). */
+    async insertIfAbsent(sku: string, available: number): Promise<StockLevel | null> {
+      const { rows } = await db.query<StockRow>(
+        'insert into inventory.stock (sku, available) values ($1, $2) on conflict (sku) do nothing returning *',
+        [sku, available],
+      );
+      return rows[0] ? toLevel(rows[0]) : null;
+    },
     async upsert(sku: string, available: number): Promise<StockLevel> {
       const { rows } = await db.query<StockRow>(
         `insert into inventory.stock (sku, available) values ($1, $2)

@@ -139,6 +139,14 @@ describe.each(engines)('inventory reservations on %s', (_name, open) => {
     expect(woken).toEqual(Array.from({ length: 3 }, () => shards.shardFor('P1').name));
   });
 
+  it('gives a new SKU its first stock, and leaves a SKU that has stock as it is (idempotent)', async () => {
+    expect(await inventory.initStock('N1', 4)).toMatchObject({ sku: 'N1', available: 4, reserved: 0 });
+    expect((await inventory.reserve('n-1', [{ sku: 'N1', quantity: 1 }])).ok).toBe(true);
+    // The product's event arrives after a sale: the sale stands.
+    expect(await inventory.initStock('N1', 4)).toMatchObject({ available: 3, reserved: 1 });
+    expect(await stored('N1')).toEqual({ available: 3, reserved: 1 });
+  });
+
   it('holds nothing anywhere after a refusal, even when the lines span shards, and decides afresh later', async () => {
     await inventory.setStock('S1', 3);
     await inventory.setStock('S2', 3);

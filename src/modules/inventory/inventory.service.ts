@@ -93,6 +93,17 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
     if (changed.length > 0) publish?.afterCommit(shard);
     return changed;
   }
+  /** A write of one SKU on its owner (again after a rebalance moved it), announced if `changed` says it changed the stock. */
+  async function changeSku<T>(sku: string, work: (tx: Queryable) => Promise<T>, changed: (value: T) => boolean = () => true): Promise<T> {
+    return onCurrentMap(shards, async () => {
+      let value: T | undefined;
+      await changeOn(shards.shardFor(sku), async (tx) => {
+        value = await work(tx);
+        return changed(value) ? [sku] : [];
+      });
+      return value as T;
+    });
+  }
   const forget = async (skus: readonly string[]) => {
     const dropped = await Promise.allSettled(skus.map((sku) => stockCache.delete(sku)));
     for (const result of dropped) if (result.status === 'rejected') onChangeError(result.reason, skus);
@@ -177,17 +188,19 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
     },
 
     async setStock(sku, available) {
-      const level = await onCurrentMap(shards, async () => {
-        let written: StockLevel | undefined;
-        await changeOn(shards.shardFor(sku), async (tx) => {
-          written = await createInventoryRepository(tx).upsert(sku, available);
-          return [sku];
-        });
-        return written!;
-      });
+      const level = await changeSku(sku, (tx) => createInventoryRepository(tx).upsert(sku, available));
       await stockCache.set(sku, level).catch((error: unknown) => onChangeError(error, [sku]));
       await tell([sku]);
       return level;
+    },
+
+    async initStock(sku, available) {
+      const inserted = await changeSku(sku, (tx) => createInventoryRepository(tx).insertIfAbsent(sku, available), (level) => level !== null);
+      // It had stock: that stands (the caller learns what it is).
+      if (!inserted) return (await findStock([sku])).get(sku)!;
+      await stockCache.set(sku, inserted).catch((error: unknown) => onChangeError(error, [sku]));
+      await tell([sku]);
+      return inserted;
     },
 
     async reserve(reservationId, lines) {
