@@ -4,6 +4,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { ADMIN } from '../support/monolith.ts';
 import { ADDRESS } from '../support/orders.ts';
+import { startPrivateNats } from '../support/nats.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
 import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
 
@@ -11,8 +12,8 @@ export const JWT_SECRET = 'services-test-jwt-secret-0123456789abcdef';
 export const INTERNAL_SECRET = 'services-test-internal-secret-0123456789abcdef';
 
 /**
- * The split the service tests run, on one scratch PostgreSQL database (events on its table
- * transport):
+ * The split the service tests run, each service in a database of its own (`DATABASE_PER_SERVICE`,
+ * on a scratch database's server) and the events between them on a private NATS JetStream:
  * - s = the order saga's callees and notifications (inventory, payments, shipping, notifications),
  * - i = identity,
  * - b = catalog and orders, reaching s and i through their contracts' HTTP clients.
@@ -51,12 +52,14 @@ export interface ServiceSplit {
 
 export async function createServiceSplit(prefix: string): Promise<ServiceSplit> {
   const database: ScratchDatabase = await createScratchDatabase(prefix);
+  const nats = await startPrivateNats({ port: await freePort() });
   const dataDir = await mkdtemp(path.join(tmpdir(), 'scalemart-services-'));
   const origin: Record<ServiceName, string> = { s: '', i: '', b: '' };
   for (const name of ['s', 'i', 'b'] as const) origin[name] = `http://127.0.0.1:${await freePort()}`;
   const running: Partial<Record<ServiceName, Running>> = {};
   const common = () => ({
     DATABASE_URL: database.url, JWT_SECRET, INTERNAL_SECRET, RATE_LIMIT_POINTS: '100000', LOG_LEVEL: 'warn', SEED_DEMO_PRODUCTS: '0', SCALEMART_ROLE: 'service',
+    DATABASE_PER_SERVICE: 'true', EVENTS_TRANSPORT: 'jetstream', NATS_URL: nats.url,
   });
 
   const split: ServiceSplit = {
@@ -73,7 +76,7 @@ export async function createServiceSplit(prefix: string): Promise<ServiceSplit> 
       await proc.exited;
     },
     async startAll(extra = {}, products = 6) {
-      // One at a time: each migrates its own modules' tables on the fresh database.
+      // One at a time: S and I before B, whose start seeds products with their stock on S and users on I.
       await split.start('s', { SCALEMART_MODULES: S_MODULES, ...extra.s });
       await split.start('i', { SCALEMART_MODULES: 'identity', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...extra.i });
       // B seeds the demo catalog: products here, their stock on S, demo users on I.
@@ -89,6 +92,7 @@ export async function createServiceSplit(prefix: string): Promise<ServiceSplit> 
         for (const name of ['b', 'i', 's'] as const) await split.stop(name);
       } finally {
         await rm(dataDir, { recursive: true, force: true });
+        await nats.stop();
         await database.drop();
       }
     },

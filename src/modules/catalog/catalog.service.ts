@@ -55,11 +55,21 @@ function detailOf(product: Product, level: StockLevel | null | undefined): Produ
   return { product, stock: { available, status: stockStatus(available), version: level?.version ?? 0 } };
 }
 
+/** A SKU whose stock changed, with its stock version after the change when the teller knows it. */
+export interface StockChange {
+  sku: string;
+  version?: number;
+}
+
 export interface CatalogService extends CatalogApi {
   /** Drops what a catalog event makes stale, on every instance (the cache's bus carries it). Idempotent. */
   invalidate(type: string, change: ProductChangedPayload): Promise<void>;
-  /** Drops the product pages that show these SKUs' stock (lists are built from them). Idempotent. */
-  stockChanged(skus: readonly string[]): Promise<void>;
+  /**
+   * Drops the product pages that show these SKUs' stock (lists are built from them). Given the
+   * stock's version after the change, a page this instance holds at that version or later stays
+   * (a late or repeated event). Idempotent.
+   */
+  stockChanged(changes: readonly StockChange[]): Promise<void>;
 }
 
 /**
@@ -103,14 +113,17 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
     return product && detailOf(product, await inventory.getStock(product.sku));
   }
 
-  async function stockChanged(skus: readonly string[]): Promise<void> {
-    for (const sku of skus) {
+  async function stockChanged(changes: readonly StockChange[]): Promise<void> {
+    for (const { sku, version } of changes) {
       const id = await skuToId.getOrSet(sku, () => repository.findIdBySku(sku));
-      if (id) await details.delete(id);
+      if (!id) continue;
+      const held = version === undefined ? undefined : details.peek?.<ProductDetail | null>(id);
+      if (held && version !== undefined && held.stock.version >= version) continue;
+      await details.delete(id);
     }
   }
   // In this process, told at once; from inventory in another process, by its events (the module's consumer).
-  inventory.onStockChanged(stockChanged);
+  inventory.onStockChanged((skus) => stockChanged(skus.map((sku) => ({ sku }))));
 
   // Cache-aside: a miss loads once however many requests wait for it (bentocache's stampede lock).
   const getProductDetail = (id: string) => details.getOrSet(id, () => loadDetail(id));

@@ -70,7 +70,7 @@ export function createCatalogModule(deps: {
       name: 'catalog-stock-invalidation',
       types: [InventoryEvents.stockChanged],
       delivery: 'broadcast',
-      handle: (event) => api.stockChanged([event.payload.sku]),
+      handle: (event) => api.stockChanged([event.payload]),
     }],
     registerRoutes(app) {
       registerCatalogRoutes(app, api, deps.inventory, { maxAgeSeconds: deps.httpMaxAgeSeconds });

@@ -45,6 +45,23 @@ describe('cached product lists', () => {
     }
   });
 
+  it('keeps a cached product page on a stock event it has already seen (its version or older), and drops it on a newer one', async () => {
+    const page = () => m.app.inject({ url: `/api/v1/products/${kettle.id}` });
+    await page();
+    const stock = (await page()).json<{ stock: { available: number } }>().stock;
+    expect(await queriesDuring(page)).toBe(0);
+    const version = (await m.modules.inventory.api.getStock('LC-KETTLE'))!.version;
+    // What another process's inventory publishes, handled by the module's consumer: late or repeated, then newer.
+    const [, consumer] = m.modules.catalog.consumers;
+    const told = (v: number) => consumer.handle({ id: `e-${v}`, type: 'inventory.stock.changed', key: 'LC-KETTLE', occurredAt: new Date().toISOString(), payload: { sku: 'LC-KETTLE', version: v } }, m.db);
+    await told(version);
+    await told(version - 1);
+    expect(await queriesDuring(page)).toBe(0);
+    await told(version + 1);
+    expect(await queriesDuring(page)).toBeGreaterThan(0);
+    expect((await page()).json<{ stock: { available: number } }>().stock).toEqual(stock);
+  });
+
   it('shows a renamed product on every cached page that lists it, at once', async () => {
     expect(await names('category=Lighting')).toEqual(['Storm Lamp']);
     expect(await names('limit=10')).toContain('Storm Lamp');

@@ -58,9 +58,13 @@ export const InventoryEvents = {
   stockChanged: 'inventory.stock.changed',
 } as const;
 
-/** The inventory's event catalogue: a SKU whose stock changed (its level is read afresh, never carried). */
+/**
+ * The inventory's event catalogue: a SKU whose stock changed, and its stock version after the
+ * change (a view that shows that version or a later one is not stale). The level itself is read
+ * afresh, never carried.
+ */
 export type InventoryEventCatalogue = {
-  [InventoryEvents.stockChanged]: { sku: string };
+  [InventoryEvents.stockChanged]: { sku: string; version: number };
 };
 
 /** Below this many units a product shows `low_stock`. */

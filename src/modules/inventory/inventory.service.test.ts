@@ -134,8 +134,12 @@ describe.each(engines)('inventory reservations on %s', (_name, open) => {
     expect((await publishing.reserve('p-ok', [{ sku: 'P1', quantity: 1 }])).ok).toBe(true);
     expect(await publishing.commit('p-ok')).toBe(true);
     expect(await publishing.commit('p-ok')).toBe(false);
-    // Set, reserve and commit: three events, each woke the relay of the SKU's shard.
-    expect(await published()).toEqual(Array.from({ length: 3 }, () => ({ type: 'inventory.stock.changed', key: 'P1', payload: { sku: 'P1' } })));
+    // Set, reserve and commit: three events carrying the stock's version after each change, each woke the relay of the SKU's shard.
+    const events = await published();
+    expect(events.map((e) => [e.type, e.key])).toEqual(Array.from({ length: 3 }, () => ['inventory.stock.changed', 'P1']));
+    const versions = events.map((e) => (e.payload as { version: number }).version).sort((a, b) => a - b);
+    expect(versions).toEqual([versions[0], versions[0]! + 1, versions[0]! + 2]);
+    expect(events.at(-1)!.payload).toEqual({ sku: 'P1', version: (await publishing.getStock('P1'))!.version });
     expect(woken).toEqual(Array.from({ length: 3 }, () => shards.shardFor('P1').name));
   });
 

@@ -81,7 +81,8 @@ export function createInventoryService(shards: ShardSet, cache: Cache, options: 
   /** In a change's transaction: the SKUs it touched, for other processes (when publishing). */
   const announce = async (tx: Queryable, skus: readonly string[]) => {
     if (!publish || skus.length === 0) return;
-    await appendToOutbox<InventoryEventCatalogue>(tx, skus.map((sku) => ({ type: InventoryEvents.stockChanged, key: sku, payload: { sku } })));
+    const levels = await createInventoryRepository(tx).find(skus);
+    await appendToOutbox<InventoryEventCatalogue>(tx, levels.map(({ sku, version }) => ({ type: InventoryEvents.stockChanged, key: sku, payload: { sku, version } })));
   };
   /** A write on one shard changing the SKUs `work` returns, announced in its transaction; the shard's relay is woken after commit. */
   async function changeOn(shard: Shard, work: (tx: Queryable) => Promise<readonly string[]>): Promise<readonly string[]> {

@@ -34,7 +34,7 @@ export interface SagaDefinition<D> {
   onFailed(tx: Queryable, sagaId: string, data: D, reason: string): Promise<void>;
 }
 
-/** States and the moves between them; the runner and the tests read this table. */
+/** States and the moves between them: the runner refuses any move this table does not list (`canMove`). */
 export const SAGA_TRANSITIONS = {
   running: ['completed', 'compensating'],
   compensating: ['failed', 'cancelled'],
