@@ -53,6 +53,9 @@ const ownerOf = (t: Topology, module: string) => t.groups.find((g) => g.modules?
 const poolOf = (table: RouteTable, path: string) =>
   table.routes.filter((r) => path === r.prefix || path.startsWith(`${r.prefix}/`)).sort((a, b) => b.prefix.length - a.prefix.length)[0]?.pool;
 
+/** Each pool of a routes table as its balancer and upstream URLs. */
+const poolsOf = (table: RouteTable) => Object.fromEntries(Object.entries(table.pools).map(([name, pool]) => [name, [pool.balancer, pool.upstreams.map((u) => u.url)]]));
+
 /** What a service process of group `g` makes of its env's SERVICE_URLS, with the role and modules its command line gives it. */
 function serviceUrlsSeenBy(t: Topology, g: GroupSpec, env: Record<string, string>): Record<string, string[]> {
   return loadConfig({ ...env, SCALEMART_ROLE: 'service', SCALEMART_MODULES: g.modules!.join(','), SCALEMART_STAGE: t.stage, ...secrets }).service.urls;
@@ -186,9 +189,7 @@ describe.each(serviceTopologies)('deploy/ generated from %s (service groups)', (
     const map = of('ConfigMap', `${t.name}-gateway-routes`);
     const text = map.data['gateway-routes.json'] as string;
     const table = parseRouteTable(JSON.parse(text));
-    expect(Object.fromEntries(Object.entries(table.pools).map(([name, pool]) => [name, [pool.balancer, pool.upstreams.map((u) => u.url)]]))).toEqual(
-      Object.fromEntries(t.groups.map((g) => [g.name, [t.gateways.balancer, [`http://${t.name}-${g.name}:${g.port}`]]])),
-    );
+    expect(poolsOf(table)).toEqual(Object.fromEntries(t.groups.map((g) => [g.name, [t.gateways.balancer, [`http://${t.name}-${g.name}:${g.port}`]]])));
     for (const m of MODULES) {
       for (const prefix of m.publicPrefixes) expect(poolOf(table, `${prefix}/x`), prefix).toBe(ownerOf(t, m.name).name);
     }
@@ -223,9 +224,7 @@ describe.each(serviceTopologies)('deploy/ generated from %s (service groups)', (
       }
     }
     const table = parseRouteTable(JSON.parse(files['gateway-routes.json']!));
-    expect(Object.fromEntries(Object.entries(table.pools).map(([name, pool]) => [name, [pool.balancer, pool.upstreams.map((u) => u.url)]]))).toEqual(
-      Object.fromEntries(t.groups.map((g) => [g.name, [t.gateways.balancer, instancesOf(g).map((o) => `http://${o.name}:${o.port}`)]])),
-    );
+    expect(poolsOf(table)).toEqual(Object.fromEntries(t.groups.map((g) => [g.name, [t.gateways.balancer, instancesOf(g).map((o) => `http://${o.name}:${o.port}`)]])));
     for (const m of MODULES) for (const prefix of m.publicPrefixes) expect(poolOf(table, prefix), prefix).toBe(ownerOf(t, m.name).name);
     const gateways = local.filter((p) => p.role === 'gateway');
     expect(gateways.length).toBe(t.gateways.instances);

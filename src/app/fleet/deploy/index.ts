@@ -43,9 +43,10 @@ export async function pinnedNodeVersion(root: string): Promise<string> {
 
 /** Writes the files under `out`; returns their paths. */
 export async function writeDeploy(topology: Topology, out: string, root: string, nodeVersion: string): Promise<string[]> {
-  await mkdir(out, { recursive: true });
   const build = { context: relative(resolve(out), resolve(root)) || '.', dockerfile: join(relative(resolve(root), resolve(out)), 'Dockerfile') };
+  // Generated first: a topology the generators refuse leaves no directory behind.
   const files = deployFiles(topology, { nodeVersion, build });
+  await mkdir(out, { recursive: true });
   for (const [name, text] of Object.entries(files)) await writeFile(join(out, name), text);
   return Object.keys(files).map((name) => join(out, name));
 }
