@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fleetDown, fleetStatus, fleetUp, type FleetStatus } from './fleet.ts';
-import { assertDeployable, DEFAULT_TOPOLOGY, parseTopology, readTopology, TopologyError, type Topology } from './topology.ts';
+import { DEFAULT_TOPOLOGY, parseTopology, readTopology, TopologyError, type Topology } from './topology.ts';
 
 const USAGE = `Usage: scalemart fleet up|down|status|deploy [options]
 
@@ -11,7 +11,8 @@ const USAGE = `Usage: scalemart fleet up|down|status|deploy [options]
   down               stop them all: SIGTERM, SIGKILL after 15 s, by their recorded pids
   status [--json]    one line per process: role, port, pid, health (/readyz), restarts;
                      --json adds the front door's URL; exits non-zero unless all are ready
-  deploy [--out D]   write Dockerfile, kubernetes.yaml and compose.yaml from the topology (default deploy/)
+  deploy [--out D]   write Dockerfile, kubernetes.yaml and compose.yaml from the topology (default deploy/),
+                     and compose's gateway-routes.json when it has service groups
 
   --topology FILE    the topology (default deploy/topology.json, else the built-in default)
   --dir DIR          state, secrets and logs (default $SCALEMART_DATA_DIR/fleet, or ./data/fleet)
@@ -67,8 +68,7 @@ export async function fleetCommand(args: string[]): Promise<number> {
     if (action === 'deploy') {
       const { pinnedNodeVersion, writeDeploy } = await import('./deploy/index.ts');
       const topology = await loadTopology(values.topology);
-      // The generators would write service groups without each one's SERVICE_URLS: refuse, as `up` does.
-      assertDeployable(topology);
+      // Service groups that do not run every module exactly once throw a TopologyError here, as in `up`.
       const files = await writeDeploy(topology, values.out ?? 'deploy', process.cwd(), await pinnedNodeVersion(process.cwd()));
       process.stdout.write(`Wrote ${files.join(', ')}\n`);
       return 0;

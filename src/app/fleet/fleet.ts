@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { probeEdge, startEdge, stopEdge, type StartedEdge } from '../infra/edge.ts';
 import { loadOrCreateSecret } from '../secrets.ts';
 import { portAnswers, probeReady } from './health.ts';
-import { edgeUpstreams, gatewayRoutes, planFleet, publicUrl, type FleetSecrets } from './plan.ts';
+import { edgeUpstreams, gatewayRoutes, instanceUrls, planFleet, publicUrl, type FleetSecrets } from './plan.ts';
 import {
   alive, DEFAULT_BACKOFF, fleetPaths, isOurs, processMarks, readState, supervisorMarks, writeJson,
   type BackoffOptions, type FleetPlan, type FleetState, type ProcessState,
@@ -108,7 +108,7 @@ export async function fleetUp(topology: Topology, options: FleetOptions & { read
   const secrets = await secretsFor(topology, dir);
   const processes = planFleet(topology, secrets, paths.data, undefined, undefined, paths.routes);
   // Service groups: the gateways read their pools and routes from this file (`--routes`).
-  const routes = gatewayRoutes(topology, processes);
+  const routes = gatewayRoutes(topology, instanceUrls(processes));
   if (routes) await writeJson(paths.routes, routes);
   const ports = [...processes.map((p) => p.port), ...(topology.edge.enabled ? [topology.edge.port] : [])];
   const taken = (await Promise.all(ports.map(async (p) => ((await portAnswers(p)) ? p : undefined)))).filter((p) => p !== undefined);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { MODULES } from '../modules.ts';
+import type { ModuleName } from '../../platform/config/config.ts';
 import { moduleOwners, TopologyError, type GroupSpec, type Topology } from './topology.ts';
 
 /** The CLI every fleet process runs, relative to the project root (the image's WORKDIR). */
@@ -101,17 +102,15 @@ export function planFleet(
       env: { SCALEMART_DATA_DIR: join(dataDir, name), ...shared, ...group.env, HOST: host },
     };
   });
-  const byGroup = new Map(topology.groups.map((g) => [g.name, instancesOf(g)]));
+  const instances = topology.groups.flatMap((g) => instancesOf(g));
   if (owners) {
-    const urlsOf = (group: GroupSpec) => byGroup.get(group.name)!.map((p) => `http://${addressOf(p)}`).join(',');
-    for (const group of topology.groups) {
-      const elsewhere = [...owners].filter(([module]) => !group.modules!.includes(module));
-      const serviceUrls = elsewhere.map(([module, owner]) => `${module}=${urlsOf(owner)}`).join(';');
+    const urlsOf = instanceUrls(instances, addressOf);
+    for (const p of instances) {
+      const group = topology.groups.find((g) => g.name === p.group)!;
       // Over any SERVICE_URLS in the env: the fleet knows where the other groups are.
-      for (const p of byGroup.get(group.name)!) p.env = { ...p.env, SERVICE_URLS: serviceUrls, HOST: host };
+      p.env = { ...p.env, SERVICE_URLS: serviceUrls(owners, group, urlsOf), HOST: host };
     }
   }
-  const instances = [...byGroup.values()].flat();
   // With only `all` groups one pool over every instance is the whole routing.
   const upstreams = instances.map((p) => `http://${addressOf(p)}`);
   const gateways = Array.from({ length: topology.gateways.instances }, (_, i): PlannedProcess => {
@@ -127,15 +126,37 @@ export function planFleet(
 }
 
 /**
- * The gateways' routes file for a topology with service groups (undefined for `all` groups): a
- * pool per group over its instances, and a route per public prefix of each module to the pool of
- * the group that runs it. `/api/v1` itself goes to the group running orders: it catches what no
- * module claims (an unknown path gets that group's 404), and it is the route the gateway answers
- * `/api/v1/storefront/home` under, composing the page from the catalog and orders pools.
+ * How the processes reach a group: `http://` and the address of each of its instances. The
+ * deploy generators pass their own (a Kubernetes Service per group) to `serviceUrls` and
+ * `gatewayRoutes` instead.
  */
-export function gatewayRoutes(
-  topology: Topology, processes: readonly PlannedProcess[], addressOf: (p: PlannedProcess) => string = ADDRESS_ON_HOST('127.0.0.1'),
-): RoutesFile | undefined {
+export function instanceUrls(
+  processes: readonly PlannedProcess[], addressOf: (p: PlannedProcess) => string = ADDRESS_ON_HOST('127.0.0.1'),
+): (group: GroupSpec) => string[] {
+  return (group) => processes.filter((p) => p.group === group.name).map((p) => `http://${addressOf(p)}`);
+}
+
+/**
+ * A service group's SERVICE_URLS: for every module it does not run, `module=` the URLs of the
+ * group that runs it, `;` between modules. The one place the value is written, for `fleet up`,
+ * compose and Kubernetes alike; only how a group is reached (`urlsOf`) differs.
+ */
+export function serviceUrls(owners: ReadonlyMap<ModuleName, GroupSpec>, group: GroupSpec, urlsOf: (owner: GroupSpec) => readonly string[]): string {
+  return [...owners]
+    .filter(([module]) => !group.modules!.includes(module))
+    .map(([module, owner]) => `${module}=${urlsOf(owner).join(',')}`)
+    .join(';');
+}
+
+/**
+ * The gateways' routes file for a topology with service groups (undefined for `all` groups): a
+ * pool per group over `urlsOf` it (its instances, or its Service on a cluster), and a route per
+ * public prefix of each module to the pool of the group that runs it. `/api/v1` itself goes to the
+ * group running orders: it catches what no module claims (an unknown path gets that group's 404),
+ * and it is the route the gateway answers `/api/v1/storefront/home` under, composing the page from
+ * the catalog and orders pools.
+ */
+export function gatewayRoutes(topology: Topology, urlsOf: (group: GroupSpec) => string[]): RoutesFile | undefined {
   const owners = moduleOwners(topology);
   if (!owners) return undefined;
   const routes = [
@@ -144,7 +165,7 @@ export function gatewayRoutes(
   ];
   const routed = new Set(routes.map((r) => r.pool));
   const pools = Object.fromEntries(topology.groups.filter((g) => routed.has(g.name)).map((g) => [g.name, {
-    upstreams: processes.filter((p) => p.group === g.name).map((p) => `http://${addressOf(p)}`),
+    upstreams: urlsOf(g),
     balancer: topology.gateways.balancer,
   }]));
   return { pools, routes };

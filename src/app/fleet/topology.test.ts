@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseRouteTable } from '../../platform/gateway/routes-file.ts';
-import { edgeUpstreams, gatewayRoutes, planFleet, publicUrl } from './plan.ts';
-import { assertDeployable, assertRunnable, DEFAULT_TOPOLOGY, parseTopology, TopologyError } from './topology.ts';
+import { edgeUpstreams, gatewayRoutes, instanceUrls, planFleet, publicUrl } from './plan.ts';
+import { assertRunnable, DEFAULT_TOPOLOGY, parseTopology, TopologyError } from './topology.ts';
 
 const secrets = { JWT_SECRET: 'j'.repeat(32), INTERNAL_SECRET: 'i'.repeat(32) };
 const small = (extra: Record<string, unknown> = {}) => ({
@@ -25,10 +25,12 @@ describe('fleet topology', () => {
     expect(Math.max(...ports, shipped.edge.port)).toBeLessThan(32_768);
   });
 
-  it('ships deploy/topology.services.json: edge, 1 gateway, identity, catalog (2) and orders service groups on infra\'s servers, runnable', () => {
+  it('ships deploy/topology.services.json: edge, 1 gateway, identity, catalog (2) and orders service groups on infra\'s servers (the default\'s off this machine), runnable', () => {
     const shipped = parseTopology(JSON.parse(readFileSync('deploy/topology.services.json', 'utf8')));
     // The default topology's servers, each service in a database of its own on them.
     expect(shipped.env).toEqual({ ...parseTopology(DEFAULT_TOPOLOGY).env, DATABASE_PER_SERVICE: 'true' });
+    // `fleet deploy` of it: the cluster's or compose host's servers, as the default's.
+    expect(shipped.deploy).toEqual(parseTopology(DEFAULT_TOPOLOGY).deploy);
     expect(shipped.groups.map((g) => [g.name, g.role, g.instances, g.modules])).toEqual([
       ['identity', 'service', 1, ['identity']],
       ['catalog', 'service', 2, ['catalog', 'inventory']],
@@ -37,7 +39,7 @@ describe('fleet topology', () => {
     expect(() => assertRunnable(shipped)).not.toThrow();
     const plan = planFleet(shipped, secrets, '/tmp/d', undefined, undefined, '/tmp/d/gateway-routes.json');
     expect(plan.map((p) => p.name)).toEqual(['identity-1', 'catalog-1', 'catalog-2', 'orders-1', 'gateway-1']);
-    expect(Object.keys(parseRouteTable(gatewayRoutes(shipped, plan)).pools)).toEqual(['identity', 'catalog', 'orders']);
+    expect(Object.keys(parseRouteTable(gatewayRoutes(shipped, instanceUrls(plan))).pools)).toEqual(['identity', 'catalog', 'orders']);
   });
 
   it('names the field of a bad topology', () => {
@@ -62,10 +64,8 @@ describe('fleet topology', () => {
     expect(() => assertRunnable(t([catalog, rest, { name: 'all', instances: 1, port: 4301 }]))).toThrow(/group\(s\) "all" run every module beside service groups/);
     expect(() => assertRunnable(t([catalog, rest], { DATABASE_URL: 'memory://' }))).toThrow(/group "catalog": service groups need PostgreSQL/);
     expect(() => assertRunnable(t([catalog, rest], { ...pg, JWT_SECRET: 'short' }))).toThrow(/JWT_SECRET must be at least 32 characters/);
-    expect(() => assertDeployable(t([catalog, rest]))).toThrow(/`fleet deploy` does not generate service groups yet/);
     expect(() => parseTopology(small({ groups: [{ name: 'x', role: 'service', instances: 1, port: 4101 }] }))).toThrow(/names its modules/);
     expect(() => assertRunnable(parseTopology(small()))).not.toThrow();
-    expect(() => assertDeployable(parseTopology(small()))).not.toThrow();
   });
 
   it('plans service groups: SERVICE_URLS naming the group of every module they do not run, gateways on a routes file with a pool per group', () => {
@@ -94,7 +94,7 @@ describe('fleet topology', () => {
     expect(plan[4]!.args).toEqual(['src/app/cli.ts', 'start', '--role', 'gateway', '--port', '4001', '--routes', '/tmp/routes.json']);
     expect(env('gateway-1').SERVICE_URLS).toBe('stale=http://nowhere');
 
-    const routes = gatewayRoutes(t, plan)!;
+    const routes = gatewayRoutes(t, instanceUrls(plan))!;
     // What the gateway itself reads, and the pool each public path lands in (longest prefix).
     const table = parseRouteTable(routes);
     expect(Object.fromEntries(Object.entries(table.pools).map(([name, pool]) => [name, [pool.balancer, pool.upstreams.map((u) => u.url)]]))).toEqual({
@@ -107,7 +107,7 @@ describe('fleet topology', () => {
     expect(['/api/v1/products/p1', '/api/v1/inventory/SKU-1'].map(poolOf)).toEqual(['catalog', 'catalog']);
     expect(['/api/v1/orders', '/api/v1/orders/o1/invoice', '/api/v1/admin/sales', '/api/v1/admin/events/dead-letters', '/api/v1/storefront/home'].map(poolOf)).toEqual(['orders', 'orders', 'orders', 'orders', 'orders']);
     // Only all groups: no routes file, one pool over every instance.
-    expect(gatewayRoutes(parseTopology(small()), planFleet(parseTopology(small()), secrets, '/tmp/d'))).toBeUndefined();
+    expect(gatewayRoutes(parseTopology(small()), instanceUrls(planFleet(parseTopology(small()), secrets, '/tmp/d')))).toBeUndefined();
   });
 
   it('plans instances, then gateways over all of them, each with the shared env and the secrets', () => {

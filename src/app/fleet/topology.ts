@@ -12,7 +12,7 @@ import { createTopology as createInfraTopology, serverUrl } from '../infra/topol
  * `modules: [...]` (`scalemart start --role service --modules …`). A topology is either `all`
  * groups only, or service groups only that run every module exactly once between them (`moduleOwners`):
  * each service group is then told where the others are (SERVICE_URLS), and the gateways get a
- * routes file with a pool per group. `fleet deploy` does not generate service groups yet.
+ * routes file with a pool per group, on this machine and in what `fleet deploy` generates.
  */
 
 // Ports below the kernel's ephemeral range (32768 and up), as `infra` keeps them.
@@ -231,20 +231,5 @@ export function assertRunnable(topology: Topology): void {
     for (const key of ['JWT_SECRET', 'INTERNAL_SECRET'] as const) {
       if (env[key] !== undefined && env[key].length < 32) throw new TopologyError(`group "${g.name}": ${key} must be at least 32 characters, the same in every process (leave it out and the fleet generates one)`);
     }
-  }
-}
-
-/**
- * Refuses what `fleet deploy` cannot generate: service groups. Their manifests would need each
- * group's SERVICE_URLS pointed at the others' Services and the gateways' routes file as a ConfigMap,
- * which the generators do not write yet; `fleet up` runs them on this machine.
- */
-export function assertDeployable(topology: Topology): void {
-  const services = topology.groups.filter((g) => g.role === 'service');
-  if (services.length > 0) {
-    throw new TopologyError(
-      `group(s) ${services.map((g) => `"${g.name}"`).join(', ')}: \`fleet deploy\` does not generate service groups yet (it would need SERVICE_URLS per group ` +
-        'and the gateways\' routes file as a ConfigMap); deploy a topology of `all` groups, or run this one on one machine with `scalemart fleet up`',
-    );
   }
 }

@@ -1,9 +1,17 @@
-import { gatewayCommand, groupCommand, startArgs } from '../plan.ts';
-import type { GroupSpec, Topology } from '../topology.ts';
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { gatewayCommand, gatewayRoutes, groupCommand, serviceUrls, startArgs, type RoutesFile } from '../plan.ts';
+import { moduleOwners, type GroupSpec, type Topology } from '../topology.ts';
 import type { YamlValue } from './yaml.ts';
 
 /** Secrets are never written into generated files; they come from the platform at run time. */
 export const SECRET_KEYS = ['JWT_SECRET', 'INTERNAL_SECRET'] as const;
+
+/** Where gateways in front of service groups read their routes file, in a pod or a compose container. */
+export const ROUTES_FILE = '/etc/scalemart/gateway-routes.json';
+
+/** A routes file as written into the ConfigMap and beside compose.yaml. */
+export const routesText = (routes: RoutesFile) => `${JSON.stringify(routes, null, 2)}\n`;
 
 /**
  * The literal environment of one role off this machine: the topology's shared env, the cluster's
@@ -29,12 +37,15 @@ interface Workload {
   env: Record<string, string>;
   resources: Resources;
   autoscale: Autoscale;
+  /** Gateways in front of service groups: the ConfigMap holding their routes file, and its text. */
+  routes?: { configMap: string; text: string } | undefined;
 }
 
 const labels = (t: Topology, component: string) => ({ 'app.kubernetes.io/name': t.name, 'app.kubernetes.io/component': component });
 
 function deployment(t: Topology, w: Workload): YamlValue {
   const secretName = `${t.name}-secrets`;
+  const volume = 'gateway-routes';
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -45,7 +56,11 @@ function deployment(t: Topology, w: Workload): YamlValue {
       // One new pod before an old one goes: capacity never drops during a rollout.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
-        metadata: { labels: labels(t, w.component) },
+        metadata: {
+          labels: labels(t, w.component),
+          // The gateway reads its routes once, at start: a changed ConfigMap must roll the pods.
+          annotations: w.routes ? { 'scalemart/routes-sha256': createHash('sha256').update(w.routes.text).digest('hex') } : undefined,
+        },
         spec: {
           // The processes drain on SIGTERM (readyz 503, then close); give them time for it.
           terminationGracePeriodSeconds: 30,
@@ -65,7 +80,9 @@ function deployment(t: Topology, w: Workload): YamlValue {
               requests: { cpu: w.resources.cpu, memory: w.resources.memory },
               limits: { cpu: w.resources.cpuLimit, memory: w.resources.memoryLimit },
             },
+            volumeMounts: w.routes ? [{ name: volume, mountPath: posix.dirname(ROUTES_FILE), readOnly: true }] : undefined,
           }],
+          volumes: w.routes ? [{ name: volume, configMap: { name: w.routes.configMap } }] : undefined,
         },
       },
     },
@@ -106,22 +123,39 @@ function disruptionBudget(t: Topology, w: Workload): YamlValue {
   };
 }
 
-/** The Deployments' workloads: one per group, and the gateways over the groups' Services. */
+/**
+ * The Deployments' workloads: one per group, and the gateways over the groups' Services (a Service
+ * per group balances across its pods through kube-proxy). With only `all` groups the gateways send
+ * every route to them as one pool. Service groups each get SERVICE_URLS naming the other groups'
+ * Services, one URL per module, and the gateways a routes file with a pool per group's Service.
+ */
 export function workloads(t: Topology): { groups: Workload[]; gateway: Workload } {
+  const owners = moduleOwners(t);
+  const serviceUrl = (g: GroupSpec) => [`http://${t.name}-${g.name}:${g.port}`];
   const groups = t.groups.map((g): Workload => ({
     name: `${t.name}-${g.name}`, component: g.name, replicas: g.instances, port: g.port,
     command: ['node', ...startArgs(groupCommand(t, g, g.port))],
-    env: deployEnv(t, g.env), resources: g.resources, autoscale: g.autoscale,
+    // Over any SERVICE_URLS in the env, as `fleet up` does.
+    env: owners ? { ...deployEnv(t, g.env), SERVICE_URLS: serviceUrls(owners, g, serviceUrl) } : deployEnv(t, g.env),
+    resources: g.resources, autoscale: g.autoscale,
   }));
-  // A Service per group balances across its pods (kube-proxy); today there are only all groups,
-  // so the gateways send every route to them. Service groups will need a routes file by prefix.
-  const upstreams = groups.map((g) => `http://${g.name}:${g.port}`);
+  const routes = gatewayRoutes(t, serviceUrl);
   const gateway: Workload = {
     name: `${t.name}-gateway`, component: 'gateway', replicas: Math.max(1, t.gateways.instances), port: t.gateways.port,
-    command: ['node', ...startArgs(gatewayCommand(t, t.gateways.port, upstreams))],
+    command: ['node', ...startArgs(gatewayCommand(t, t.gateways.port, t.groups.flatMap(serviceUrl), routes ? ROUTES_FILE : undefined))],
     env: deployEnv(t, t.gateways.env), resources: t.gateways.resources, autoscale: t.gateways.autoscale,
+    routes: routes ? { configMap: `${t.name}-gateway-routes`, text: routesText(routes) } : undefined,
   };
   return { groups, gateway };
+}
+
+function routesConfigMap(t: Topology, routes: NonNullable<Workload['routes']>): YamlValue {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: routes.configMap, labels: labels(t, 'gateway') },
+    data: { [posix.basename(ROUTES_FILE)]: routes.text },
+  };
 }
 
 /**
@@ -132,6 +166,7 @@ export function kubernetesManifests(t: Topology): YamlValue[] {
   const { groups, gateway } = workloads(t);
   return [
     ...groups.flatMap((w) => [deployment(t, w), service(t, w, 'ClusterIP', w.port), autoscaler(t, w), disruptionBudget(t, w)]),
+    ...(gateway.routes ? [routesConfigMap(t, gateway.routes)] : []),
     deployment(t, gateway), service(t, gateway, 'LoadBalancer', 80), autoscaler(t, gateway), disruptionBudget(t, gateway),
   ];
 }
