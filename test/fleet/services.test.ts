@@ -85,6 +85,8 @@ describe.each([
         DATABASE_URL: database.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, SEED_DEMO_PRODUCTS: '4', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '100000',
         TRUSTED_PROXIES: '127.0.0.1', GATEWAY_TRUSTED_PROXIES: '127.0.0.1',
         GATEWAY_DRAIN_GRACE_MS: '200', GATEWAY_HEALTH_INTERVAL_MS: '500',
+        // The home page's parts cross two hops here (gateway, catalog, inventory) on a busy 2-core machine.
+        STOREFRONT_PART_DEADLINE_MS: '3000',
         ...(stage === 'scaled' ? { NATS_URL: nats!.url, REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, SHUTDOWN_DRAIN_MS: '200', DATABASE_PER_SERVICE: 'true', SHARD_URLS: shardDbs.map((d) => d.url).join(',') } : {}),
       },
     }));
