@@ -85,7 +85,7 @@ function remoteApis(config: Config, logger: Logger, plan: ReturnType<typeof plan
   const caller = plan.local.join('-').slice(0, 64);
   for (const { module, urls } of plan.remote) {
     const callee = CALLEES[module] as { contract: Parameters<typeof httpClient>[0]; remote?: (client: unknown) => unknown };
-    const client = httpClient(callee.contract, { urls, secret: config.internalSecret!, caller, logger: logger.child({ dependency: module }), policy: { observer } }) as object;
+    const client = httpClient(callee.contract, { urls, secret: config.internalSecret!, caller, logger: logger.child({ dependency: module }), policy: { ...config.service.calls, observer } }) as object;
     clients.push(client);
     apis[module] = callee.remote ? callee.remote(client) : client;
   }

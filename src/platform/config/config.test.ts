@@ -99,10 +99,15 @@ describe('configuration', () => {
     });
     it('lists its modules in build order and reads SERVICE_URLS per module', () => {
       const config = loadConfig({ ...service, SCALEMART_MODULES: 'orders, catalog', SERVICE_URLS: 'inventory=http://a:1,http://b:2; payments=http://c:3' });
-      expect(config.service).toEqual({ modules: ['catalog', 'orders'], urls: { inventory: ['http://a:1', 'http://b:2'], payments: ['http://c:3'] } });
+      expect(config.service).toEqual({ modules: ['catalog', 'orders'], urls: { inventory: ['http://a:1', 'http://b:2'], payments: ['http://c:3'] }, calls: { maxConcurrent: 64, maxQueued: 256 } });
       expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', SERVICE_URLS: 'stock=http://a:1' })).toThrow(/^SERVICE_URLS: "stock=http:\/\/a:1" is not module=/);
       expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', SERVICE_URLS: 'inventory=a:1' })).toThrow(/^SERVICE_URLS: /);
       expect(loadConfig({}).service.modules).toEqual(['identity', 'inventory', 'catalog', 'payments', 'shipping', 'notifications', 'orders']);
+    });
+
+    it('bounds the calls to each other service by SERVICE_CALL_CONCURRENCY and SERVICE_CALL_QUEUE', () => {
+      expect(loadConfig({ ...service, SCALEMART_MODULES: 'orders', SERVICE_CALL_CONCURRENCY: '8', SERVICE_CALL_QUEUE: '0' }).service.calls).toEqual({ maxConcurrent: 8, maxQueued: 0 });
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'orders', SERVICE_CALL_CONCURRENCY: '0' })).toThrow(/^SERVICE_CALL_CONCURRENCY: /);
     });
   });
 

@@ -114,6 +114,8 @@ const schema = z.object({
   SCALEMART_ROLE: z.enum(ROLES).default('all'),
   SCALEMART_MODULES: moduleList.optional(),
   SERVICE_URLS: serviceUrls.optional(),
+  SERVICE_CALL_CONCURRENCY: int(1, 100_000).default(64),
+  SERVICE_CALL_QUEUE: int(0, 100_000).default(256),
   GATEWAY_UPSTREAMS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'comma-separated http:// URLs').optional(),
   GATEWAY_ROUTES_FILE: z.string().min(1).optional(),
   GATEWAY_BALANCER: z.enum(GATEWAY_BALANCERS).default('least-request'),
@@ -176,6 +178,11 @@ export interface ServiceConfig {
   modules: ModuleName[];
   /** Where the instances of each module this process does not run are (`SERVICE_URLS`). */
   urls: Partial<Record<ModuleName, string[]>>;
+  /**
+   * The bulkhead of each client of another service's contract: calls running at once (retries
+   * and backoff included) and calls waiting for a slot; one more is refused at once.
+   */
+  calls: { maxConcurrent: number; maxQueued: number };
 }
 
 export interface Config {
@@ -284,7 +291,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     stage: c.SCALEMART_STAGE,
     role: c.SCALEMART_ROLE,
-    service: { modules: c.SCALEMART_MODULES ?? [...MODULE_NAMES], urls: c.SERVICE_URLS ?? {} },
+    service: {
+      modules: c.SCALEMART_MODULES ?? [...MODULE_NAMES], urls: c.SERVICE_URLS ?? {},
+      calls: { maxConcurrent: c.SERVICE_CALL_CONCURRENCY, maxQueued: c.SERVICE_CALL_QUEUE },
+    },
     internalSecret: c.INTERNAL_SECRET,
     gateway: {
       upstreams: c.GATEWAY_UPSTREAMS?.split(',') ?? [],
