@@ -42,6 +42,25 @@ const serviceUrls = z.string().transform((raw, ctx) => {
   return urls;
 });
 
+/**
+ * `64`, `payments=4` or `64;payments=4;inventory=32`: a number for every module's client, and
+ * overrides per module (the rest keep `fallback`).
+ */
+const perModuleLimit = (min: number, fallback: number) => z.string().transform((raw, ctx) => {
+  const limits: { all: number; modules: Partial<Record<ModuleName, number>> } = { all: fallback, modules: {} };
+  for (const part of raw.split(';').map((p) => p.trim()).filter((p) => p !== '')) {
+    const [name, value] = part.includes('=') ? part.split('=', 2).map((x) => x.trim()) : [undefined, part];
+    const n = Number(value);
+    if ((name !== undefined && !(MODULE_NAMES as readonly string[]).includes(name)) || !Number.isSafeInteger(n) || n < min || n > 100_000) {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not a number (${min} to 100000) or module=number (modules: ${MODULE_NAMES.join(', ')}); parts separated by ;` });
+      return z.NEVER;
+    }
+    if (name === undefined) limits.all = n;
+    else limits.modules[name as ModuleName] = n;
+  }
+  return limits;
+});
+
 /** The gateway's balancing strategies (src/platform/gateway/balancers). */
 export const GATEWAY_BALANCERS = ['round-robin', 'least-request', 'weighted', 'hash'] as const;
 
@@ -114,8 +133,8 @@ const schema = z.object({
   SCALEMART_ROLE: z.enum(ROLES).default('all'),
   SCALEMART_MODULES: moduleList.optional(),
   SERVICE_URLS: serviceUrls.optional(),
-  SERVICE_CALL_CONCURRENCY: int(1, 100_000).default(64),
-  SERVICE_CALL_QUEUE: int(0, 100_000).default(256),
+  SERVICE_CALL_CONCURRENCY: perModuleLimit(1, 64).default({ all: 64, modules: {} }),
+  SERVICE_CALL_QUEUE: perModuleLimit(0, 256).default({ all: 256, modules: {} }),
   GATEWAY_UPSTREAMS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'comma-separated http:// URLs').optional(),
   GATEWAY_ROUTES_FILE: z.string().min(1).optional(),
   GATEWAY_BALANCER: z.enum(GATEWAY_BALANCERS).default('least-request'),
@@ -179,10 +198,16 @@ export interface ServiceConfig {
   /** Where the instances of each module this process does not run are (`SERVICE_URLS`). */
   urls: Partial<Record<ModuleName, string[]>>;
   /**
-   * The bulkhead of each client of another service's contract: calls running at once (retries
-   * and backoff included) and calls waiting for a slot; one more is refused at once.
+   * The bulkhead of the client of each other service's contract (`bulkheadFor`): calls running at
+   * once (retries and backoff included) and calls waiting for a slot; one more is refused at once.
    */
-  calls: { maxConcurrent: number; maxQueued: number };
+  calls: Record<'maxConcurrent' | 'maxQueued', { all: number; modules: Partial<Record<ModuleName, number>> }>;
+}
+
+/** The bulkhead of this process's client of `module`'s contract. */
+export function bulkheadFor(service: ServiceConfig, module: ModuleName): { maxConcurrent: number; maxQueued: number } {
+  const { maxConcurrent, maxQueued } = service.calls;
+  return { maxConcurrent: maxConcurrent.modules[module] ?? maxConcurrent.all, maxQueued: maxQueued.modules[module] ?? maxQueued.all };
 }
 
 export interface Config {
