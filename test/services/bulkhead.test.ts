@@ -14,8 +14,8 @@ const CHARGE_MS = 1_000;
  * Orders per second on B during the slow period: about 12 charges wanted at once, against 8 slots
  * and 8 places in the queue, so that the queue fills and the excess is refused. (A harder
  * overload, 30 a second against 4 + 4, refuses 1 000 calls or more: each refused charge is
- * compensated by a refund through the same full bulkhead, retried with backoff, and that saga
- * work on B's database pool slowed the reads as much as no bulkhead did.)
+ * compensated by a refund through the same full bulkhead, retried with backoff, and in some runs
+ * that saga work (B's database pool waited 20–75 s in all) slowed the reads as much as no bulkhead.)
  */
 const ORDER_RATE = 12;
 const SLOW_PERIOD_MS = 6_000;
@@ -122,7 +122,7 @@ describe('service processes: a bulkhead in front of a slow dependency', () => {
     return { products: answers.filter((_, n) => n % 2 === 0).map((a) => a.ms), reference: answers.filter((_, n) => n % 2 === 1).map((a) => a.ms) };
   };
 
-  it('B never has more payments calls in flight than its bulkhead allows, refuses the excess at once, and its product reads keep their latency', async () => {
+  it('B never has more payments calls in flight than its bulkhead allows, refuses what its queue cannot hold, and its product reads keep their latency', async () => {
     const token = await split.logIn('bulkhead-buyer@example.com');
     const admin = (await split.call('i', 'POST', '/api/v1/auth/login', { body: ADMIN })).body.token as string;
     const created = await split.call('b', 'POST', '/api/v1/products', { token: admin, body: { sku: 'BULK-1', name: 'Bulkhead', category: 'Test', price: 900, stock: 100_000 } });
@@ -178,12 +178,12 @@ describe('service processes: a bulkhead in front of a slow dependency', () => {
 
     // (a) At the callee: never more than CONCURRENCY payments calls at once, and that many were wanted.
     expect(proxy.peak()).toBe(CONCURRENCY);
-    // B's own account agrees, and it refused the excess beyond the queue at once.
+    // B's own account agrees, and it refused what the queue could not hold (inventory calls: none).
     expect(Math.max(...gauges.map((g) => g.running))).toBeLessThanOrEqual(CONCURRENCY);
     expect(Math.max(...gauges.map((g) => g.queued))).toBeLessThanOrEqual(QUEUE);
     expect(shed, 'payments calls refused by the full bulkhead').toBeGreaterThan(0);
     expect(series(text, 'scalemart_dependency_bulkhead_rejections_total', 'inventory'), 'inventory calls refused').toBe(0);
-    // Customers still had their orders accepted at once: the saga, not the request, waits on payments.
+    // Customers still had their orders accepted: the saga, not the request, waits on payments.
     for (const order of placed) expect(order.status).toBe(202);
 
     // (b) The route that calls the other dependency kept its latency, beside the reference.
