@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,12 +6,12 @@ import { createProviderSimulator, type ProviderSimulator } from '../../lab/simul
 import type { FleetStatus } from '../../src/app/fleet/fleet.ts';
 import type { TopologyInput } from '../../src/app/fleet/topology.ts';
 import { startRedis, stopService, type StartedService } from '../../src/app/infra/services.ts';
+import { fleetCli as fleet } from '../support/fleet.ts';
 import { ADMIN } from '../support/monolith.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { eventuallyPasses, expectEffectsOnce, queryDatabase, settleOrders, type PlacedOrder } from '../support/order-effects.ts';
 import { ADDRESS } from '../support/orders.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
-import { NODE } from '../support/process.ts';
 
 /** This suite's servers: the fleet on 280xx, a private NATS on 24290 and Redis on 24390. */
 const BASE = 28_000;
@@ -42,14 +41,6 @@ function topology(env: Record<string, string>): TopologyInput {
     ],
     env,
   };
-}
-
-function fleet(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(NODE, ['src/app/cli.ts', 'fleet', ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 /**
