@@ -24,7 +24,7 @@ import type { Metrics } from '../platform/observability/metrics.ts';
 import { sagaMigrations } from '../platform/saga/saga.schema.ts';
 import { createSagaRunner } from '../platform/saga/saga-runner.ts';
 import { controlOf, httpClient } from '../platform/rpc/index.ts';
-import { MODULE_NAMES, type ModuleName } from '../platform/config/config.ts';
+import { bulkheadFor, MODULE_NAMES, type ModuleName } from '../platform/config/config.ts';
 import type { Shard } from '../platform/db/sharding/shard-set.ts';
 import type { OutboxRelay } from '../platform/events/relay.ts';
 import type { AnySagaDefinition, SagaRunner } from '../platform/saga/saga-runner.ts';
@@ -86,7 +86,7 @@ function remoteApis(config: Config, logger: Logger, plan: ReturnType<typeof plan
   const caller = plan.local.join('-').slice(0, 64);
   for (const { module, urls } of plan.remote) {
     const callee = CALLEES[module] as { contract: Parameters<typeof httpClient>[0]; remote?: (client: unknown) => unknown };
-    const client = httpClient(callee.contract, { urls, secret: config.internalSecret!, caller, logger: logger.child({ dependency: module }), policy: { observer } }) as object;
+    const client = httpClient(callee.contract, { urls, secret: config.internalSecret!, caller, logger: logger.child({ dependency: module }), policy: { ...bulkheadFor(config.service, module), observer } }) as object;
     clients.push(client);
     apis[module] = callee.remote ? callee.remote(client) : client;
   }

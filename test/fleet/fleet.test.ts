@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx } from '../../src/app/infra/edge.ts';
 import type { FleetStatus } from '../../src/app/fleet/fleet.ts';
 import { alive } from '../../src/app/fleet/state.ts';
-import { NODE } from '../support/process.ts';
+import { fleetCli as cli } from '../support/fleet.ts';
 
 /**
  * The fleet runner against real processes: the nginx edge (when nginx is installed), one gateway
@@ -28,14 +27,6 @@ const topology = {
     GATEWAY_DRAIN_GRACE_MS: '200', GATEWAY_HEALTH_INTERVAL_MS: '500',
   },
 };
-
-function cli(args: string[], timeoutMs = 240_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(NODE, ['src/app/cli.ts', 'fleet', ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** What holds the pid now, for a failure message (a zombie or a reused pid is not ours). */
 function describe_(pid: number): string {

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,11 +8,11 @@ import type { FleetStatus } from '../../src/app/fleet/fleet.ts';
 import { alive } from '../../src/app/fleet/state.ts';
 import { findNginx } from '../../src/app/infra/edge.ts';
 import { startRedis, stopService, type StartedService } from '../../src/app/infra/services.ts';
+import { fleetCli as cli } from '../support/fleet.ts';
 import { ADMIN } from '../support/monolith.ts';
 import { ADDRESS } from '../support/orders.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
-import { NODE } from '../support/process.ts';
 
 /**
  * `fleet up` on service groups, then a customer's visit through the front door. The ports and env
@@ -35,14 +34,6 @@ const PER_MODULE: Array<[string, number, number]> = [
 ];
 const NATS_PORT = 24_280;
 const REDIS_PORT = 24_380;
-
-function cli(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(NODE, ['src/app/cli.ts', 'fleet', ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe.each([
   { stage: 'monolith', base: 27_200 },

@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProviderSimulator, type ProviderSimulator } from '../../lab/simulators/providers.ts';
 import { startRedis, stopService, type StartedService } from '../../src/app/infra/services.ts';
 import { ADMIN } from '../support/monolith.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
+import { eventuallyPasses, expectEffectsOnce as expectEffects, queryDatabase, settleOrders, type PlacedOrder as Placed } from '../support/order-effects.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
 import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
 
@@ -21,13 +21,6 @@ interface Instance {
   origin: string;
   port: number;
   running: Running | undefined;
-}
-
-interface Placed {
-  id: string;
-  token: string;
-  productId: string;
-  quantity: number;
 }
 
 /**
@@ -90,77 +83,10 @@ describe('the scaled stage on JetStream, with instances and the broker killed', 
     return order;
   };
   /** Polls every order until it is confirmed or failed; returns the final statuses. */
-  const settle = async (orders: readonly Placed[], withinMs: number) => {
-    const final = new Map<string, string>();
-    const deadline = Date.now() + withinMs;
-    for (const order of orders) {
-      for (;;) {
-        const { body } = await anyInstance(0, 'GET', `/api/v1/orders/${order.id}`, order.token);
-        if (body.status !== 'pending') {
-          final.set(order.id, body.status as string);
-          break;
-        }
-        if (Date.now() > deadline) throw new Error(`order ${order.id} still pending after ${withinMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    return final;
-  };
-  const query = async <R extends object>(sql: string, params: unknown[] = []): Promise<R[]> => {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    try {
-      return (await client.query<R>(sql, params)).rows;
-    } finally {
-      await client.end();
-    }
-  };
-  const eventually = async (check: () => Promise<void>, withinMs = 30_000) => {
-    const deadline = Date.now() + withinMs;
-    for (;;) {
-      try {
-        return await check();
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-  };
-
-  /**
-   * What every order must have produced once the fleet is quiet: at most one charge (by the
-   * provider's log), one email at the mail API, an invoice and a warehouse call per confirmed
-   * order, and read models that count each order once.
-   */
-  const expectEffectsOnce = async (final: Map<string, string>) => {
-    const confirmed = [...final].filter(([, status]) => status === 'confirmed').map(([id]) => id);
-    const log = simulator.log();
-    const count = (ids: string[]) => ids.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>());
-    for (const [orderId, charges] of count(log.charges.map((c) => c.orderId))) expect(charges, `charges of ${orderId}`).toBe(1);
-    for (const id of confirmed) expect(log.charges.some((c) => c.orderId === id), `charge of ${id}`).toBe(true);
-    await eventually(async () => {
-      const emails = count(simulator.log().emails.map((e) => e.idempotencyKey));
-      for (const [id, status] of final) expect(emails.get(`${id}-${status}`), `email of ${id} (${status})`).toBe(1);
-      const warehouse = count(simulator.log().warehouse.map((w) => w.orderId));
-      for (const id of confirmed) expect(warehouse.get(id), `warehouse call of ${id}`).toBe(1);
-      const invoices = await query<{ order_id: string }>('select order_id from notifications.invoices where order_id = any($1)', [confirmed]);
-      expect(invoices.length).toBe(confirmed.length);
-      const history = await query<{ order_id: string; status: string }>('select order_id, status from orders.history where order_id = any($1)', [[...final.keys()]]);
-      expect(new Map(history.map((h) => [h.order_id, h.status]))).toEqual(final);
-    });
-    // Sales per product count each confirmed order once, over every order placed so far.
-    await eventually(async () => {
-      const everything = await settle(placed, 5_000);
-      const expected = new Map<string, { units: number; orders: number }>();
-      for (const order of placed) {
-        if (everything.get(order.id) !== 'confirmed') continue;
-        const sums = expected.get(order.productId) ?? { units: 0, orders: 0 };
-        expected.set(order.productId, { units: sums.units + order.quantity, orders: sums.orders + 1 });
-      }
-      const sales = await query<{ product_id: string; units: number; orders: number }>('select product_id, units, orders from orders.product_sales');
-      expect(new Map(sales.filter((s) => s.orders > 0).map((s) => [s.product_id, { units: Number(s.units), orders: Number(s.orders) }]))).toEqual(expected);
-    });
-  };
+  const settle = (orders: readonly Placed[], withinMs: number) =>
+    settleOrders(orders, async (order) => (await anyInstance(0, 'GET', `/api/v1/orders/${order.id}`, order.token)).body.status as string, withinMs);
+  const query = <R extends object>(sql: string, params: unknown[] = []) => queryDatabase<R>(database.url, sql, params);
+  const expectEffectsOnce = (final: Map<string, string>) => expectEffects({ simulator, databaseOf: () => database.url, placed, settleAll: () => settle(placed, 5_000) }, final);
 
   beforeAll(async () => {
     nats = await startPrivateNats({ port: NATS_PORT });
@@ -222,7 +148,7 @@ describe('the scaled stage on JetStream, with instances and the broker killed', 
     expect([...final.values()].every((s) => s === 'confirmed' || s === 'failed')).toBe(true);
     expect([...final.values()].filter((s) => s === 'confirmed').length).toBeGreaterThan(0);
     await expectEffectsOnce(final);
-    await eventually(async () => expect(victim.running).toBeDefined());
+    await eventuallyPasses(async () => expect(victim.running).toBeDefined());
     // The events went over JetStream: the table log on the shared database stayed empty.
     expect(await query('select 1 from events.log limit 1')).toEqual([]);
   }, 240_000);
@@ -277,7 +203,7 @@ describe('the scaled stage on JetStream, with instances and the broker killed', 
     expect(acceptedWhileDown.length, 'orders answered 202 while the broker was down').toBeGreaterThan(10);
     expect(readyWhileDown).toMatchObject({ status: 'degraded', degraded: ['events'] });
     const final = await settle(batch, 90_000);
-    await eventually(async () => expect((await call(up[0]!.origin, 'GET', '/readyz')).body).toMatchObject({ status: 'ready' }));
+    await eventuallyPasses(async () => expect((await call(up[0]!.origin, 'GET', '/readyz')).body).toMatchObject({ status: 'ready' }));
     await expectEffectsOnce(final);
   }, 240_000);
 });

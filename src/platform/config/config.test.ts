@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultPoolSize, loadConfig } from './config.ts';
+import { bulkheadFor, defaultPoolSize, loadConfig } from './config.ts';
 
 const SHARED_SECRET = 'a-jwt-secret-every-instance-shares';
 
@@ -99,7 +99,7 @@ describe('configuration', () => {
     });
     it('lists its modules in build order and reads SERVICE_URLS per module', () => {
       const config = loadConfig({ ...service, SCALEMART_MODULES: 'orders, catalog', SERVICE_URLS: 'inventory=http://a:1,http://b:2; payments=http://c:3' });
-      expect(config.service).toEqual({ modules: ['catalog', 'orders'], urls: { inventory: ['http://a:1', 'http://b:2'], payments: ['http://c:3'] } });
+      expect(config.service).toEqual({ modules: ['catalog', 'orders'], urls: { inventory: ['http://a:1', 'http://b:2'], payments: ['http://c:3'] }, calls: { maxConcurrent: { all: 64, modules: {} }, maxQueued: { all: 256, modules: {} } } });
       expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', SERVICE_URLS: 'stock=http://a:1' })).toThrow(/^SERVICE_URLS: "stock=http:\/\/a:1" is not module=/);
       expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'catalog', SERVICE_URLS: 'inventory=a:1' })).toThrow(/^SERVICE_URLS: /);
       expect(loadConfig({}).service.modules).toEqual(['identity', 'inventory', 'catalog', 'payments', 'shipping', 'notifications', 'orders']);
@@ -123,6 +123,16 @@ describe('configuration', () => {
       expect(() => loadConfig({ DATABASE_PER_SERVICE: 'true' })).toThrow(/^DATABASE_PER_SERVICE: only service processes/);
       // The gateway has no database: the fleet's shared env may carry the setting.
       expect(loadConfig({ SCALEMART_ROLE: 'gateway', GATEWAY_UPSTREAMS: 'http://a:1', JWT_SECRET: SHARED_SECRET, INTERNAL_SECRET: 'i'.repeat(32), DATABASE_PER_SERVICE: 'true' }).databasePerService).toBe(false);
+    });
+
+    it('bounds the calls to each other service by SERVICE_CALL_CONCURRENCY and SERVICE_CALL_QUEUE, for all or per module', () => {
+      const all = loadConfig({ ...service, SCALEMART_MODULES: 'orders', SERVICE_CALL_CONCURRENCY: '8', SERVICE_CALL_QUEUE: '0' }).service;
+      expect(bulkheadFor(all, 'payments')).toEqual({ maxConcurrent: 8, maxQueued: 0 });
+      const one = loadConfig({ ...service, SCALEMART_MODULES: 'orders', SERVICE_CALL_CONCURRENCY: 'payments=4', SERVICE_CALL_QUEUE: '100; payments = 2' }).service;
+      expect(bulkheadFor(one, 'payments')).toEqual({ maxConcurrent: 4, maxQueued: 2 });
+      expect(bulkheadFor(one, 'inventory')).toEqual({ maxConcurrent: 64, maxQueued: 100 });
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'orders', SERVICE_CALL_CONCURRENCY: '0' })).toThrow(/^SERVICE_CALL_CONCURRENCY: "0" is not a number \(1 to 100000\)/);
+      expect(() => loadConfig({ ...service, SCALEMART_MODULES: 'orders', SERVICE_CALL_QUEUE: 'stock=3' })).toThrow(/^SERVICE_CALL_QUEUE: "stock=3"/);
     });
   });
 

@@ -44,6 +44,25 @@ const serviceUrls = z.string().transform((raw, ctx) => {
   return urls;
 });
 
+/**
+ * `64`, `payments=4` or `64;payments=4;inventory=32`: a number for every module's client, and
+ * overrides per module (the rest keep `fallback`).
+ */
+const perModuleLimit = (min: number, fallback: number) => z.string().transform((raw, ctx) => {
+  const limits: { all: number; modules: Partial<Record<ModuleName, number>> } = { all: fallback, modules: {} };
+  for (const part of raw.split(';').map((p) => p.trim()).filter((p) => p !== '')) {
+    const [name, value] = part.includes('=') ? part.split('=', 2).map((x) => x.trim()) : [undefined, part];
+    const n = Number(value);
+    if ((name !== undefined && !(MODULE_NAMES as readonly string[]).includes(name)) || !Number.isSafeInteger(n) || n < min || n > 100_000) {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not a number (${min} to 100000) or module=number (modules: ${MODULE_NAMES.join(', ')}); parts separated by ;` });
+      return z.NEVER;
+    }
+    if (name === undefined) limits.all = n;
+    else limits.modules[name as ModuleName] = n;
+  }
+  return limits;
+});
+
 /** The gateway's balancing strategies (src/platform/gateway/balancers). */
 export const GATEWAY_BALANCERS = ['round-robin', 'least-request', 'weighted', 'hash'] as const;
 
@@ -117,6 +136,8 @@ const schema = z.object({
   SCALEMART_ROLE: z.enum(ROLES).default('all'),
   SCALEMART_MODULES: moduleList.optional(),
   SERVICE_URLS: serviceUrls.optional(),
+  SERVICE_CALL_CONCURRENCY: perModuleLimit(1, 64).default({ all: 64, modules: {} }),
+  SERVICE_CALL_QUEUE: perModuleLimit(0, 256).default({ all: 256, modules: {} }),
   GATEWAY_UPSTREAMS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'comma-separated http:// URLs').optional(),
   GATEWAY_ROUTES_FILE: z.string().min(1).optional(),
   GATEWAY_BALANCER: z.enum(GATEWAY_BALANCERS).default('least-request'),
@@ -179,6 +200,17 @@ export interface ServiceConfig {
   modules: ModuleName[];
   /** Where the instances of each module this process does not run are (`SERVICE_URLS`). */
   urls: Partial<Record<ModuleName, string[]>>;
+  /**
+   * The bulkhead of the client of each other service's contract (`bulkheadFor`): calls running at
+   * once (retries and backoff included) and calls waiting for a slot; one more is refused at once.
+   */
+  calls: Record<'maxConcurrent' | 'maxQueued', { all: number; modules: Partial<Record<ModuleName, number>> }>;
+}
+
+/** The bulkhead of this process's client of `module`'s contract. */
+export function bulkheadFor(service: ServiceConfig, module: ModuleName): { maxConcurrent: number; maxQueued: number } {
+  const { maxConcurrent, maxQueued } = service.calls;
+  return { maxConcurrent: maxConcurrent.modules[module] ?? maxConcurrent.all, maxQueued: maxQueued.modules[module] ?? maxQueued.all };
 }
 
 export interface Config {
@@ -303,7 +335,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     stage: c.SCALEMART_STAGE,
     role: c.SCALEMART_ROLE,
-    service: { modules: c.SCALEMART_MODULES ?? [...MODULE_NAMES], urls: c.SERVICE_URLS ?? {} },
+    service: {
+      modules: c.SCALEMART_MODULES ?? [...MODULE_NAMES], urls: c.SERVICE_URLS ?? {},
+      calls: { maxConcurrent: c.SERVICE_CALL_CONCURRENCY, maxQueued: c.SERVICE_CALL_QUEUE },
+    },
     internalSecret: c.INTERNAL_SECRET,
     gateway: {
       upstreams: c.GATEWAY_UPSTREAMS?.split(',') ?? [],

@@ -81,7 +81,11 @@ describe('createDependencyPolicy', () => {
   it('reports its circuit to an observer, and the duration of each call made while it was open', async () => {
     const states: Array<() => string> = [];
     const refused: number[] = [];
-    const observer = { watch: (name: string, state: () => string) => (expect(name).toBe('test'), states.push(state)), refused: (_: string, s: number, found: string) => (expect(found).toBe('open'), refused.push(s)) };
+    const observer = {
+      watch: (name: string, watched: { state: () => string }) => (expect(name).toBe('test'), states.push(() => watched.state())),
+      refused: (_: string, s: number, found: string) => (expect(found).toBe('open'), refused.push(s)),
+      shed: () => {},
+    };
     const policy = createDependencyPolicy('test', { ...fast, attempts: 5, breakAfter: 2, observer });
     expect(states).toHaveLength(1);
     expect(states[0]!()).toBe('closed');
@@ -100,7 +104,7 @@ describe('createDependencyPolicy', () => {
   it('tells a refusal at once (open) from one that waited for the failing half-open trial', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const found: string[] = [];
-    const observer = { watch: () => undefined, refused: (_: string, __: number, state: string) => void found.push(state) };
+    const observer = { watch: () => undefined, refused: (_: string, __: number, state: string) => void found.push(state), shed: () => {} };
     const policy = createDependencyPolicy('test', { ...fast, attempts: 1, breakAfter: 1, halfOpenAfterMs: 5_000, observer });
     await rejection(policy.execute(async () => Promise.reject(outage())));
     await rejection(policy.execute(async () => 1));
@@ -173,6 +177,26 @@ describe('createDependencyPolicy', () => {
     expect(await Promise.all(held)).toEqual(['done', 'done', 'done']);
     // A refusal is not a failure of the dependency: the circuit stays closed.
     expect(policy.state()).toBe('closed');
+  });
+
+  it('tells an observer how many calls run and wait in the bulkhead, and each call it refused', async () => {
+    const shed: string[] = [];
+    const policy = createDependencyPolicy('test', { ...fast, timeoutMs: 5_000, maxConcurrent: 2, maxQueued: 1, observer: { watch: () => {}, refused: () => {}, shed: (name) => void shed.push(name) } });
+    expect(policy.load()).toEqual({ running: 0, queued: 0 });
+    const gates: Array<() => void> = [];
+    const slow = () => new Promise<string>((resolve) => gates.push(() => resolve('done')));
+    const held = [policy.execute(slow), policy.execute(slow), policy.execute(slow)];
+    await vi.waitFor(() => expect(gates).toHaveLength(2));
+    expect(policy.load()).toEqual({ running: 2, queued: 1 });
+    await rejection(policy.execute(slow));
+    expect(shed).toEqual(['test']);
+    expect(policy.load()).toEqual({ running: 2, queued: 1 });
+    gates.splice(0).forEach((open) => open());
+    await vi.waitFor(() => expect(gates).toHaveLength(1));
+    expect(policy.load()).toEqual({ running: 1, queued: 0 });
+    gates[0]!();
+    await Promise.all(held);
+    expect(policy.load()).toEqual({ running: 0, queued: 0 });
   });
 
   it('rejects nonsensical options at construction', () => {

@@ -44,14 +44,22 @@ export interface DependencyPolicyOptions {
 
 /** What a policy reports about itself, e.g. to `/metrics` (see createDependencyMetrics). */
 export interface DependencyObserver {
-  /** Once, when the policy is made: how to read its circuit's state at any time. */
-  watch(name: string, state: () => CircuitStateName): void;
+  /** Once, when the policy is made: how to read its circuit's state and its bulkhead's load at any time. */
+  watch(name: string, policy: Pick<DependencyPolicy, 'state' | 'load'>): void;
   /**
    * A call refused by the circuit on its first attempt, how long the refusal took, and the state
    * the call found: 'open' (refused at once) or 'half-open' (it waited for the trial in flight,
    * cockatiel's way, and was refused when the trial failed).
    */
   refused(name: string, seconds: number, found: Exclude<CircuitStateName, 'closed'>): void;
+  /** A call the full bulkhead refused (`maxConcurrent` running and `maxQueued` waiting). */
+  shed(name: string): void;
+}
+
+/** Calls inside the bulkhead now: holding a slot (attempts and backoff), and waiting for one. */
+export interface BulkheadLoad {
+  running: number;
+  queued: number;
 }
 
 type PolicySettings = Required<Omit<DependencyPolicyOptions, 'observer'>>;
@@ -90,6 +98,7 @@ export interface DependencyPolicy {
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, options?: ExecuteOptions): Promise<T>;
   /** 'half-open' once the open period is over: the next call is the trial. */
   state(): CircuitStateName;
+  load(): BulkheadLoad;
 }
 
 /**
@@ -114,6 +123,9 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
     { maxAttempts: o.attempts - 1, backoff: new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: o.initialDelayMs, maxDelay: o.maxDelayMs }) },
   );
   const slots = bulkhead(o.maxConcurrent, o.maxQueued);
+  // Counted here rather than read off cockatiel's free slots, which an unbounded bulkhead does not have.
+  let entered = 0;
+  let running = 0;
   // cockatiel only moves open → half-open on the next call; remember when it opened to tell.
   let openedAt = 0;
   breaker.onBreak(() => (openedAt = Date.now()));
@@ -150,10 +162,20 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
       let calls = 0;
       const started = observer ? performance.now() : 0;
       const seen: { state?: CircuitState } = {};
+      const attempts = () => (options?.retry === false ? (calls++, attempt(fn, seen)) : retries.execute(() => (calls++, attempt(fn, seen))));
+      entered++;
       try {
-        return await slots.execute(() => (options?.retry === false ? (calls++, attempt(fn, seen)) : retries.execute(() => (calls++, attempt(fn, seen)))));
+        return await slots.execute(async () => {
+          running++;
+          try {
+            return await attempts();
+          } finally {
+            running--;
+          }
+        });
       } catch (error) {
         if (error instanceof BulkheadRejectedError) {
+          observer?.shed(name);
           throw new DependencyUnavailableError(name, `bulkhead full (${o.maxConcurrent} running, ${o.maxQueued} queued), failing fast`, { cause: error });
         }
         if (error instanceof DependencyUnavailableError && calls > 1 && !isCircuitRefusal(error)) {
@@ -164,8 +186,11 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
           observer.refused(name, (performance.now() - started) / 1000, seen.state === CircuitState.HalfOpen ? 'half-open' : 'open');
         }
         throw error;
+      } finally {
+        entered--;
       }
     },
+    load: () => ({ running, queued: entered - running }),
     state() {
       switch (breaker.state) {
         case CircuitState.Closed:
@@ -179,7 +204,7 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
       }
     },
   };
-  observer?.watch(name, () => policy.state());
+  observer?.watch(name, policy);
   return policy;
 }
 
