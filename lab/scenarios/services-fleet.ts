@@ -56,6 +56,8 @@ export interface LabFleet {
   processCount: number;
   /** The pids of every instance and gateway now (a restarted one has a new pid). */
   pids(): Promise<number[]>;
+  /** Each instance's and gateway's name (`catalog-2`) by its pid now. */
+  names(): Promise<Map<number, string>>;
   /** The PostgreSQL backends serving the fleet's database now (its pools keep them open). */
   databasePids(): Promise<number[]>;
   /** Names of processes restarted since `up`: a crash is a fact the report must carry. */
@@ -171,6 +173,7 @@ export async function startFleet(group: ProcessGroup, spec: FleetSpec, template:
     origin: status.publicUrl!,
     processCount: status.processes.length,
     pids: async () => (await processes()).flatMap((p) => (p.pid ? [p.pid] : [])),
+    names: async () => new Map((await processes()).flatMap((p) => (p.pid ? [[p.pid, p.name] as const] : []))),
     restarts: async () => (await processes()).filter((p) => p.restarts > 0).map((p) => `${p.name} ×${p.restarts}`),
     databasePids: () => backendPids(database),
     ports: async (name) => (await processes()).filter((p) => p.group === name).map((p) => p.port),
@@ -178,17 +181,35 @@ export async function startFleet(group: ProcessGroup, spec: FleetSpec, template:
   };
 }
 
-/** CPU nanoseconds (all threads) of the given processes, summed; a pid that ended (or is not on this machine) counts 0. */
-export function fleetCpuNs(pids: readonly number[]): number {
-  let total = 0;
+/** CPU nanoseconds (all threads) so far of each of the given processes that still runs. */
+export function snapshotCpu(pids: readonly number[]): Map<number, number> {
+  const snapshot = new Map<number, number>();
   for (const pid of pids) {
     try {
-      total += sampleCpu(pid).totalNs;
+      snapshot.set(pid, sampleCpu(pid).totalNs);
     } catch {
-      // gone (restarted): the report lists restarts
+      // ended (a restarted instance, a closed database connection), or not on this machine
     }
   }
+  return snapshot;
+}
+
+/**
+ * CPU used since `before` by the processes running now (`pids`, listed again after the run): one
+ * that started in between counts whole, since all its time falls in the window; one that ended in
+ * between is lost (its last moments), rather than subtracted as a negative.
+ */
+export function cpuSince(before: ReadonlyMap<number, number>, pids: readonly number[]): number {
+  let total = 0;
+  for (const ns of cpuByPidSince(before, pids).values()) total += ns;
   return total;
+}
+
+/** `cpuSince`, per process. */
+export function cpuByPidSince(before: ReadonlyMap<number, number>, pids: readonly number[]): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const [pid, ns] of snapshotCpu(pids)) used.set(pid, ns - (before.get(pid) ?? 0));
+  return used;
 }
 
 /**
@@ -200,10 +221,10 @@ export function fleetCpuNs(pids: readonly number[]): number {
 export async function untilQuiet(fleet: LabFleet, timeoutMs: number, msPerSecondPerProcess = 25): Promise<{ msPerSecond: number; quiet: boolean }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const pids = await fleet.pids();
-    const before = fleetCpuNs(pids);
+    const before = snapshotCpu(await fleet.pids());
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const msPerSecond = (fleetCpuNs(pids) - before) / 1e6;
+    const pids = await fleet.pids();
+    const msPerSecond = cpuSince(before, pids) / 1e6;
     if (msPerSecond < msPerSecondPerProcess * pids.length) return { msPerSecond, quiet: true };
     if (Date.now() > deadline) return { msPerSecond, quiet: false };
   }

@@ -17,11 +17,12 @@ export interface ClosedRound {
   dbCpuNs: number;
 }
 
-/** An open-loop run with the same CPU figures. */
+/** An open-loop run with the same CPU figures, and the fleet's per process (JSON only: where a hop's CPU goes). */
 export interface OpenRound {
   open: OpenLoopResult;
   cpuNs: number;
   dbCpuNs: number;
+  cpuByProcess?: Record<string, number>;
 }
 
 export interface FleetInfo {
