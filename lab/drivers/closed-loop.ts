@@ -38,6 +38,10 @@ export interface ClosedLoopResult {
   non2xx: number;
   /** Connection errors and timeouts. */
   errors: number;
+  /** Of the errors, requests unanswered within the timeout. */
+  timeouts?: number;
+  /** Answers by HTTP status, so failures can be told apart (a 504 from a proxy, a 409). */
+  statusCodes?: Record<string, number>;
   durationSeconds: number;
 }
 
@@ -78,6 +82,8 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
     non2xx: result.non2xx,
     // autocannon counts timeouts among errors already.
     errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([status, { count }]) => [status, count ?? 0])),
     durationSeconds: result.duration,
   };
 }

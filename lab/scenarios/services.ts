@@ -119,7 +119,14 @@ async function describeFleet(context: ScenarioContext, fleet: LabFleet): Promise
   return { key: fleet.key, label: LABELS[fleet.key]!, processes: fleet.processCount, idleCpuMsPerSecond: cpuSince(before, await fleet.pids()) / 1e6 / IDLE_SECONDS, restarts: [] };
 }
 
-const closedText = (r: ClosedRound) => `${Math.round(r.closed.requestsPerSecond)} req/s, p99 ${r.closed.p99Ms} ms, ${Math.round(r.cpuNs / 1000 / Math.max(1, r.closed.completed))} µs CPU/req (+${Math.round(r.dbCpuNs / 1000 / Math.max(1, r.closed.completed))} db), failed ${r.closed.non2xx + r.closed.errors}`;
+/** ` (504 ×3, timeouts ×2)`: what the failures of a closed-loop run were, when it had any. */
+function failures(r: ClosedRound): string {
+  const statuses = Object.entries(r.closed.statusCodes ?? {}).filter(([status]) => !status.startsWith('2')).map(([status, n]) => `${status} ×${n}`);
+  const parts = [...statuses, ...(r.closed.timeouts ? [`timeouts ×${r.closed.timeouts}`] : [])];
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+const closedText = (r: ClosedRound) => `${Math.round(r.closed.requestsPerSecond)} req/s, p99 ${r.closed.p99Ms} ms, ${Math.round(r.cpuNs / 1000 / Math.max(1, r.closed.completed))} µs CPU/req (+${Math.round(r.dbCpuNs / 1000 / Math.max(1, r.closed.completed))} db), failed ${r.closed.non2xx + r.closed.errors}${failures(r)}`;
 const openText = (r: OpenRound) => `p50 ${r.open.ms.p50.toFixed(2)} ms, p99 ${r.open.ms.p99.toFixed(2)} ms, ${Math.round(r.cpuNs / 1000 / Math.max(1, r.open.sent))} µs CPU/req (+${Math.round(r.dbCpuNs / 1000 / Math.max(1, r.open.sent))} db), late ${r.open.late}, failed ${r.open.non2xx + r.open.errors}`;
 
 async function startPair(group: ProcessGroup, specs: readonly FleetSpec[], template: string, redisUrl: string, log: (line: string) => void): Promise<LabFleet[]> {
