@@ -31,6 +31,9 @@ const FLEET_ENV: Readonly<Record<string, string>> = {
   SHUTDOWN_DRAIN_MS: '200',
   GATEWAY_DRAIN_GRACE_MS: '200',
   GATEWAY_HEALTH_INTERVAL_MS: '500',
+  // As long as the lab's client waits (10 s): at saturation the default 5 s per try would turn a
+  // queued request into a 504 the client had not given up on, counting a long queue as failures.
+  GATEWAY_TRY_TIMEOUT_MS: '10000',
 };
 
 /** A group of a lab fleet: its modules (none for `role: all`) and how many instances. */
@@ -124,11 +127,29 @@ const quote = (name: string) => `"${name.replace(/"/g, '')}"`;
  * included. The databases are dropped when the run ends.
  */
 export async function seedTemplate(group: ProcessGroup, stamp: string, products: number): Promise<string> {
+  await dropLeftovers();
   const name = `lab_services_${stamp}_template`;
   await adminQuery(`create database ${quote(name)}`);
   group.adopt(`database ${name}`, () => adminQuery(`drop database if exists ${quote(name)} with (force)`));
   await group.run('scalemart seed', ['src/app/cli.ts', 'seed', '--products', String(products), '--users', '0'], { DATABASE_URL: labDatabaseUrl(name), LOG_LEVEL: 'warn' }, 15 * 60_000);
   return name;
+}
+
+/**
+ * Drops the databases an interrupted run left (an exit handler cannot drop a database): every
+ * `lab_services_*` one nobody is connected to. A run in progress has its fleets connected.
+ */
+async function dropLeftovers(): Promise<void> {
+  const client = new pg.Client({ connectionString: LAB_POSTGRES_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      `select datname from pg_database d where datname like 'lab\\_services\\_%' and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`,
+    );
+    for (const { datname } of rows) await client.query(`drop database if exists ${quote(datname)}`);
+  } finally {
+    await client.end();
+  }
 }
 
 async function backendPids(database: string): Promise<number[]> {

@@ -176,15 +176,18 @@ export const services: Scenario = {
     log(`Catalog: ${workload.products.length} products; signing up ${CUSTOMERS} customers per fleet …`);
     const customers = new Map<string, Customer[]>();
     for (const fleet of [all!, split!]) customers.set(fleet.key, await signUpCustomers(fleet.origin, CUSTOMERS, `lab-${stamp}`));
-    const mixFor = (fleet: LabFleet) => mixSequence(workload, customers.get(fleet.key)!, options.seed, `${stamp}-${fleet.key}`);
+
     const products = productPaths(workload, options.seed);
     const infos = [await describeFleet(context, all!), await describeFleet(context, split!)];
 
     const pair = [all!, split!];
+    // One sequence maker per fleet, so its Idempotency-Key counter runs on across rounds: a key
+    // reused in a later round would replay the earlier order (or be refused) instead of placing one.
+    const mixes = new Map(pair.map((f) => [f.key, mixSequence(workload, customers.get(f.key)!, options.seed, `${stamp}-${f.key}`)]));
     const callsPerGet = { [all!.key]: await internalCallsPerGet(all!, FLEETS.all, workload), [split!.key]: await internalCallsPerGet(split!, FLEETS.services, workload) };
     log(`getStock calls per product GET: ${JSON.stringify(callsPerGet)}`);
     for (const fleet of pair) await openRound(fleet, HOP_RATE, 2, products); // JIT and pools, not counted
-    const mix = await alternate(context, 'mix', options.rounds, pair, (f) => closedRound(f, options, mixFor(f)), closedText);
+    const mix = await alternate(context, 'mix', options.rounds, pair, (f) => closedRound(f, options, mixes.get(f.key)!), closedText);
     // Twice the rounds: short open-loop runs on a shared machine, the noisiest figure here.
     const hop = await alternate(context, 'hop', HOP_ROUND_FACTOR * options.rounds, pair, (f) => openRound(f, HOP_RATE, options.openLoopSeconds, products), openText);
     for (const [i, fleet] of pair.entries()) infos[i]!.restarts = await fleet.restarts();
