@@ -30,6 +30,12 @@ export interface ProcessGroup {
   start(name: string, args: string[], env?: Record<string, string>, options?: StartOptions): ManagedProcess;
   /** Runs a command to completion within timeoutMs; rejects with its output when it fails. */
   run(name: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<string>;
+  /**
+   * Something the lab started that is not its child (a detached fleet, a scratch database) and
+   * must end with the run: `stop` when the group stops (last adopted first, before the children),
+   * `stopNow` from an exit handler, synchronously (e.g. SIGTERM to a recorded pid).
+   */
+  adopt(name: string, stop: () => Promise<void>, stopNow?: () => void): void;
   stopAll(): Promise<void>;
   /** Kills every child and removes the directories at once, synchronously: all an exit handler can do. */
   killAllNow(): void;
@@ -44,6 +50,7 @@ export interface StartOptions {
 export function createProcessGroup(): ProcessGroup {
   const live = new Set<ManagedProcess>();
   const dirs = new Set<string>();
+  const adopted: { name: string; stop: () => Promise<void>; stopNow?: (() => void) | undefined }[] = [];
 
   function start(name: string, args: string[], env: Record<string, string> = {}, options: StartOptions = {}): ManagedProcess {
     // stdin stays an open pipe: a child of ours that watches it can tell when the lab dies.
@@ -96,12 +103,30 @@ export function createProcessGroup(): ProcessGroup {
     },
     start,
     run,
+    adopt(name, stop, stopNow) {
+      adopted.push({ name, stop, stopNow });
+    },
     async stopAll() {
+      // One at a time, last first: a fleet stops before the database it uses is dropped.
+      for (const entry of adopted.splice(0).reverse()) {
+        try {
+          await entry.stop();
+        } catch (error) {
+          process.stderr.write(`lab: stopping ${entry.name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        }
+      }
       await Promise.all([...live].map((p) => p.stop()));
       await Promise.all([...dirs].map((dir) => rm(dir, { recursive: true, force: true })));
       dirs.clear();
     },
     killAllNow() {
+      for (const entry of adopted.splice(0).reverse()) {
+        try {
+          entry.stopNow?.();
+        } catch {
+          // already gone
+        }
+      }
       for (const p of live) p.child.kill('SIGKILL');
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
       dirs.clear();

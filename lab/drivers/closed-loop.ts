@@ -1,6 +1,14 @@
 import autocannon from 'autocannon';
 import { assertLoopback } from './loopback.ts';
 
+/** A request other than a plain GET: its method, body and headers beside the path. */
+export interface ClosedLoopRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 export interface ClosedLoopOptions {
   /** Origin on loopback, e.g. http://127.0.0.1:3000. */
   origin: string;
@@ -10,9 +18,10 @@ export interface ClosedLoopOptions {
   warmupSeconds: number;
   /**
    * Makes a fresh sequence of request paths; called once for the warm-up and once for the
-   * measured run, so every target's measured run starts the same seeded sequence.
+   * measured run, so every target's measured run starts the same seeded sequence. A path is a GET;
+   * a request object carries its own method, headers and body (a mix of reads and writes).
    */
-  paths: () => () => string;
+  paths: () => () => string | ClosedLoopRequest;
   headers?: Record<string, string>;
   /** A request unanswered this long is a timeout (an error). Default 10 s. */
   timeoutSeconds?: number;
@@ -29,6 +38,10 @@ export interface ClosedLoopResult {
   non2xx: number;
   /** Connection errors and timeouts. */
   errors: number;
+  /** Of the errors, requests unanswered within the timeout. */
+  timeouts?: number;
+  /** Answers by HTTP status, so failures can be told apart (a 504 from a proxy, a 409). */
+  statusCodes?: Record<string, number>;
   durationSeconds: number;
 }
 
@@ -41,7 +54,13 @@ function once(options: ClosedLoopOptions, seconds: number) {
     timeout: options.timeoutSeconds ?? 10,
     headers: options.headers,
     // Each request's path is drawn when it is sent, so the key popularity follows the workload.
-    requests: [{ setupRequest: (request) => ({ ...request, path: next() }) }],
+    requests: [{
+      setupRequest: (request) => {
+        const drawn = next();
+        if (typeof drawn === 'string') return { ...request, path: drawn };
+        return { ...request, method: drawn.method, path: drawn.path, headers: { ...request.headers, ...drawn.headers }, body: drawn.body };
+      },
+    }],
   });
 }
 
@@ -63,6 +82,8 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
     non2xx: result.non2xx,
     // autocannon counts timeouts among errors already.
     errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([status, { count }]) => [status, count ?? 0])),
     durationSeconds: result.duration,
   };
 }

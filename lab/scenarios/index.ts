@@ -7,6 +7,7 @@ import { gateway } from './gateway.ts';
 import { hotRead } from './hot-read.ts';
 import { soakDefault } from './soak-default.ts';
 import { orderAsync } from './order-async.ts';
+import { services } from './services.ts';
 import type { Scenario } from './types.ts';
 
 export type { LabOptions, Scenario, ScenarioContext, ScenarioOutcome } from './types.ts';
@@ -22,4 +23,5 @@ export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([
   ['crash-default', crashDefault],
   ['soak-default', soakDefault],
   ['gateway', gateway],
+  ['services', services],
 ]);
