@@ -6,9 +6,16 @@
 export class DependencyUnavailableError extends Error {
   override name = 'DependencyUnavailableError';
   readonly dependency: string;
+  /**
+   * No attempt of the call left this process (a full bulkhead, a circuit open at the first
+   * attempt): the dependency cannot have acted on it, so there is nothing to undo. False when
+   * unsure (a timeout, a refused connection after an attempt that may have landed).
+   */
+  readonly notSent: boolean;
 
-  constructor(dependency: string, message: string, options: { cause?: unknown } = {}) {
-    super(`${dependency}: ${message}`, options);
+  constructor(dependency: string, message: string, options: { cause?: unknown; notSent?: boolean } = {}) {
+    super(`${dependency}: ${message}`, { cause: options.cause });
     this.dependency = dependency;
+    this.notSent = options.notSent ?? false;
   }
 }

@@ -161,6 +161,26 @@ describe('createDependencyPolicy', () => {
     expect(error).toBeInstanceOf(DependencyUnavailableError);
   });
 
+  it('marks refusals before sending as notSent when asked (a contract client), and only those', async () => {
+    const notSent = async (policy: ReturnType<typeof createDependencyPolicy>, fn: () => Promise<unknown>) => ((await rejection(policy.execute(fn))) as DependencyUnavailableError).notSent;
+    const failing = async () => Promise.reject(outage());
+    // The circuit opened under this call's own attempts: the first ones may have landed.
+    const retried = createDependencyPolicy('test', { ...fast, attempts: 10, breakAfter: 2, notSentOnRefusal: true });
+    expect(await notSent(retried, failing)).toBe(false);
+    // Open now: the next call is refused before any attempt.
+    expect(await notSent(retried, failing)).toBe(true);
+    const full = createDependencyPolicy('test', { ...fast, timeoutMs: 5_000, maxConcurrent: 1, notSentOnRefusal: true });
+    let open = () => {};
+    const held = full.execute(() => new Promise<void>((resolve) => (open = resolve)));
+    expect(await notSent(full, failing)).toBe(true);
+    open();
+    await held;
+    // By default (a provider behind a module's own work) nothing is marked.
+    const plain = createDependencyPolicy('test', { ...fast, attempts: 1, breakAfter: 1 });
+    await rejection(plain.execute(failing));
+    expect(await notSent(plain, failing)).toBe(false);
+  });
+
   it('refuses at once beyond maxConcurrent running plus maxQueued waiting, then admits again', async () => {
     const policy = createDependencyPolicy('test', { ...fast, timeoutMs: 5_000, maxConcurrent: 2, maxQueued: 1 });
     const gates: Array<() => void> = [];

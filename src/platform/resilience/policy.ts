@@ -40,6 +40,13 @@ export interface DependencyPolicyOptions {
   maxQueued?: number;
   /** Told the circuit's state and each call the open circuit refused (metrics); none by default. */
   observer?: DependencyObserver;
+  /**
+   * Refusals before sending (a full bulkhead, a circuit open at the first attempt) carry
+   * `notSent`: for a policy whose call is the callee's whole operation (a contract client), so the
+   * caller knows there is nothing to undo. Not for one a module calls after doing work of its own
+   * (a provider behind a module's pending row): that work still needs undoing. Default false.
+   */
+  notSentOnRefusal?: boolean;
 }
 
 /** What a policy reports about itself, e.g. to `/metrics` (see createDependencyMetrics). */
@@ -73,6 +80,7 @@ export const defaultDependencyPolicy: Readonly<PolicySettings> = Object.freeze({
   halfOpenAfterMs: 5_000,
   maxConcurrent: Infinity,
   maxQueued: 0,
+  notSentOnRefusal: false,
 });
 
 export type CircuitStateName = 'closed' | 'open' | 'half-open';
@@ -150,7 +158,7 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
       );
     } catch (error) {
       if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
-        throw new DependencyUnavailableError(name, 'circuit open, failing fast', { cause: error });
+        throw new DependencyUnavailableError(name, 'circuit open, failing fast', { cause: error, notSent: o.notSentOnRefusal });
       }
       throw error;
     }
@@ -176,7 +184,11 @@ export function createDependencyPolicy(name: string, options: DependencyPolicyOp
       } catch (error) {
         if (error instanceof BulkheadRejectedError) {
           observer?.shed(name);
-          throw new DependencyUnavailableError(name, `bulkhead full (${o.maxConcurrent} running, ${o.maxQueued} queued), failing fast`, { cause: error });
+          throw new DependencyUnavailableError(name, `bulkhead full (${o.maxConcurrent} running, ${o.maxQueued} queued), failing fast`, { cause: error, notSent: o.notSentOnRefusal });
+        }
+        // A circuit that opened under later attempts refused only the last: the earlier ones may have landed.
+        if (error instanceof DependencyUnavailableError && error.notSent && calls > 1) {
+          throw new DependencyUnavailableError(name, `gave up after ${calls} attempts: ${error.message}`, { cause: error });
         }
         if (error instanceof DependencyUnavailableError && calls > 1 && !isCircuitRefusal(error)) {
           throw new DependencyUnavailableError(name, `gave up after ${calls} attempts: ${error.message}`, { cause: error });

@@ -38,8 +38,11 @@ export interface HttpClientOptions {
   logger?: Logger;
 }
 
-/** A bulkhead by default, so one slow dependency cannot take every request of its caller. */
-export const defaultRpcPolicy: Readonly<DependencyPolicyOptions> = Object.freeze({ maxConcurrent: 64, maxQueued: 256 });
+/**
+ * A bulkhead by default, so one slow dependency cannot take every request of its caller; a call
+ * refused before it was sent says so (the saga then has nothing to compensate for it).
+ */
+export const defaultRpcPolicy: Readonly<DependencyPolicyOptions> = Object.freeze({ maxConcurrent: 64, maxQueued: 256, notSentOnRefusal: true });
 
 const defaultConnection: ConnectionOptions = Object.freeze({ connections: 16, keepAliveMs: 30_000, connectTimeoutMs: 1_000 });
 

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.ts';
 import { migrate } from '../db/migrations.ts';
 import { createPgliteDatabase } from '../db/pglite.adapter.ts';
 import { createLogger } from '../observability/logger.ts';
+import { DependencyUnavailableError } from '../resilience/dependency-error.ts';
 import type { SagaDefinition, SagaStep } from './saga.ts';
 import { sagaMigrations } from './saga.schema.ts';
 import { createSagaRunner } from './saga-runner.ts';
@@ -11,7 +12,7 @@ type Data = { log: string[] };
 const logger = createLogger('silent');
 
 /** Steps that write what they do to a shared journal, so a test sees the order of effects. */
-function steps(journal: string[], behaviour: Record<string, () => Promise<'ok' | 'refuse' | 'throw' | 'hang'>>): SagaStep<Data>[] {
+function steps(journal: string[], behaviour: Record<string, () => Promise<'ok' | 'refuse' | 'throw' | 'hang' | 'not-sent'>>): SagaStep<Data>[] {
   return ['reserve', 'charge', 'ship'].map((name) => ({
     name,
     attempts: 2,
@@ -21,6 +22,7 @@ function steps(journal: string[], behaviour: Record<string, () => Promise<'ok' |
       const outcome = await (behaviour[name] ?? (async () => 'ok' as const))();
       journal.push(`${name}:${outcome}:${context.idempotencyKey}`);
       if (outcome === 'throw') throw new Error(`${name} exploded`);
+      if (outcome === 'not-sent') throw new DependencyUnavailableError(name, 'bulkhead full, failing fast', { notSent: true });
       if (outcome === 'hang') await new Promise(() => undefined);
       return outcome === 'ok' ? { ok: true, data: {} } : { ok: false, reason: `${name.toUpperCase()}_REFUSED` };
     },
@@ -74,6 +76,20 @@ describe('saga runner', () => {
     await start(runner, 's3');
     expect(journal).toEqual(['reserve:ok:s3:reserve', 'charge:hang:s3:charge', 'charge:hang:s3:charge', 'undo-charge', 'undo-reserve']);
     expect(ends).toEqual(['s3:CHARGE_UNAVAILABLE']);
+  });
+
+  it('does not compensate a step whose every attempt was refused before it was sent, only the steps before it', async () => {
+    const journal: string[] = [];
+    const runner = createSagaRunner({ db, logger, definitions: [definition(journal, { charge: async () => 'not-sent' })], retryBaseMs: 1 });
+    await start(runner, 's3n');
+    expect(journal).toEqual(['reserve:ok:s3n:reserve', 'charge:not-sent:s3n:charge', 'charge:not-sent:s3n:charge', 'undo-reserve']);
+    expect(ends).toEqual(['s3n:CHARGE_UNAVAILABLE']);
+    // One attempt that may have landed is enough to compensate it.
+    const mixed: string[] = [];
+    let calls = 0;
+    const second = createSagaRunner({ db, logger, definitions: [definition(mixed, { charge: async () => (++calls === 1 ? 'throw' : 'not-sent') })], retryBaseMs: 1 });
+    await start(second, 's3m');
+    expect(mixed).toEqual(['reserve:ok:s3m:reserve', 'charge:throw:s3m:charge', 'charge:not-sent:s3m:charge', 'undo-charge', 'undo-reserve']);
   });
 
   it('resumes an unfinished saga after a crash, from the last recorded step', async () => {

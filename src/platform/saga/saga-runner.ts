@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
 import { createWaker } from '../events/wake.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
+import { DependencyUnavailableError } from '../resilience/dependency-error.ts';
 import { canMove, CANCELLED, type SagaDefinition, type SagaHistoryEntry, type SagaStatus, type StepResult } from './saga.ts';
 import { createHeartbeat, type Execution } from './saga-heartbeat.ts';
 import { createSagaLeases } from './saga-leases.ts';
@@ -172,6 +173,8 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
   async function runStep(definition: SagaDefinition<unknown>, row: InstanceRow, execution: Execution): Promise<void> {
     const step = definition.steps[row.step]!;
     const attempts = step.attempts ?? 3;
+    // Whether any failed attempt may have reached the dependency (only a refusal before sending is sure not to).
+    let mayHaveLanded = false;
     for (let n = 1; ; n++) {
       try {
         const result = (await attempt(step, row.data, row.id, n, 'run')) as StepResult<unknown>;
@@ -196,14 +199,17 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
       } catch (error) {
         if (error instanceof LetGo) throw error;
         const message = error instanceof Error ? error.message : String(error);
+        if (!(error instanceof DependencyUnavailableError && error.notSent)) mayHaveLanded = true;
         if (n < attempts) {
           logger.warn({ sagaId: row.id, step: step.name, attempt: n, err: message }, 'saga step failed; retrying');
           await backoff(execution, n, 5_000, row.id);
           continue;
         }
-        // The outcome is unknown (the call may have landed), so this step is compensated too.
+        // The outcome is unknown (a call may have landed), so this step is compensated too; when every
+        // attempt was refused before it was sent (a full bulkhead, an open circuit) it took no
+        // effect, and compensating it would only send more calls to a dependency already refusing them.
         await db.transaction(async (tx) => {
-          await save(tx, row, 'compensating', { reason: step.unavailableReason });
+          await save(tx, row, 'compensating', mayHaveLanded ? { reason: step.unavailableReason } : { step: row.step - 1, reason: step.unavailableReason });
           await record(tx, row.id, step.name, 'run', step.unavailableReason);
         });
         return;
