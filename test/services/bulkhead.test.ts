@@ -2,7 +2,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProviderSimulator, type ProviderSimulator } from '../../lab/simulators/providers.ts';
-import { ADMIN } from '../support/monolith.ts';
 import { createServiceSplit, eventually, metric, type Answer, type ServiceSplit } from './support.ts';
 
 /** B's bulkhead in front of payments: calls at once, and calls waiting for a slot. */
@@ -13,9 +12,10 @@ const CHARGE_MS = 1_000;
 /**
  * Orders per second on B during the slow period: about 12 charges wanted at once, against 8 slots
  * and 8 places in the queue, so that the queue fills and the excess is refused. (A harder
- * overload, 30 a second against 4 + 4, refuses 1 000 calls or more: each refused charge is
- * compensated by a refund through the same full bulkhead, retried with backoff, and in some runs
- * that saga work (B's database pool waited 20–75 s in all) slowed the reads as much as no bulkhead.)
+ * overload, 30 a second against 4 + 4, refused 1 000 calls or more while each refused charge was
+ * compensated by a refund through the same full bulkhead, retried with backoff; in some runs that
+ * saga work slowed the reads as much as no bulkhead. A charge refused before it was sent is no
+ * longer compensated: `notSent`, saga-runner.)
  */
 const ORDER_RATE = 12;
 const SLOW_PERIOD_MS = 6_000;
@@ -123,12 +123,7 @@ describe('service processes: a bulkhead in front of a slow dependency', () => {
   };
 
   it('B never has more payments calls in flight than its bulkhead allows, refuses what its queue cannot hold, and its product reads keep their latency', async () => {
-    const token = await split.logIn('bulkhead-buyer@example.com');
-    const admin = (await split.call('i', 'POST', '/api/v1/auth/login', { body: ADMIN })).body.token as string;
-    const created = await split.call('b', 'POST', '/api/v1/products', { token: admin, body: { sku: 'BULK-1', name: 'Bulkhead', category: 'Test', price: 900, stock: 100_000 } });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const productId = created.body.id as string;
-    const seeded = ((await split.call('b', 'GET', '/api/v1/products?limit=6')).body.items as Array<{ id: string }>).map((p) => p.id);
+    const { token, productId, seeded } = await split.openShop('bulkhead-buyer@example.com', 'BULK-1', 100_000);
 
     // The reference: an order placed and settled before the slow period.
     const first = await split.order(token, productId);

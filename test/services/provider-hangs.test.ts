@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProviderSimulator, type ProviderSimulator } from '../../lab/simulators/providers.ts';
-import { ADMIN } from '../support/monolith.ts';
 import { createServiceSplit, eventually, metric, type ServiceSplit } from './support.ts';
 
 // S calls the provider with PROVIDER_TIMEOUT_MS per attempt, three attempts per charge; the
@@ -56,12 +55,7 @@ describe('service processes: the payment provider hangs', () => {
   const paymentRequests = () => simulator.log().requests.payments;
 
   it('orders answer 202, the breaker opens at its threshold and fails fast, catalog and identity keep serving; all recovers by itself', async () => {
-    const token = await split.logIn('hang-buyer@example.com');
-    const adminToken = (await split.call('i', 'POST', '/api/v1/auth/login', { body: ADMIN })).body.token as string;
-    const created = await split.call('b', 'POST', '/api/v1/products', { token: adminToken, body: { sku: 'HANG-1', name: 'Hang test', category: 'Test', price: 1200, stock: 100 } });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const productId = created.body.id as string;
-    const seeded = ((await split.call('b', 'GET', '/api/v1/products?limit=6')).body.items as Array<{ id: string }>).map((p) => p.id);
+    const { token, productId, seeded } = await split.openShop('hang-buyer@example.com', 'HANG-1', 100);
     expect(seeded.length).toBeGreaterThan(0);
 
     // Healthy first: an order is confirmed, one charge, the circuit closed.

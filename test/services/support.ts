@@ -47,6 +47,11 @@ export interface ServiceSplit {
   call(at: ServiceName, method: string, url: string, options?: CallOptions): Promise<Answer>;
   /** Signs up and logs a customer in on i; returns the token. */
   logIn(email: string): Promise<string>;
+  /**
+   * A customer logged in, an admin's token, one product created on B with `stock`, and the ids of
+   * the first products B lists (the seeded catalog).
+   */
+  openShop(email: string, sku: string, stock: number): Promise<{ token: string; admin: string; productId: string; seeded: string[] }>;
   order(token: string, productId: string, quantity?: number): Promise<Answer>;
 }
 
@@ -114,6 +119,14 @@ export async function createServiceSplit(prefix: string): Promise<ServiceSplit> 
       const login = await split.call('i', 'POST', '/api/v1/auth/login', { body: { email, password: 'password-123' } });
       expect(login.status).toBe(200);
       return login.body.token as string;
+    },
+    async openShop(email, sku, stock) {
+      const token = await split.logIn(email);
+      const admin = (await split.call('i', 'POST', '/api/v1/auth/login', { body: ADMIN })).body.token as string;
+      const created = await split.call('b', 'POST', '/api/v1/products', { token: admin, body: { sku, name: `Product ${sku}`, category: 'Test', price: 900, stock } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const seeded = ((await split.call('b', 'GET', '/api/v1/products?limit=6')).body.items as Array<{ id: string }>).map((p) => p.id);
+      return { token, admin, productId: created.body.id as string, seeded };
     },
     order: (token, productId, quantity = 1) =>
       split.call('b', 'POST', '/api/v1/orders', { token, body: { items: [{ productId, quantity }], shippingAddress: ADDRESS } }),
