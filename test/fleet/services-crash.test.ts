@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceDatabaseUrl } from '../../src/platform/db/service-database.ts';
 import { createProviderSimulator, type ProviderSimulator } from '../../lab/simulators/providers.ts';
 import type { FleetStatus } from '../../src/app/fleet/fleet.ts';
 import type { TopologyInput } from '../../src/app/fleet/topology.ts';
@@ -52,11 +53,7 @@ describe('a fleet of services, a service instance SIGKILLed during 300 orders', 
   let redis: StartedService;
   let database: ScratchDatabase;
   /** A service's own database (`DATABASE_PER_SERVICE`: the scratch database's name + `_<module>`). */
-  const databaseOf = (module: string) => {
-    const url = new URL(database.url);
-    url.pathname = `${url.pathname}_${module}`;
-    return url.toString();
-  };
+  const databaseOf = (module: string) => serviceDatabaseUrl(database.url, [module]);
   let simulator: ProviderSimulator;
   let dir: string;
   let door: string;

@@ -2,18 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceDatabaseUrl } from '../../src/platform/db/service-database.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { startTestInfra, type TestInfra } from '../support/infra.ts';
 import { queryDatabase } from '../support/order-effects.ts';
 import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
 import { eventually, INTERNAL_SECRET, JWT_SECRET, metric } from './support.ts';
-
-/** The same URL naming another database on its server. */
-const onDatabase = (url: string, database: string) => {
-  const named = new URL(url);
-  named.pathname = `/${database}`;
-  return named.toString();
-};
 
 /**
  * A service with a database of its own (`DATABASE_PER_SERVICE`) on real streaming replicas from
@@ -60,9 +54,8 @@ describe('a service in a database of its own, on streaming replicas', () => {
     expect(signup.status).toBe(201);
     const { token } = (await signup.json()) as { token: string };
 
-    const own = `${new URL(infra.main).pathname.slice(1)}_identity`;
     for (const url of [infra.main, ...infra.replicas]) {
-      const users = () => queryDatabase<{ email: string }>(onDatabase(url, own), 'select email from identity.users');
+      const users = () => queryDatabase<{ email: string }>(serviceDatabaseUrl(url, ['identity']), 'select email from identity.users');
       expect((await eventually(users, (rows) => rows.length === 1, 10_000)).map((r) => r.email), url).toEqual(['replicated@example.com']);
     }
     // The database the URL names holds no module's tables.
