@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../../../test/support/monolith.ts';
 
@@ -61,6 +62,31 @@ describe('a cached product GET and its 304 keep their headers', () => {
     expect(Number(notModified.headers['ratelimit-remaining'])).toBe(Number(fresh.headers['ratelimit-remaining']) - 1);
     expect((await get({ 'if-none-match': `W/${String(fresh.headers.etag)}, "other"` })).statusCode).toBe(304);
     expect((await get({ 'if-none-match': '"p0-s0"' })).statusCode).toBe(200);
+  });
+
+  it('over a socket, where cache hits skip routing, sends the same headers in the same order and sees a change at once', async () => {
+    // inject() calls Fastify's handler directly; only a real connection meets the fast path (fast-reads.ts).
+    await m.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = m.app.server.address() as AddressInfo;
+    const fetchRaw = async (path: string, headers: Record<string, string> = {}) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+      return { status: response.status, headers: response.headers, body: await response.text() };
+    };
+    const names = (headers: Headers) => [...headers.keys()].sort();
+    const viaInject = await get();
+    const fast = await fetchRaw(`/api/v1/products/${id}`);
+    expect(fast.status).toBe(200);
+    expect(fast.body).toBe(viaInject.body);
+    expect(names(fast.headers)).toEqual(['cache-control', 'connection', 'content-length', 'content-type', 'date', 'etag', 'keep-alive', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'x-request-id']);
+    for (const name of ['etag', 'cache-control', 'content-type', 'content-length', 'ratelimit-limit']) expect(fast.headers.get(name), name).toBe(String(viaInject.headers[name]));
+    expect((await fetchRaw(`/api/v1/products/${id}`, { 'if-none-match': fast.headers.get('etag')! })).status).toBe(304);
+
+    const changed = await m.app.inject({ method: 'PATCH', url: `/api/v1/products/${id}`, headers: bearer(await adminToken(m)), payload: { price: 2499 } });
+    expect(changed.statusCode).toBe(200);
+    const after = await fetchRaw(`/api/v1/products/${id}`, { 'if-none-match': fast.headers.get('etag')! });
+    expect(after.status).toBe(200);
+    expect(JSON.parse(after.body)).toMatchObject({ id, price: 2499 });
+    expect(after.headers.get('etag')).not.toBe(fast.headers.get('etag'));
   });
 
   it('counts both in the request metrics of the route', async () => {

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { HttpApp } from '../../platform/http/create-app.ts';
 import { AUTHENTICATED, PUBLIC, requireRole } from '../../platform/http/authenticate.ts';
+import type { FastView } from '../../platform/http/fast-reads.ts';
 import { publicCacheControl, sendNotModifiedIfFresh } from '../../platform/http/http-cache.ts';
 import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
@@ -10,7 +11,8 @@ import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/co
 import type { CatalogApi, Product, ProductDetail, ProductDetailPage } from './contract.ts';
 import { ProductWire } from './contract.rpc.ts';
 
-const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
+const ID_PATTERN = '^[A-Za-z0-9-]{1,64}$';
+const Id = Type.String({ pattern: ID_PATTERN });
 const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Description = Type.String({ maxLength: 5000 });
@@ -50,19 +52,25 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
    * (which saves encoding a ~7.5 kB page per request) measured no faster for pages and slower for
    * product pages (a second chunk to write).
    */
-  const rendered = new WeakMap<ProductDetail, { etag: string; body: string }>();
+  const rendered = new WeakMap<ProductDetail, FastView>();
   /** The same for list pages: the catalog hands back the same page object while none of its entries changed. */
   const renderedPages = new WeakMap<ProductDetailPage, { etag: string; body: string }>();
+
+  function viewOf(detail: ProductDetail): FastView {
+    let view = rendered.get(detail);
+    if (view === undefined) {
+      // Strong tag from both versions: a price change or a stock move both make it stale.
+      const body = JSON.stringify(productBody(detail));
+      view = { etag: `"p${detail.product.version}-s${detail.stock.version}"`, body, length: Buffer.byteLength(body) };
+      rendered.set(detail, view);
+    }
+    return view;
+  }
 
   /** A product page, or its 304; undefined once sent (a sync handler must not return the reply). */
   function sendDetail(request: FastifyRequest, reply: FastifyReply, detail: ProductDetail | null): undefined {
     if (!detail) throw PlatformErrors.notFound('product');
-    let view = rendered.get(detail);
-    if (view === undefined) {
-      // Strong tag from both versions: a price change or a stock move both make it stale.
-      view = { etag: `"p${detail.product.version}-s${detail.stock.version}"`, body: JSON.stringify(productBody(detail)) };
-      rendered.set(detail, view);
-    }
+    const view = viewOf(detail);
     if (sendNotModifiedIfFresh(request, reply, view.etag, cacheControl)) return undefined;
     // A string payload skips the response serialiser; it is exactly what the schema would produce.
     reply.type('application/json; charset=utf-8').send(view.body);
@@ -99,6 +107,17 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
     return reply.type('application/json; charset=utf-8').send(view.body as never);
   });
 
+  // A product page the in-process cache holds is answered before routing (fast-reads.ts), the same way.
+  const idPattern = new RegExp(ID_PATTERN);
+  app.fastRead({
+    url: '/api/v1/products/:id',
+    param: idPattern,
+    cacheControl,
+    read(id) {
+      const cached = catalog.peekProductDetail?.(id);
+      return cached ? viewOf(cached) : undefined;
+    },
+  });
   app.get('/api/v1/products/:id', {
     schema: {
       tags: ['catalog'],

@@ -58,6 +58,9 @@ export function observedMemoryDriver(options: { maxItems: number; serialize: boo
   const lru = new LRUCache<string, string>({
     max: options.maxItems,
     ttlAutopurge: false,
+    // Read the clock on every expiry check. lru-cache's default (1 ms) caches the clock and arms a
+    // 1 ms timer to forget it: on a busy server a timer and an event-loop wake-up every millisecond.
+    ttlResolution: 0,
     dispose: (_value, _key, reason) => void (reason === 'evict' && observer.evicted('l1')),
   });
   return memoryDriver({ maxItems: options.maxItems, serialize: options.serialize, cacheInstance: lru } as Parameters<typeof memoryDriver>[0]);

@@ -9,6 +9,8 @@ export const PRIVATE_NO_STORE = 'private, no-store';
 
 /** True when an If-None-Match header names `etag` (or is `*`); weak comparison, as for GET. */
 export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+  // What a browser or a cache sends back: the one tag it was given, as it was given.
+  if (ifNoneMatch === etag) return true;
   if (ifNoneMatch.trim() === '*') return true;
   return ifNoneMatch.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import { DomainError } from '../errors/domain-error.ts';
 import type { RateDecision, RateLimiter, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
+import { DECIDED, type DecidedRequest } from './fast-reads.ts';
 
 /** Sets the RateLimit-* headers; the error to pass on when the request is refused. */
 function apply(reply: FastifyReply, decision: RateDecision): DomainError | undefined {
@@ -16,6 +17,8 @@ function limitHook(limiter: RateLimiter): onRequestHookHandler {
   // With an in-process store the decision is synchronous (no promise at all).
   if (consumeNow) {
     return (request, reply, done) => {
+      const decided = (request.raw as DecidedRequest)[DECIDED];
+      if (decided !== undefined) return done(apply(reply, decided));
       const client = request.principal ? `${request.principal.via}:${request.principal.subject}` : `ip:${request.ip}`;
       done(apply(reply, consumeNow(client)));
     };
