@@ -73,6 +73,7 @@ describe('a cached product GET and its 304 keep their headers', () => {
       return { status: response.status, headers: response.headers, body: await response.text() };
     };
     const names = (headers: Headers) => [...headers.keys()].sort();
+    const get2 = (url: string) => m.app.inject({ method: 'GET', url, remoteAddress: '10.9.9.9' });
     const viaInject = await get();
     const fast = await fetchRaw(`/api/v1/products/${id}`);
     expect(fast.status).toBe(200);
@@ -87,6 +88,24 @@ describe('a cached product GET and its 304 keep their headers', () => {
     expect(after.status).toBe(200);
     expect(JSON.parse(after.body)).toMatchObject({ id, price: 2499 });
     expect(after.headers.get('etag')).not.toBe(fast.headers.get('etag'));
+
+    // A first list page, plainly asked for, is served the same way; anything its schema must judge goes to the route.
+    const listPath = '/api/v1/products?category=Outdoors&limit=5';
+    const listed = await get2(listPath);
+    await fetchRaw(listPath); // a hit from here on
+    const listFast = await fetchRaw(listPath);
+    expect(listFast.status).toBe(200);
+    expect(listFast.body).toBe(listed.body);
+    expect(JSON.parse(listFast.body).items).toEqual([expect.objectContaining({ id, price: 2499 })]);
+    for (const name of ['etag', 'cache-control', 'content-type', 'content-length', 'ratelimit-limit']) expect(listFast.headers.get(name), name).toBe(String(listed.headers[name]));
+    expect((await fetchRaw(listPath, { 'if-none-match': listFast.headers.get('etag')! })).status).toBe(304);
+    for (const bad of ['category=', 'limit=0', 'limit=101', 'category=Outdoors&category=Garden', 'colour=red', 'limit=5&limit=6']) {
+      const refused = await fetchRaw(`/api/v1/products?${bad}`);
+      expect(refused.status, bad).toBe(400);
+      expect(JSON.parse(refused.body).code, bad).toBe('VALIDATION_FAILED');
+    }
+    await m.app.inject({ method: 'PATCH', url: `/api/v1/products/${id}`, headers: bearer(await adminToken(m)), payload: { price: 2599 } });
+    expect(JSON.parse((await fetchRaw(listPath)).body).items).toEqual([expect.objectContaining({ id, price: 2599 })]);
   });
 
   it('counts both in the request metrics of the route', async () => {

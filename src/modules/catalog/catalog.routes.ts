@@ -8,7 +8,7 @@ import { publicCacheControl, sendNotModifiedIfFresh } from '../../platform/http/
 import { PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { problemSchema } from '../../platform/http/problem.ts';
 import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
-import type { CatalogApi, Product, ProductDetail, ProductDetailPage } from './contract.ts';
+import type { CatalogApi, Product, ProductDetail, ProductDetailPage, ProductQuery } from './contract.ts';
 import { ProductWire } from './contract.rpc.ts';
 
 const ID_PATTERN = '^[A-Za-z0-9-]{1,64}$';
@@ -41,6 +41,32 @@ const withStock = (product: Product, level: Pick<StockLevel, 'available'> | null
   stock: { available: level?.available ?? 0, status: stockStatus(level?.available ?? 0) },
 });
 
+/** A category as a list query may carry it with nothing to decode: what Fastify would parse to the same string. */
+const PLAIN_CATEGORY = /^[A-Za-z0-9._~-]{1,100}$/;
+const PLAIN_LIMIT = /^(?:[1-9]\d?|100)$/;
+const DEFAULT_LIMIT = 20;
+
+/**
+ * The list query of a fast read: none, or `category` and `limit` once each, as plain tokens; the
+ * schema's default limit otherwise. Anything else (a search, a cursor, an encoded or repeated
+ * value) is left to the route, whose parser and schema decide.
+ */
+function plainListQuery(raw: string): ProductQuery | undefined {
+  const query: ProductQuery = { limit: DEFAULT_LIMIT };
+  if (raw === '') return query;
+  let limit: string | undefined;
+  for (const pair of raw.split('&')) {
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    if (eq > 0 && name === 'category' && query.category === undefined && PLAIN_CATEGORY.test(value)) query.category = value;
+    else if (eq > 0 && name === 'limit' && limit === undefined && PLAIN_LIMIT.test(value)) limit = value;
+    else return undefined;
+  }
+  if (limit !== undefined) query.limit = Number(limit);
+  return query;
+}
+
 export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, inventory: InventoryApi, options: { maxAgeSeconds: number }): void {
   const cacheControl = publicCacheControl(options.maxAgeSeconds);
   /**
@@ -54,7 +80,7 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
    */
   const rendered = new WeakMap<ProductDetail, FastView>();
   /** The same for list pages: the catalog hands back the same page object while none of its entries changed. */
-  const renderedPages = new WeakMap<ProductDetailPage, { etag: string; body: string }>();
+  const renderedPages = new WeakMap<ProductDetailPage, FastView>();
 
   function viewOf(detail: ProductDetail): FastView {
     let view = rendered.get(detail);
@@ -63,6 +89,18 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
       const body = JSON.stringify(productBody(detail));
       view = { etag: `"p${detail.product.version}-s${detail.stock.version}"`, body, length: Buffer.byteLength(body) };
       rendered.set(detail, view);
+    }
+    return view;
+  }
+
+  function pageView(page: ProductDetailPage): FastView {
+    let view = renderedPages.get(page);
+    if (!view) {
+      // Strong tag over what the page shows: which products, at which versions, with which stock versions.
+      const shown = page.items.map(({ product, stock }) => `${product.id}:${product.version}:${stock.version}`).join(',');
+      const body = JSON.stringify({ items: page.items.map(productBody), nextCursor: page.nextCursor });
+      view = { etag: `"l${createHash('sha1').update(`${shown}|${page.nextCursor ?? ''}`).digest('base64url')}"`, body, length: Buffer.byteLength(body) };
+      renderedPages.set(page, view);
     }
     return view;
   }
@@ -87,24 +125,24 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
         category: Type.Optional(Category),
         q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         cursor: Type.Optional(Type.String({ maxLength: 500 })),
-        limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+        limit: Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_LIMIT }),
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ items: Type.Array(ProductSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 304: Type.Null(), 400: problemSchema },
     },
   }, async (request, reply) => {
-    const page = await catalog.listProducts(request.query);
-    let view = renderedPages.get(page);
-    if (!view) {
-      // Strong tag over what the page shows: which products, at which versions, with which stock versions.
-      const shown = page.items.map(({ product, stock }) => `${product.id}:${product.version}:${stock.version}`).join(',');
-      view = {
-        etag: `"l${createHash('sha1').update(`${shown}|${page.nextCursor ?? ''}`).digest('base64url')}"`,
-        body: JSON.stringify({ items: page.items.map(productBody), nextCursor: page.nextCursor }),
-      };
-      renderedPages.set(page, view);
-    }
+    const view = pageView(await catalog.listProducts(request.query));
     if (sendNotModifiedIfFresh(request, reply, view.etag, cacheControl)) return reply;
     return reply.type('application/json; charset=utf-8').send(view.body as never);
+  });
+  // A first page the in-process cache holds, asked for plainly, is answered before routing too.
+  app.fastRead({
+    url: '/api/v1/products',
+    cacheControl,
+    read(rawQuery) {
+      const query = plainListQuery(rawQuery);
+      const page = query && catalog.peekProducts?.(query);
+      return page ? pageView(page) : undefined;
+    },
   });
 
   // A product page the in-process cache holds is answered before routing (fast-reads.ts), the same way.

@@ -86,6 +86,17 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
   /** The page last assembled from an in-process page entry, and the product entries it was built from. */
   const assembled = new WeakMap<CachedPage, { from: (ProductDetail | null)[]; page: ProductDetailPage }>();
 
+  const pageKey = (query: ProductQuery, afterId: string | undefined) => JSON.stringify([query.category ?? null, query.q ?? null, afterId ?? null, query.limit]);
+
+  /** The page of these product entries; the same entries as last time give back the same page object, so callers can memoise on it. */
+  function assemble(page: CachedPage, items: (ProductDetail | null)[]): ProductDetailPage {
+    const previous = assembled.get(page);
+    if (previous && previous.from.length === items.length && previous.from.every((item, i) => item === items[i])) return previous.page;
+    const assembledPage = { items: items.filter((item): item is ProductDetail => item !== null), nextCursor: page.nextCursor };
+    assembled.set(page, { from: items, page: assembledPage });
+    return assembledPage;
+  }
+
   async function invalidate(type: string, change: ProductChangedPayload): Promise<void> {
     await details.delete(change.productId);
     const tags = staleListTags(change, type === CatalogEvents.created);
@@ -157,9 +168,8 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
     async listProducts(query) {
       // A forged cursor is refused before it reaches the cache (and never becomes a key).
       const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const key = JSON.stringify([query.category ?? null, query.q ?? null, afterId ?? null, query.limit]);
       let loaded: ProductPage | undefined;
-      const page = await pages.getOrSet<CachedPage>(key, async () => {
+      const page = await pages.getOrSet<CachedPage>(pageKey(query, afterId), async () => {
         loaded = await loadPage(query, afterId);
         return { ids: loaded.items.map((product) => product.id), nextCursor: loaded.nextCursor };
       }, { tags: [scopeTag(query)] });
@@ -169,13 +179,21 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
         const stock = await inventory.getStockMany(items.map((product) => product.sku));
         return { items: items.map((product) => detailOf(product, stock.get(product.sku))), nextCursor: loaded.nextCursor };
       }
-      const items = await Promise.all(page.ids.map(getProductDetail));
-      // The same entries as last time give back the same page object, so callers can memoise on it.
-      const previous = assembled.get(page);
-      if (previous && previous.from.length === items.length && previous.from.every((item, i) => item === items[i])) return previous.page;
-      const assembledPage = { items: items.filter((item): item is ProductDetail => item !== null), nextCursor: page.nextCursor };
-      assembled.set(page, { from: items, page: assembledPage });
-      return assembledPage;
+      return assemble(page, await Promise.all(page.ids.map(getProductDetail)));
+    },
+
+    peekProducts(query) {
+      if (query.cursor !== undefined || pages.peek === undefined || details.peek === undefined) return undefined;
+      const page = pages.peek<CachedPage>(pageKey(query, undefined));
+      if (page === undefined) return undefined;
+      const items: (ProductDetail | null)[] = [];
+      for (const id of page.ids) {
+        const item = details.peek<ProductDetail | null>(id);
+        // A product entry was dropped: listProducts reloads it (and counts the page's hit again).
+        if (item === undefined) return undefined;
+        items.push(item);
+      }
+      return assemble(page, items);
     },
 
     async createProduct(input, initialStock = 0) {

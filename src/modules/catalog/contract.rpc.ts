@@ -47,6 +47,7 @@ export const catalogContract = defineContract<CatalogApi>()('catalog', {
     output: Type.Object({ items: Type.Array(ProductDetail), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
     idempotent: true,
   }),
+  peekProducts: localOnly('reads this process\'s cache; a caller without it calls listProducts', { absent: true }),
   popularProducts: method({
     input: Type.Tuple([Type.Integer({ minimum: 1 }), optionalArg(Type.String())]),
     output: Type.Array(Type.Object({ ...ProductDetail.properties, views: Type.Integer() })),

@@ -64,6 +64,8 @@ export interface CatalogApi {
   /** What getProductDetail would answer at once from this process's cache, or undefined (then call it). */
   peekProductDetail?(id: string): ProductDetail | null | undefined;
   listProducts(query: ProductQuery): Promise<ProductDetailPage>;
+  /** What listProducts would answer at once from this process's cache for a first page (no cursor), or undefined (then call it). */
+  peekProducts?(query: ProductQuery): ProductDetailPage | undefined;
   /** The most viewed products, most first; the ranking is refreshed every few seconds, and a product removed since is left out. */
   popularProducts(limit: number, category?: string): Promise<PopularProduct[]>;
   /** Throws SKU_TAKEN when another product has the SKU. */

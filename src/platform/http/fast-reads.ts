@@ -15,14 +15,22 @@ export interface FastView {
 
 /** A public GET route whose in-process cache hits the fast path may answer. */
 export interface FastReadRoute {
-  /** The route's template as registered with Fastify, one parameter at the end: `/api/v1/products/:id`. */
+  /**
+   * The route's template as registered with Fastify, under `/api/`: either one parameter at the end
+   * (`/api/v1/products/:id`, no query string taken) or no parameter (`/api/v1/products`, whose query
+   * string `read` is given).
+   */
   url: string;
   /** The parameter's pattern, from the route's schema. A path whose parameter does not match goes to Fastify (which answers 400). */
-  param: RegExp;
+  param?: RegExp;
   /** Cache-Control of a 200 or 304, as the handler sets it. */
   cacheControl: string;
-  /** The view of a fresh in-process cache entry, or undefined: Fastify then serves the request as always. */
-  read(param: string): FastView | undefined;
+  /**
+   * The view of a fresh in-process cache entry for the parameter, or for the raw query string ('' when
+   * there is none), or undefined: Fastify then serves the request as always. A query string `read`
+   * cannot vouch for (anything its schema might refuse or parse differently) must be left to Fastify.
+   */
+  read(input: string): FastView | undefined;
 }
 
 /** Set on a request the fast path counted against its rate limit and then left to Fastify (it was refused). */
@@ -58,7 +66,10 @@ interface ServerSettings {
 }
 
 interface Compiled extends FastReadRoute {
-  prefix: string;
+  /** What `read` is given for this request URL, or undefined when the route does not take it. */
+  input: (url: string) => string | undefined;
+  /** The path a request log line names (`request.url` without its query, as the route logs it). */
+  logged: (url: string) => string;
   limit: (client: string) => RateDecision | undefined;
 }
 
@@ -73,9 +84,10 @@ interface Compiled extends FastReadRoute {
  * bare Fastify's CPU per request with all of it; this path skips Fastify and serves the same bytes.
  *
  * Only the plainest request is taken: GET, no credential of any kind (a credential must still be
- * checked, and a bad one refused with 401), a path that is exactly the template with a valid
- * parameter and no query string, an entry the cache holds fresh in-process, and a process that is
- * not closing. Everything else, including a request the rate limit refuses, goes to Fastify as before.
+ * checked, and a bad one refused with 401), a path that is exactly the template (with a valid
+ * parameter and no query string, or with a query string the route's `read` vouches for), an entry
+ * the cache holds fresh in-process, and a process that is not closing. Everything else, including
+ * a request the rate limit refuses, goes to Fastify as before.
  */
 export function createFastReads(options: FastReadsOptions): FastReads {
   const routes: Compiled[] = [];
@@ -84,13 +96,6 @@ export function createFastReads(options: FastReadsOptions): FastReads {
   const trust = options.trustedProxies?.length ? proxyaddr.compile([...options.trustedProxies]) : undefined;
   const clientIp = trust ? (request: IncomingMessage) => proxyaddr(request, trust) : (request: IncomingMessage) => request.socket.remoteAddress ?? '';
 
-  function route(url: string): Compiled | undefined {
-    for (let i = 0; i < routes.length; i++) {
-      const candidate = routes[i]!;
-      if (url.startsWith(candidate.prefix)) return candidate;
-    }
-    return undefined;
-  }
 
   /** True when the request was answered here. */
   function serve(request: DecidedRequest, response: ServerResponse): boolean {
@@ -98,11 +103,11 @@ export function createFastReads(options: FastReadsOptions): FastReads {
     const headers = request.headers;
     if (headers.authorization !== undefined || headers['x-api-key'] !== undefined || headers['x-scalemart-principal'] !== undefined) return false;
     const url = request.url!;
-    const found = route(url);
-    if (found === undefined) return false;
-    const param = url.slice(found.prefix.length);
-    if (!found.param.test(param)) return false;
-    const view = found.read(param);
+    let found: Compiled | undefined;
+    let input: string | undefined;
+    for (let i = 0; i < routes.length && input === undefined; i++) input = (found = routes[i]!).input(url);
+    if (input === undefined || found === undefined) return false;
+    const view = found.read(input);
     if (view === undefined) return false;
     const started = performance.now();
     const decision = found.limit(`ip:${clientIp(request)}`);
@@ -125,7 +130,7 @@ export function createFastReads(options: FastReadsOptions): FastReads {
     response.end(notModified ? undefined : view.body);
     const ms = performance.now() - started;
     options.record(found.url, 'GET', status, ms / 1000);
-    if (logRequests) options.logger.info({ reqId: id, method: 'GET', route: found.url, url, status, ms: Math.round(ms * 100) / 100 }, 'request');
+    if (logRequests) options.logger.info({ reqId: id, method: 'GET', route: found.url, url: found.logged(url), status, ms: Math.round(ms * 100) / 100 }, 'request');
     return true;
   }
 
@@ -144,14 +149,28 @@ export function createFastReads(options: FastReadsOptions): FastReads {
       return server;
     },
     add(spec) {
-      // One parameter, last; under /api/, where every route is rate limited (rate-limit.hook.ts).
+      // Under /api/, where every route is rate limited (rate-limit.hook.ts); a parameter only last.
       const at = spec.url.indexOf('/:');
-      if (!spec.url.startsWith('/api/') || at === -1 || spec.url.includes('/', at + 1) || spec.url.includes(':', at + 2)) {
-        throw new Error(`fast read ${spec.url}: an /api/ route with one parameter, at the end`);
+      const param = spec.param;
+      if (!spec.url.startsWith('/api/') || (at === -1) !== (param === undefined) || (at !== -1 && (spec.url.includes('/', at + 1) || spec.url.includes(':', at + 2)))) {
+        throw new Error(`fast read ${spec.url}: an /api/ route with no parameter, or one parameter at the end with its pattern`);
       }
       const consumeNow = options.rateLimits.limiterFor(`GET ${spec.url}`).consumeNow;
-      // A limiter that answers only asynchronously (none does today) leaves every request to Fastify.
-      routes.push({ ...spec, prefix: spec.url.slice(0, at + 1), limit: consumeNow ?? (() => undefined) });
+      const prefix = spec.url.slice(0, at + 1);
+      const path = spec.url;
+      routes.push({
+        ...spec,
+        input: param
+          ? (url) => {
+              if (!url.startsWith(prefix)) return undefined;
+              const rest = url.slice(prefix.length);
+              return param.test(rest) ? rest : undefined;
+            }
+          : (url) => (url === path ? '' : url.startsWith(path) && url.charCodeAt(path.length) === 63 /* ? */ ? url.slice(path.length + 1) : undefined),
+        logged: param ? (url) => url : () => path,
+        // A limiter that answers only asynchronously (none does today) leaves every request to Fastify.
+        limit: consumeNow ?? (() => undefined),
+      });
     },
     stop() {
       stopped = true;
