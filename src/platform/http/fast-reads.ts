@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import proxyaddr from '@fastify/proxy-addr';
 import type { FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
+import { FORWARDED_PRINCIPAL_HEADER } from '../auth/forwarded-principal.ts';
 import type { RateDecision, RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { etagMatches } from './http-cache.ts';
 
@@ -21,7 +22,7 @@ export interface FastReadRoute {
    * string `read` is given).
    */
   url: string;
-  /** The parameter's pattern, from the route's schema. A path whose parameter does not match goes to Fastify (which answers 400). */
+  /** The parameter's pattern from the route's schema, anchored (`^…$`). A path whose parameter does not match goes to Fastify (which answers 400). */
   param?: RegExp;
   /** Cache-Control of a 200 or 304, as the handler sets it. */
   cacheControl: string;
@@ -96,12 +97,11 @@ export function createFastReads(options: FastReadsOptions): FastReads {
   const trust = options.trustedProxies?.length ? proxyaddr.compile([...options.trustedProxies]) : undefined;
   const clientIp = trust ? (request: IncomingMessage) => proxyaddr(request, trust) : (request: IncomingMessage) => request.socket.remoteAddress ?? '';
 
-
   /** True when the request was answered here. */
   function serve(request: DecidedRequest, response: ServerResponse): boolean {
     if (stopped || request.method !== 'GET') return false;
     const headers = request.headers;
-    if (headers.authorization !== undefined || headers['x-api-key'] !== undefined || headers['x-scalemart-principal'] !== undefined) return false;
+    if (headers.authorization !== undefined || headers['x-api-key'] !== undefined || headers[FORWARDED_PRINCIPAL_HEADER] !== undefined) return false;
     const url = request.url!;
     let found: Compiled | undefined;
     let input: string | undefined;
