@@ -146,6 +146,8 @@ export function registerCatalogRoutes(app: HttpApp, catalog: CatalogApi, invento
   });
 
   // A product page the in-process cache holds is answered before routing (fast-reads.ts), the same way.
+  // The static sibling /api/v1/products/popular matches the pattern but never names a cached
+  // product (ids are UUIDs), so it always reaches its own route.
   const idPattern = new RegExp(ID_PATTERN);
   app.fastRead({
     url: '/api/v1/products/:id',

@@ -29,7 +29,8 @@ export interface FastReadRoute {
   /**
    * The view of a fresh in-process cache entry for the parameter, or for the raw query string ('' when
    * there is none), or undefined: Fastify then serves the request as always. A query string `read`
-   * cannot vouch for (anything its schema might refuse or parse differently) must be left to Fastify.
+   * cannot vouch for (anything its schema might refuse or parse differently) must be left to Fastify,
+   * and so must a parameter that Fastify routes elsewhere (a static sibling route).
    */
   read(input: string): FastView | undefined;
 }
