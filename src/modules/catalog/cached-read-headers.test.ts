@@ -104,6 +104,10 @@ describe('a cached product GET and its 304 keep their headers', () => {
       expect(refused.status, bad).toBe(400);
       expect(JSON.parse(refused.body).code, bad).toBe('VALIDATION_FAILED');
     }
+    // A static sibling of the product route matches its id pattern; it still reaches its own route.
+    const popular = await fetchRaw('/api/v1/products/popular');
+    expect(popular.status).toBe(200);
+    expect(Array.isArray(JSON.parse(popular.body).items)).toBe(true);
     await m.app.inject({ method: 'PATCH', url: `/api/v1/products/${id}`, headers: bearer(await adminToken(m)), payload: { price: 2599 } });
     expect(JSON.parse((await fetchRaw(listPath)).body).items).toEqual([expect.objectContaining({ id, price: 2599 })]);
   });
