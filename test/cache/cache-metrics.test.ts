@@ -68,17 +68,20 @@ describe('cache metrics per tier', () => {
 
     it('counts a page loaded by one instance as an L2 hit on the other, then L1 hits', async () => {
       const [id] = await createProducts(a, 1);
-      await a.app.inject({ url: `/api/v1/products/${id}` });
-      // b also hears of a's new product (its event consumers may load through the cache): let that
-      // work finish first, so the counts below are the three reads' alone (CI under load saw one
-      // such load land among them).
+      // A new product's events (its first stock, the stock change) drop its page from both tiers on
+      // whichever instance handles them. Let them finish before a loads the page, so the counts
+      // below are the three reads' alone: a's outbox relayed, neither instance's consumers behind,
+      // and b's loads still for a second.
       let settled = await sample(b, 'scalemart_cache_loads_total');
-      for (let quiet = 0; quiet < 5; ) {
-        await new Promise((r) => setTimeout(r, 100));
+      for (let quiet = 0, deadline = Date.now() + 30_000; quiet < 5 && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 200));
         const now = await sample(b, 'scalemart_cache_loads_total');
-        quiet = now === settled ? quiet + 1 : 0;
+        const lag = (await sample(a, 'scalemart_event_consumer_lag')) + (await sample(b, 'scalemart_event_consumer_lag'));
+        const drained = (await sample(a, 'scalemart_outbox_pending')) === 0 && lag === 0;
+        quiet = now === settled && drained ? quiet + 1 : 0;
         settled = now;
       }
+      await a.app.inject({ url: `/api/v1/products/${id}` });
       const before = { l2: await sample(b, 'scalemart_cache_hits_total{tier="l2"}'), l1: await sample(b, 'scalemart_cache_hits_total{tier="l1"}'), loads: await sample(b, 'scalemart_cache_loads_total') };
       for (let i = 0; i < 3; i++) expect((await b.app.inject({ url: `/api/v1/products/${id}` })).statusCode).toBe(200);
       expect(await sample(b, 'scalemart_cache_hits_total{tier="l2"}') - before.l2).toBe(1);
