@@ -3,15 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCacheMetrics } from '../../src/platform/cache/cache-metrics.ts';
 import { createTieredCache } from '../../src/platform/cache/tiered-cache.ts';
 import { createMetrics } from '../../src/platform/observability/metrics.ts';
-import { adminToken, bearer, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
+import { adminToken, bearer, sampleMetric, settleEvents, startTestMonolith, type TestMonolith } from '../support/monolith.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
 import { dropKeys, REDIS_URL } from '../support/redis.ts';
-
-/** Every sample of the metrics text whose name and labels start with `prefix`, summed. */
-async function sample(m: TestMonolith, prefix: string): Promise<number> {
-  const text = (await m.app.inject({ url: '/metrics' })).body;
-  return text.split('\n').filter((line) => line.startsWith(prefix)).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-}
 
 async function createProducts(m: TestMonolith, count: number): Promise<string[]> {
   const admin = bearer(await adminToken(m));
@@ -29,22 +23,22 @@ describe('cache metrics per tier', () => {
     const m = await startTestMonolith({ CACHE_L1_MAX_ITEMS: '100' });
     try {
       const [id] = await createProducts(m, 1);
-      const before = { hits: await sample(m, 'scalemart_cache_hits_total{tier="l1"}'), loads: await sample(m, 'scalemart_cache_loads_total{outcome="ok"}') };
+      const before = { hits: await sampleMetric(m, 'scalemart_cache_hits_total{tier="l1"}'), loads: await sampleMetric(m, 'scalemart_cache_loads_total{outcome="ok"}') };
       await m.cache.delete(`catalog:v1:detail:${id}`);
       for (let i = 0; i < 5; i++) expect((await m.app.inject({ url: `/api/v1/products/${id}` })).statusCode).toBe(200);
-      expect(await sample(m, 'scalemart_cache_loads_total{outcome="ok"}') - before.loads).toBe(1);
+      expect(await sampleMetric(m, 'scalemart_cache_loads_total{outcome="ok"}') - before.loads).toBe(1);
       // Four page hits, and the one load found the stock level in L1 too.
-      expect(await sample(m, 'scalemart_cache_hits_total{tier="l1"}') - before.hits).toBe(5);
-      expect(await sample(m, 'scalemart_cache_misses_total')).toBeGreaterThan(0);
-      expect(await sample(m, 'scalemart_cache_load_seconds_count')).toBeGreaterThan(0);
-      const ratio = await sample(m, 'scalemart_cache_hit_ratio{tier="l1"}');
+      expect(await sampleMetric(m, 'scalemart_cache_hits_total{tier="l1"}') - before.hits).toBe(5);
+      expect(await sampleMetric(m, 'scalemart_cache_misses_total')).toBeGreaterThan(0);
+      expect(await sampleMetric(m, 'scalemart_cache_load_seconds_count')).toBeGreaterThan(0);
+      const ratio = await sampleMetric(m, 'scalemart_cache_hit_ratio{tier="l1"}');
       expect(ratio).toBeGreaterThan(0);
       expect(ratio).toBeLessThan(1);
 
       // 150 product pages through an L1 of 100 entries push some out.
       const ids = await createProducts(m, 150);
       for (const other of ids) await m.app.inject({ url: `/api/v1/products/${other}` });
-      expect(await sample(m, 'scalemart_cache_evictions_total{tier="l1"}')).toBeGreaterThanOrEqual(50);
+      expect(await sampleMetric(m, 'scalemart_cache_evictions_total{tier="l1"}')).toBeGreaterThanOrEqual(50);
     } finally {
       await m.dispose();
     }
@@ -68,26 +62,16 @@ describe('cache metrics per tier', () => {
 
     it('counts a page loaded by one instance as an L2 hit on the other, then L1 hits', async () => {
       const [id] = await createProducts(a, 1);
-      // A new product's events (its first stock, the stock change) drop its page from both tiers on
-      // whichever instance handles them. Let them finish before a loads the page, so the counts
-      // below are the three reads' alone: a's outbox relayed, neither instance's consumers behind,
-      // and b's loads still for a second.
-      let settled = await sample(b, 'scalemart_cache_loads_total');
-      for (let quiet = 0, deadline = Date.now() + 30_000; quiet < 5 && Date.now() < deadline; ) {
-        await new Promise((r) => setTimeout(r, 200));
-        const now = await sample(b, 'scalemart_cache_loads_total');
-        const lag = (await sample(a, 'scalemart_event_consumer_lag')) + (await sample(b, 'scalemart_event_consumer_lag'));
-        const drained = (await sample(a, 'scalemart_outbox_pending')) === 0 && lag === 0;
-        quiet = now === settled && drained ? quiet + 1 : 0;
-        settled = now;
-      }
+      // A new product's events drop its page from both tiers on whichever instance handles them: let
+      // them land before a loads the page, so the counts below are the three reads' alone.
+      await settleEvents([a, b]);
       await a.app.inject({ url: `/api/v1/products/${id}` });
-      const before = { l2: await sample(b, 'scalemart_cache_hits_total{tier="l2"}'), l1: await sample(b, 'scalemart_cache_hits_total{tier="l1"}'), loads: await sample(b, 'scalemart_cache_loads_total') };
+      const before = { l2: await sampleMetric(b, 'scalemart_cache_hits_total{tier="l2"}'), l1: await sampleMetric(b, 'scalemart_cache_hits_total{tier="l1"}'), loads: await sampleMetric(b, 'scalemart_cache_loads_total') };
       for (let i = 0; i < 3; i++) expect((await b.app.inject({ url: `/api/v1/products/${id}` })).statusCode).toBe(200);
-      expect(await sample(b, 'scalemart_cache_hits_total{tier="l2"}') - before.l2).toBe(1);
-      expect(await sample(b, 'scalemart_cache_hits_total{tier="l1"}') - before.l1).toBe(2);
-      expect(await sample(b, 'scalemart_cache_loads_total') - before.loads).toBe(0);
-      expect(await sample(b, 'scalemart_cache_hit_ratio{tier="l2"}')).toBeGreaterThan(0);
+      expect(await sampleMetric(b, 'scalemart_cache_hits_total{tier="l2"}') - before.l2).toBe(1);
+      expect(await sampleMetric(b, 'scalemart_cache_hits_total{tier="l1"}') - before.l1).toBe(2);
+      expect(await sampleMetric(b, 'scalemart_cache_loads_total') - before.loads).toBe(0);
+      expect(await sampleMetric(b, 'scalemart_cache_hit_ratio{tier="l2"}')).toBeGreaterThan(0);
     });
   });
 

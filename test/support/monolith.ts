@@ -54,3 +54,29 @@ export async function adminToken(m: Monolith): Promise<string> {
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** The sum of every series on `/metrics` whose line starts with `prefix`. */
+export async function sampleMetric(m: Monolith, prefix: string): Promise<number> {
+  const text = (await m.app.inject({ url: '/metrics' })).body;
+  return text.split('\n').filter((line) => line.startsWith(prefix)).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+/**
+ * Waits until the instances' event work is done: every outbox relayed, no consumer behind, and
+ * cache loads still for a second. A write's events drop pages from the cache on whichever instance
+ * handles them; a test that counts cache loads must let them land first, or on a loaded machine
+ * they land among the counted reads.
+ */
+export async function settleEvents(instances: Monolith[], timeoutMs = 30_000): Promise<void> {
+  const loads = async () => (await Promise.all(instances.map((m) => sampleMetric(m, 'scalemart_cache_loads_total')))).reduce((a, b) => a + b, 0);
+  let settled = await loads();
+  for (let quiet = 0, deadline = Date.now() + timeoutMs; quiet < 5; ) {
+    if (Date.now() > deadline) throw new Error('the instances\' events did not settle in time');
+    await new Promise((r) => setTimeout(r, 200));
+    const now = await loads();
+    let behind = 0;
+    for (const m of instances) behind += (await sampleMetric(m, 'scalemart_outbox_pending')) + (await sampleMetric(m, 'scalemart_event_consumer_lag'));
+    quiet = now === settled && behind === 0 ? quiet + 1 : 0;
+    settled = now;
+  }
+}
