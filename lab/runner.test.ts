@@ -27,9 +27,9 @@ describe('lab runner', () => {
   });
 
   it('applies the defaults and reads every option', () => {
-    expect(parseRunOptions([])).toEqual({ rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 10_000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, orderRate: 20, seed: 42 });
-    expect(parseRunOptions(['--rounds', '5', '--duration', '2.5', '--warmup', '0', '--connections', '8', '--products', '100', '--rate', '500', '--open-seconds', '2', '--cpu-rate', '1000', '--cpu-requests', '5000', '--order-rate', '3', '--seed', '7'])).toEqual({
-      rounds: 5, durationSeconds: 2.5, warmupSeconds: 0, connections: 8, products: 100, rate: 500, openLoopSeconds: 2, cpuRate: 1000, cpuRequests: 5000, orderRate: 3, seed: 7,
+    expect(parseRunOptions([])).toEqual({ rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 10_000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, cpuSlices: 10, orderRate: 20, seed: 42 });
+    expect(parseRunOptions(['--rounds', '5', '--duration', '2.5', '--warmup', '0', '--connections', '8', '--products', '100', '--rate', '500', '--open-seconds', '2', '--cpu-rate', '1000', '--cpu-requests', '5000', '--cpu-slices', '4', '--order-rate', '3', '--seed', '7'])).toEqual({
+      rounds: 5, durationSeconds: 2.5, warmupSeconds: 0, connections: 8, products: 100, rate: 500, openLoopSeconds: 2, cpuRate: 1000, cpuRequests: 5000, cpuSlices: 4, orderRate: 3, seed: 7,
     });
   });
 });

@@ -16,6 +16,7 @@ Options of run (defaults in brackets):
   --open-seconds S   open-loop seconds per target [5]
   --cpu-rate R       open-loop rate of the CPU accounting (hot-read) [3000]
   --cpu-requests N   requests per CPU measurement (hot-read) [30000]
+  --cpu-slices N     slices of each CPU measurement, alternated between targets (hot-read) [10]
   --order-rate R     orders per second (order-async) [20]
   --seed N           workload seed [${DEFAULT_SEED}]
 
@@ -53,6 +54,7 @@ export function parseRunOptions(args: string[]): LabOptions {
         'open-seconds': { type: 'string', default: '5' },
         'cpu-rate': { type: 'string', default: '3000' },
         'cpu-requests': { type: 'string', default: '30000' },
+        'cpu-slices': { type: 'string', default: '10' },
         'order-rate': { type: 'string', default: '20' },
         seed: { type: 'string', default: String(DEFAULT_SEED) },
       },
@@ -72,6 +74,7 @@ export function parseRunOptions(args: string[]): LabOptions {
     openLoopSeconds: number('open-seconds', get('open-seconds'), 1, 600, false),
     cpuRate: number('cpu-rate', get('cpu-rate'), 1, 100_000, false),
     cpuRequests: number('cpu-requests', get('cpu-requests'), 100, 10_000_000, true),
+    cpuSlices: number('cpu-slices', get('cpu-slices'), 1, 1_000, true),
     orderRate: number('order-rate', get('order-rate'), 0.1, 10_000, false),
     seed: number('seed', get('seed'), 0, 2 ** 32 - 1, true),
   };

@@ -1,5 +1,6 @@
 import { readGc } from '../targets/gc-probe.ts';
 import type { Target } from '../targets/target.ts';
+import type { LatencyHistogram } from './latency-histogram.ts';
 import { runOpenLoop, type OpenLoopRequest, type OpenLoopResult } from './open-loop.ts';
 import { cpuPerRequest, sampleCpu } from './process-cpu.ts';
 
@@ -10,6 +11,8 @@ export interface CpuPerRequestOptions {
   request: (index: number) => OpenLoopRequest;
   /** The status a correct answer has (e.g. 304); default any 2xx. */
   okStatus?: number;
+  /** Records latencies here (several measurements summarised as one); default the run's own. */
+  histogram?: LatencyHistogram;
 }
 
 export interface CpuPerRequestResult {
@@ -42,6 +45,7 @@ export async function measureCpuPerRequest(target: Target, options: CpuPerReques
     durationSeconds: options.requests / options.ratePerSecond,
     request: options.request,
     okStatus: options.okStatus,
+    histogram: options.histogram,
     // No spinning: the generator's timing precision is not measured here, and a spinning generator
     // would take a whole core from the two the server and the reference share with everything else.
     spin: false,

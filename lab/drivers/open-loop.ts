@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { createLatencyHistogram, type LatencySummary } from './latency-histogram.ts';
+import { createLatencyHistogram, type LatencyHistogram, type LatencySummary } from './latency-histogram.ts';
 import { assertLoopback } from './loopback.ts';
 
 export interface OpenLoopRequest {
@@ -30,6 +30,8 @@ export interface OpenLoopOptions {
   timeoutMs?: number;
   /** How long after the schedule ends the generator waits for answers before abandoning them. Default timeoutMs. */
   drainMs?: number;
+  /** Records latencies here instead of in a histogram of the run's own (several runs summarised as one). */
+  histogram?: LatencyHistogram;
 }
 
 export interface OpenLoopResult {
@@ -73,7 +75,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   if (!(options.ratePerSecond > 0) || !(options.durationSeconds > 0)) throw new RangeError('open loop: rate and duration must be positive');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const drainMs = options.drainMs ?? timeoutMs;
-  const histogram = createLatencyHistogram();
+  const histogram = options.histogram ?? createLatencyHistogram();
   const pool = new Pool(options.origin, { connections: options.connections ?? 100, pipelining: 1 });
   const scheduled = Math.round(options.ratePerSecond * options.durationSeconds);
   const intervalMs = 1000 / options.ratePerSecond;

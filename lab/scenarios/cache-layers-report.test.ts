@@ -16,7 +16,7 @@ const open = (p50: number): OpenLoopResult => ({
 });
 function measurements(closed: Record<CacheMode, MeasuredRun[]>, p50: Record<CacheMode, number[]>, cacheMetrics = true, referenceP50: number[] = []): CacheLayersMeasurements {
   return {
-    options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 100_000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, orderRate: 20, seed: 42 },
+    options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 100_000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, cpuSlices: 10, orderRate: 20, seed: 42 },
     catalogSize: 100_000,
     rate: 150,
     closed: new Map(MODES.map((mode) => [mode, closed[mode]])),

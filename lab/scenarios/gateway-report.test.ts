@@ -20,7 +20,7 @@ function measurements(withGateway: boolean, gatewayCpuSeconds = 1.0): GatewayMea
   if (withGateway) fixedRate.set(SCALEMART_GATEWAY, [round(0.8, 4, gatewayCpuSeconds), round(0.9, 5, gatewayCpuSeconds), round(0.8, 4, gatewayCpuSeconds)]);
   const half = (p50: number) => ({ rate: 2000, hop: [open(p50, 5), open(p50, 5), open(p50, 5)], direct: [open(0.5, 2), open(0.5, 2), open(0.5, 2)] });
   return {
-    options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 1000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, orderRate: 20, seed: 42 },
+    options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 1000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, cpuSlices: 10, orderRate: 20, seed: 42 },
     catalogSize: 1000,
     hops: [DIRECT, NGINX, FASTIFY_PROXY, SCALEMART_GATEWAY],
     skipped: withGateway ? {} : { [SCALEMART_GATEWAY]: 'not on this branch' },

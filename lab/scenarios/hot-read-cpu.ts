@@ -1,5 +1,6 @@
 import { measureCpuPerRequest, type CpuPerRequestResult } from '../drivers/cpu-per-request.ts';
-import type { OpenLoopRequest } from '../drivers/open-loop.ts';
+import { createLatencyHistogram, type LatencyHistogram } from '../drivers/latency-histogram.ts';
+import type { OpenLoopRequest, OpenLoopResult } from '../drivers/open-loop.ts';
 import type { Target } from '../targets/target.ts';
 import type { LabOptions } from './types.ts';
 
@@ -23,24 +24,67 @@ export type CpuMeasurements = Map<string, Map<string, CpuPerRequestResult[]>>;
 // Uncounted load before a kind's first round: its code paths are compiled and its entries cached.
 const WARMUP_SECONDS = 2;
 
+/** Slices of one target's measurements, as one measurement: their requests, CPU and latencies together. */
+function combine(slices: readonly CpuPerRequestResult[], histogram: LatencyHistogram): CpuPerRequestResult {
+  const requests = slices.reduce((sum, r) => sum + r.requests, 0);
+  const weighted = (pick: (r: CpuPerRequestResult) => number) => slices.reduce((sum, r) => sum + pick(r) * r.requests, 0) / requests;
+  const total = (pick: (r: OpenLoopResult) => number) => slices.reduce((sum, r) => sum + pick(r.open), 0);
+  return {
+    requests,
+    cpuUs: weighted((r) => r.cpuUs),
+    mainUs: weighted((r) => r.mainUs),
+    gcUs: weighted((r) => r.gcUs),
+    collections: slices.reduce((sum, r) => sum + r.collections, 0),
+    open: {
+      scheduled: total((o) => o.scheduled),
+      sent: total((o) => o.sent),
+      ok: total((o) => o.ok),
+      non2xx: total((o) => o.non2xx),
+      errors: total((o) => o.errors),
+      late: total((o) => o.late),
+      maxSendLagMs: Math.max(...slices.map((r) => r.open.maxSendLagMs)),
+      ms: histogram.summary(),
+      elapsedSeconds: total((o) => o.elapsedSeconds),
+    },
+  };
+}
+
 /**
- * The CPU accounting: for each kind, each round measures every target in turn (A B A B …) at the
- * same open-loop rate and request count, so both see the machine's drift and every ratio pairs two
- * measurements taken seconds apart.
+ * The CPU accounting: for each kind, each round measures every target at the same open-loop rate
+ * and request count. A round's requests are cut into `cpuSlices` slices taken in turn (A B, B A,
+ * A B …), each target carrying on its key sequence where its last slice stopped: both targets then
+ * see the same stretches of the machine's drift, seconds apart at most, and each round's ratio
+ * pairs two measurements spread over the same minute.
  */
 export async function cpuRounds(options: LabOptions, targets: readonly Target[], kinds: readonly CpuKind[], log: (line: string) => void): Promise<CpuMeasurements> {
   const results: CpuMeasurements = new Map(kinds.map((kind) => [kind.name, new Map(targets.map((t) => [t.name, []]))]));
-  const measure = (target: Target, kind: CpuKind, seconds: number) => {
-    const rate = options.cpuRate * (kind.share ?? 1);
-    return measureCpuPerRequest(target, { ratePerSecond: rate, requests: Math.round(rate * seconds), request: kind.requests(), okStatus: kind.okStatus });
-  };
+  const rateOf = (kind: CpuKind) => options.cpuRate * (kind.share ?? 1);
   for (const kind of kinds) {
-    for (const target of targets) await measure(target, kind, WARMUP_SECONDS);
+    for (const target of targets) {
+      const rate = rateOf(kind);
+      await measureCpuPerRequest(target, { ratePerSecond: rate, requests: Math.round(rate * WARMUP_SECONDS), request: kind.requests(), okStatus: kind.okStatus });
+    }
   }
   for (let round = 1; round <= options.rounds; round++) {
     for (const kind of kinds) {
+      const rate = rateOf(kind);
+      const requests = Math.round(rate * (options.cpuRequests / options.cpuRate));
+      const perSlice = Math.max(1, Math.round(requests / options.cpuSlices));
+      const state = new Map(targets.map((t) => [t.name, { sequence: kind.requests(), done: 0, slices: [] as CpuPerRequestResult[], histogram: createLatencyHistogram() }]));
+      for (let slice = 0; slice < options.cpuSlices; slice++) {
+        const order = slice % 2 === 0 ? targets : [...targets].reverse();
+        for (const target of order) {
+          const own = state.get(target.name)!;
+          const count = slice === options.cpuSlices - 1 ? requests - own.done : Math.min(perSlice, requests - own.done);
+          if (count <= 0) continue;
+          const offset = own.done;
+          own.slices.push(await measureCpuPerRequest(target, { ratePerSecond: rate, requests: count, request: (i) => own.sequence(offset + i), okStatus: kind.okStatus, histogram: own.histogram }));
+          own.done += count;
+        }
+      }
       for (const target of targets) {
-        const result = await measure(target, kind, options.cpuRequests / options.cpuRate);
+        const own = state.get(target.name)!;
+        const result = combine(own.slices, own.histogram);
         results.get(kind.name)!.get(target.name)!.push(result);
         log(
           `cpu round ${round}/${options.rounds} ${kind.name.padEnd(8)} ${target.name.padEnd(12)} ${result.cpuUs.toFixed(1)} µs/req ` +

@@ -23,7 +23,7 @@ const measurements = (
   bare: ClosedLoopResult[],
   cpuRuns = sameForEveryKind([cpu(40), cpu(36), cpu(33)], [cpu(32), cpu(30), cpu(30)]),
 ): HotReadMeasurements => ({
-  options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 10_000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, orderRate: 20, seed: 42 },
+  options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 10_000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, cpuSlices: 10, orderRate: 20, seed: 42 },
   catalogSize: 10_000,
   listPages: 23,
   zipfExponent: 1,

@@ -96,7 +96,7 @@ export function buildHotReadReport(m: HotReadMeasurements, setup: RunSetup): { r
     scenario: 'hot-read',
     title:
       `hot-read: cached GET /api/v1/products/:id (Zipf ${m.zipfExponent.toFixed(1)} over ${m.catalogSize} products), list pages (${m.listPages}, Zipf) and 304s, ${o.rounds} rounds A B; ` +
-      `CPU per request at ${o.cpuRate} req/s × ${o.cpuRequests} requests (list pages at ${fixed(o.cpuRate * LIST_SHARE)} req/s × ${fixed(o.cpuRequests * LIST_SHARE)}); closed loop ${o.connections} connections × ${o.durationSeconds} s (warm-up ${o.warmupSeconds} s); open loop ${o.rate} req/s × ${o.openLoopSeconds} s`,
+      `CPU per request at ${o.cpuRate} req/s × ${o.cpuRequests} requests in ${o.cpuSlices} alternated slices (list pages at ${fixed(o.cpuRate * LIST_SHARE)} req/s × ${fixed(o.cpuRequests * LIST_SHARE)}); closed loop ${o.connections} connections × ${o.durationSeconds} s (warm-up ${o.warmupSeconds} s); open loop ${o.rate} req/s × ${o.openLoopSeconds} s`,
     setup,
     table: {
       columns: ['target', 'request', 'cpu µs/req', 'cpu range', 'main µs/req', 'gc µs/req', 'cpu × bare', 'req/s', 'req/s range', 'closed p99 ms', 'non-2xx', 'errors', 'open p50 ms', 'open p99 ms', 'open p99.9 ms', 'late sends'],
@@ -138,6 +138,7 @@ export async function hotReadReport(m: HotReadMeasurements, out: NodeJS.Writable
     openLoopSeconds: o.openLoopSeconds,
     cpuRate: o.cpuRate,
     cpuRequests: o.cpuRequests,
+    cpuSlices: o.cpuSlices,
     ...m.scalemartFlags,
   });
   const { report, barHolds } = buildHotReadReport(m, setup);

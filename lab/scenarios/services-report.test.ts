@@ -20,7 +20,7 @@ const fleet = (key: string, processes: number, restarts: string[] = []): FleetIn
 
 function measurements(overrides: Partial<ServicesMeasurements> = {}): ServicesMeasurements {
   return {
-    options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 1000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, orderRate: 20, seed: 42 },
+    options: { rounds: 3, durationSeconds: 10, warmupSeconds: 3, connections: 50, products: 1000, rate: 2000, openLoopSeconds: 5, cpuRate: 3000, cpuRequests: 30_000, cpuSlices: 10, orderRate: 20, seed: 42 },
     catalogSize: 1000,
     fleets: [fleet('all', 3), fleet('services', 6), fleet('catalog1', 5), fleet('catalog3', 7)],
     // services at 0.5, 0.6, 0.4 of all's throughput per round (median 0.5).

@@ -18,6 +18,8 @@ export interface LabOptions {
   cpuRate: number;
   /** Requests per CPU measurement (hot-read): per target, request kind and round. */
   cpuRequests: number;
+  /** Slices each CPU measurement is cut into, taken in turn by the targets (hot-read). */
+  cpuSlices: number;
   /** Open-loop rate of order placements, orders per second. */
   orderRate: number;
   /** Seed of the workload's PRNG. */
