@@ -40,10 +40,7 @@ describe('stampede protection across instances', () => {
   /** Loader runs so far, summed over every instance. */
   async function loads(): Promise<number> {
     let total = 0;
-    for (const instance of instances) {
-      const text = (await instance.app.inject({ url: '/metrics' })).body;
-      for (const line of text.split('\n')) if (line.startsWith('scalemart_cache_loads_total')) total += Number(line.split(' ').at(-1));
-    }
+    for (const instance of instances) total += await sampleMetric(instance, 'scalemart_cache_loads_total');
     return total;
   }
 
