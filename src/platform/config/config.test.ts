@@ -81,7 +81,7 @@ describe('configuration', () => {
         upstreams: ['http://a:1', 'http://b:2'], balancer: 'least-request', hashKey: 'ip',
         health: { intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3 },
         outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
-        keepAliveMs: 60_000, retries: 2, retryBudget: { percent: 20, minConcurrent: 10 },
+        keepAliveMs: 60_000, retries: 2, retryBudget: { percent: 20, minPerSecond: 10 },
       });
       expect(loadConfig({}).role).toBe('all');
     });

@@ -156,7 +156,7 @@ const schema = z.object({
   GATEWAY_TIMEOUT_MS: int(10, 600_000).default(15_000),
   GATEWAY_RETRIES: int(0, 10).default(2),
   GATEWAY_RETRY_BUDGET_PERCENT: int(0, 100).default(20),
-  GATEWAY_RETRY_MIN_CONCURRENT: int(0, 1000).default(10),
+  GATEWAY_RETRY_MIN_PER_SECOND: int(0, 100_000).default(10),
   GATEWAY_CONNECTIONS: int(1, 10_000).default(128),
   GATEWAY_KEEPALIVE_MS: int(100, 71_000).default(60_000),
   GATEWAY_CONNECT_TIMEOUT_MS: int(10, 60_000).default(1_000),
@@ -183,7 +183,7 @@ export interface GatewayConfig {
   tryTimeoutMs: number;
   timeoutMs: number;
   retries: number;
-  retryBudget: { percent: number; minConcurrent: number };
+  retryBudget: { percent: number; minPerSecond: number };
   connections: number;
   keepAliveMs: number;
   connectTimeoutMs: number;
@@ -352,7 +352,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       tryTimeoutMs: c.GATEWAY_TRY_TIMEOUT_MS,
       timeoutMs: c.GATEWAY_TIMEOUT_MS,
       retries: c.GATEWAY_RETRIES,
-      retryBudget: { percent: c.GATEWAY_RETRY_BUDGET_PERCENT, minConcurrent: c.GATEWAY_RETRY_MIN_CONCURRENT },
+      retryBudget: { percent: c.GATEWAY_RETRY_BUDGET_PERCENT, minPerSecond: c.GATEWAY_RETRY_MIN_PER_SECOND },
       connections: c.GATEWAY_CONNECTIONS,
       keepAliveMs: c.GATEWAY_KEEPALIVE_MS,
       connectTimeoutMs: c.GATEWAY_CONNECT_TIMEOUT_MS,

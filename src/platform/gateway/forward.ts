@@ -69,21 +69,17 @@ export function classify(error: unknown): FailureKind {
   }
 }
 
-/** Counts a try as started (the instance's in-flight and requests; a retry in the budget and metrics); returns when. */
+/** Counts a try as started (the instance's in-flight and requests; a retry in the metrics); returns when. */
 export function startTry(target: ForwardTarget, instance: UpstreamInstance, isRetry: boolean): number {
-  if (isRetry) {
-    target.budget.retrying++;
-    target.retries.inc();
-  }
+  if (isRetry) target.retries.inc();
   instance.inFlight++;
   instance.series.requests.inc();
   return performance.now();
 }
 
 /** Counts a try as over, whatever came of it, with its latency from `started`. */
-export function endTry(target: ForwardTarget, instance: UpstreamInstance, isRetry: boolean, started: number): void {
+export function endTry(instance: UpstreamInstance, started: number): void {
   instance.inFlight--;
-  if (isRetry) target.budget.retrying--;
   instance.series.latency.observe((performance.now() - started) / 1000);
 }
 
@@ -164,58 +160,54 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
 
   let exclude: UpstreamInstance | undefined;
   let lastFailure: FailureKind | undefined;
-  budget.active++;
-  try {
-    for (let attempt = 0; ; attempt++) {
-      const instance = pool.pick(key, exclude);
-      if (!instance) return sendProblem(exchange, gatewayProblem(failureCode(lastFailure)));
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) return sendProblem(exchange, gatewayProblem('UPSTREAM_TIMEOUT'));
-      const isRetry = attempt > 0;
-      const started = startTry(target, instance, isRetry);
-      const attemptNow = (current = new UpstreamTry(expectsBody));
-      instance.client.dispatch({
-        method: method as Dispatcher.HttpMethod,
-        path,
-        headers,
-        body,
-        headersTimeout: Math.max(1, Math.min(options.tryTimeoutMs, remaining)),
-        bodyTimeout: options.tryTimeoutMs,
-      }, attemptNow);
-      const outcome = await attemptNow.done;
-      endTry(target, instance, isRetry, started);
-      if (left) return; // the client left: nothing to answer, nothing to blame
+  budget.deposit();
+  for (let attempt = 0; ; attempt++) {
+    const instance = pool.pick(key, exclude);
+    if (!instance) return sendProblem(exchange, gatewayProblem(failureCode(lastFailure)));
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return sendProblem(exchange, gatewayProblem('UPSTREAM_TIMEOUT'));
+    const isRetry = attempt > 0;
+    const started = startTry(target, instance, isRetry);
+    const attemptNow = (current = new UpstreamTry(expectsBody));
+    instance.client.dispatch({
+      method: method as Dispatcher.HttpMethod,
+      path,
+      headers,
+      body,
+      headersTimeout: Math.max(1, Math.min(options.tryTimeoutMs, remaining)),
+      bodyTimeout: options.tryTimeoutMs,
+    }, attemptNow);
+    const outcome = await attemptNow.done;
+    endTry(instance, started);
+    if (left) return; // the client left: nothing to answer, nothing to blame
 
-      if (outcome.error === undefined) {
-        const status = outcome.status;
-        if (status < 500) {
-          pool.succeeded(instance);
-        } else {
-          tryFailed(pool, instance, 'status');
-          if (idempotent && RETRY_STATUS.has(status) && attempt < options.retries && budget.allows()) {
-            if (outcome.streaming) outcome.discard();
-            lastFailure = 'status';
-            exclude = instance;
-            continue;
-          }
+    if (outcome.error === undefined) {
+      const status = outcome.status;
+      if (status < 500) {
+        pool.succeeded(instance);
+      } else {
+        tryFailed(pool, instance, 'status');
+        if (idempotent && RETRY_STATUS.has(status) && attempt < options.retries && budget.tryWithdraw()) {
+          if (outcome.streaming) outcome.discard();
+          lastFailure = 'status';
+          exclude = instance;
+          continue;
         }
-        res.writeHead(status, answerHeaders(exchange, outcome.headers));
-        // Small answers (nearly all of the API) were read whole: one write to the client, and a
-        // body that stopped mid-way was a failed try like any other (502, or a retry) rather than
-        // a cut-off response. Large or unsized ones stream; one that stops mid-way is cut off.
-        if (outcome.streaming) return outcome.streamTo(res);
-        return void res.end(outcome.body);
       }
-      const failure = classify(outcome.error);
-      tryFailed(pool, instance, failure);
-      lastFailure = failure;
-      const retryable = idempotent || failure === 'connect';
-      if (!retryable || attempt >= options.retries || !budget.allows()) {
-        return sendProblem(exchange, gatewayProblem(failureCode(failure)));
-      }
-      exclude = instance;
+      res.writeHead(status, answerHeaders(exchange, outcome.headers));
+      // Small answers (nearly all of the API) were read whole: one write to the client, and a
+      // body that stopped mid-way was a failed try like any other (502, or a retry) rather than
+      // a cut-off response. Large or unsized ones stream; one that stops mid-way is cut off.
+      if (outcome.streaming) return outcome.streamTo(res);
+      return void res.end(outcome.body);
     }
-  } finally {
-    budget.active--;
+    const failure = classify(outcome.error);
+    tryFailed(pool, instance, failure);
+    lastFailure = failure;
+    const retryable = idempotent || failure === 'connect';
+    if (!retryable || attempt >= options.retries || !budget.tryWithdraw()) {
+      return sendProblem(exchange, gatewayProblem(failureCode(failure)));
+    }
+    exclude = instance;
   }
 }

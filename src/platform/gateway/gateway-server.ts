@@ -33,7 +33,7 @@ export interface GatewayOptions {
   health: HealthCheckOptions;
   forward: ForwardOptions;
   connection: ConnectionOptions;
-  retryBudget: { percent: number; minConcurrent: number };
+  retryBudget: { percent: number; minPerSecond: number };
   /**
    * `lease` > 1 takes points from a shared store in leases (src/platform/ratelimit/leased-limiter.ts):
    * for Redis, not for the in-process memory store.
@@ -145,7 +145,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     pools.set(name, pool);
     targets.set(name, {
       pool,
-      budget: createRetryBudget(options.retryBudget.percent, options.retryBudget.minConcurrent),
+      budget: createRetryBudget(options.retryBudget),
       hashKey: definition.balancer === 'hash' ? hashKeyReader(definition.hashKey) : undefined,
       retries: gatewayMetrics.retries(name),
     });

@@ -33,50 +33,46 @@ export async function getThroughPool(target: ForwardTarget, call: UpstreamGet, o
   const deadline = performance.now() + options.timeoutMs;
   let exclude: UpstreamInstance | undefined;
   let lastFailure: FailureKind | undefined;
-  budget.active++;
-  try {
-    for (let attempt = 0; ; attempt++) {
-      call.signal.throwIfAborted();
-      const instance = pool.pick(undefined, exclude);
-      if (!instance) throw new GatewayError(failureCode(lastFailure), `no instance of pool ${pool.name} answered`);
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) throw new GatewayError('UPSTREAM_TIMEOUT', `pool ${pool.name} did not answer in time`);
-      const isRetry = attempt > 0;
-      const started = startTry(target, instance, isRetry);
-      let answer: UpstreamAnswer | undefined;
-      let failure: FailureKind | undefined;
-      try {
-        const response = await instance.client.request({
-          method: 'GET',
-          path: call.path,
-          headers: call.headers,
-          signal: call.signal,
-          headersTimeout: Math.max(1, Math.min(options.tryTimeoutMs, remaining)),
-          bodyTimeout: options.tryTimeoutMs,
-        });
-        answer = { status: response.statusCode, headers: response.headers, body: await response.body.bytes() };
-      } catch (error) {
-        if (call.signal.aborted) throw call.signal.reason; // the part's deadline: nothing to blame
-        failure = classify(error);
-      } finally {
-        endTry(target, instance, isRetry, started);
-      }
-
-      if (answer && answer.status < 500) {
-        pool.succeeded(instance);
-        return answer;
-      }
-      if (answer) failure = 'status';
-      tryFailed(pool, instance, failure!);
-      lastFailure = failure;
-      const retryable = failure !== 'status' || RETRY_STATUS.has(answer!.status);
-      if (!retryable || attempt >= options.retries || !budget.allows()) {
-        if (answer) return answer; // the upstream's own 5xx: the caller decides
-        throw new GatewayError(failureCode(failure), `pool ${pool.name}: ${failure}`);
-      }
-      exclude = instance;
+  budget.deposit();
+  for (let attempt = 0; ; attempt++) {
+    call.signal.throwIfAborted();
+    const instance = pool.pick(undefined, exclude);
+    if (!instance) throw new GatewayError(failureCode(lastFailure), `no instance of pool ${pool.name} answered`);
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) throw new GatewayError('UPSTREAM_TIMEOUT', `pool ${pool.name} did not answer in time`);
+    const isRetry = attempt > 0;
+    const started = startTry(target, instance, isRetry);
+    let answer: UpstreamAnswer | undefined;
+    let failure: FailureKind | undefined;
+    try {
+      const response = await instance.client.request({
+        method: 'GET',
+        path: call.path,
+        headers: call.headers,
+        signal: call.signal,
+        headersTimeout: Math.max(1, Math.min(options.tryTimeoutMs, remaining)),
+        bodyTimeout: options.tryTimeoutMs,
+      });
+      answer = { status: response.statusCode, headers: response.headers, body: await response.body.bytes() };
+    } catch (error) {
+      if (call.signal.aborted) throw call.signal.reason; // the part's deadline: nothing to blame
+      failure = classify(error);
+    } finally {
+      endTry(instance, started);
     }
-  } finally {
-    budget.active--;
+
+    if (answer && answer.status < 500) {
+      pool.succeeded(instance);
+      return answer;
+    }
+    if (answer) failure = 'status';
+    tryFailed(pool, instance, failure!);
+    lastFailure = failure;
+    const retryable = failure !== 'status' || RETRY_STATUS.has(answer!.status);
+    if (!retryable || attempt >= options.retries || !budget.tryWithdraw()) {
+      if (answer) return answer; // the upstream's own 5xx: the caller decides
+      throw new GatewayError(failureCode(failure), `pool ${pool.name}: ${failure}`);
+    }
+    exclude = instance;
   }
 }
