@@ -12,6 +12,7 @@ import { createTableTransport } from '../../src/platform/events/table-transport.
 import type { ConsumerSpec, EventTransport } from '../../src/platform/events/transport.ts';
 import { createLogger } from '../../src/platform/observability/logger.ts';
 import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
+import { sampleCpu } from '../drivers/process-cpu.ts';
 import { adminQuery, labDatabaseUrl, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 import { runRawJetStreamLoop } from '../references/raw-jetstream.ts';
 import { collectSetup, publishReport, renderTable } from '../report.ts';
@@ -55,7 +56,7 @@ async function openPath(kind: PathName, natsUrl: string, round: number) {
     : createTableTransport(db, { pollMs: 50 });
   const relay = createOutboxRelay({ db, transport, logger }, { idleMs: 20 });
   return {
-    db, writer, transport, relay, logger,
+    name, db, writer, transport, relay, logger,
     async close() {
       await relay.stop();
       await transport.close();
@@ -179,6 +180,97 @@ async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate:
   }
 }
 
+interface StageCpu {
+  stage: string;
+  perSecond: number;
+  /** CPU µs per event of this Node process (the shop's writers, the relay and the consumer all run here). */
+  nodeUs: number;
+  natsUs: number;
+  /** The lab database's backends and the server's WAL writer, checkpointer and background writer; undefined when the server is not on this machine. */
+  postgresUs: number | undefined;
+}
+
+/** CPU time (ns) of each process that still exists; one that is gone is left out. */
+function sampleEach(pids: Iterable<number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      out.set(pid, sampleCpu(pid).totalNs);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+/** Runs `work` (`events` events' worth) and reads each process's CPU around it. */
+async function stageCpu(stage: string, events: number, natsPid: number, postgresPids: () => Promise<number[] | undefined>, work: () => Promise<void>): Promise<StageCpu> {
+  const pgBefore = await postgresPids();
+  const pg0 = sampleEach(pgBefore ?? []);
+  const node0 = sampleCpu(process.pid).totalNs;
+  const nats0 = sampleCpu(natsPid).totalNs;
+  const started = performance.now();
+  await work();
+  const seconds = (performance.now() - started) / 1000;
+  const node1 = sampleCpu(process.pid).totalNs;
+  const nats1 = sampleCpu(natsPid).totalNs;
+  const pgAfter = await postgresPids();
+  // A backend that started during the stage counts from zero.
+  const pg1 = sampleEach(new Set([...(pgBefore ?? []), ...(pgAfter ?? [])]));
+  let pgNs = 0;
+  for (const [pid, ns] of pg1) pgNs += ns - (pg0.get(pid) ?? 0);
+  const us = (ns: number) => ns / 1000 / events;
+  return { stage, perSecond: events / seconds, nodeUs: us(node1 - node0), natsUs: us(nats1 - nats0), postgresUs: pgBefore ? us(pgNs) : undefined };
+}
+
+/**
+ * Where the path's CPU goes: the raw loop, then the JetStream path one stage at a time (append
+ * in batches; append one event per transaction from the fixed-rate phase's writers; relay
+ * everything; consume everything), each with the CPU that Node, nats-server and PostgreSQL spent
+ * on it per event. Stages run one after another, so each one's figures are its own.
+ */
+async function cpuByStage(natsUrl: string, natsPid: number, round: number, events: number): Promise<StageCpu[]> {
+  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(LAB_POSTGRES_URL).hostname);
+  const raw = await stageCpu('raw JetStream publish → pull → ack (Node)', events, natsPid, async () => [], async () => {
+    await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_CPU_${round}`, events });
+  });
+  const path = await openPath('jetstream', natsUrl, round);
+  try {
+    const postgresPids = async () => local
+      ? (await path.db.query<{ pid: number }>(
+        "select pid from pg_stat_activity where datname = $1 or backend_type in ('walwriter', 'checkpointer', 'background writer')", [path.name],
+      )).rows.map((r) => r.pid)
+      : undefined;
+    const stages = [raw];
+    stages.push(await stageCpu(`outbox append (${APPEND_BATCH} per transaction)`, events, natsPid, postgresPids, async () => {
+      for (let n = 0; n < events; n += APPEND_BATCH) await append(path.writer, n, Math.min(APPEND_BATCH, events - n), 0);
+    }));
+    // The fixed-rate phase's producer alone, as fast as it goes: its ceiling bounds the rates that phase can be asked for.
+    stages.push(await stageCpu(`outbox append (1 per transaction, ${APPENDERS} writers)`, events, natsPid, postgresPids, async () => {
+      let next = 0;
+      await Promise.all(Array.from({ length: APPENDERS }, async () => {
+        for (let i = next++; i < events; i = next++) await append(path.writer, events + i, 1, 0);
+      }));
+    }));
+    stages.push(await stageCpu('relay: read, publish, mark', events * 2, natsPid, postgresPids, async () => {
+      while ((await path.relay.publishPending()) > 0);
+    }));
+    let consumer: { stop(): Promise<void> } | undefined;
+    stages.push(await stageCpu('consumer: inbox transaction, ack', events * 2, natsPid, postgresPids, async () => {
+      let handled = 0;
+      await new Promise<void>((resolve) => {
+        consumer = project(path, () => {
+          if (++handled === events * 2) resolve();
+        });
+      });
+    }));
+    await consumer?.stop();
+    return stages;
+  } finally {
+    await path.close();
+  }
+}
+
 /**
  * The event path's rate and delay: outbox insert → relay → log → a transactional consumer group,
  * on JetStream and on the table log, beside a raw JetStream publish → pull → ack loop from Node
@@ -213,6 +305,19 @@ export const eventPath: Scenario = {
       const halfOwn = Math.round(median(rates.jetstream) / 2);
       log(`JetStream path at ${halfOwn} events/s (half its own median) for ${options.openLoopSeconds} s…`);
       const ownRate = await atFixedRate('jetstream', natsUrl, options.rounds + 2, halfOwn, options.openLoopSeconds);
+      log('CPU by stage…');
+      const stages = await cpuByStage(natsUrl, nats.pid, options.rounds + 3, DRAIN_EVENTS);
+      const [rawCpu, batchAppend, , relayStage, consumerStage] = stages;
+      const pathStages = [batchAppend!, relayStage!, consumerStage!];
+      const pathTotal: StageCpu = {
+        stage: 'the path (batched append, relay, consumer), one after another',
+        perSecond: 1 / pathStages.reduce((sum, st) => sum + 1 / st.perSecond, 0),
+        nodeUs: pathStages.reduce((sum, st) => sum + st.nodeUs, 0),
+        natsUs: pathStages.reduce((sum, st) => sum + st.natsUs, 0),
+        postgresUs: pathStages.every((st) => st.postgresUs !== undefined) ? pathStages.reduce((sum, st) => sum + st.postgresUs!, 0) : undefined,
+      };
+      const allUs = (st: StageCpu) => st.nodeUs + st.natsUs + (st.postgresUs ?? 0);
+      const stageRow = (st: StageCpu) => [st.stage, fixed(st.perSecond), st.nodeUs.toFixed(1), st.natsUs.toFixed(1), st.postgresUs === undefined ? 'n/a' : st.postgresUs.toFixed(1), allUs(st).toFixed(1)];
       const rateHolds = median(ratio('jetstream')) >= RATE_BAR;
       const delayHolds = fixedRate.handled === fixedRate.sent && fixedRate.latency.p99 <= P99_BAR_MS;
       const delayRow = (label: string, r: FixedRateResult) => [
@@ -244,10 +349,19 @@ export const eventPath: Scenario = {
             rows: [delayRow('half the raw loop', fixedRate), delayRow('half its own rate', ownRate)],
           }).split('\n'),
           '',
+          `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed), from /proc; PostgreSQL counts the lab database's backends and the server's WAL writer, checkpointer and background writer:`,
+          '',
+          ...renderTable({
+            columns: ['stage', 'events/s', 'Node µs', 'nats-server µs', 'PostgreSQL µs', 'all µs'],
+            rows: [...stages.map(stageRow), stageRow(pathTotal)],
+          }).split('\n'),
+          '',
+          `The path spends ${(allUs(pathTotal) / allUs(rawCpu!)).toFixed(2)}× the raw loop's CPU per event; at 50 % of the raw loop's rate it could spend at most 2×. The fixed-rate phase asks its one-event-per-transaction writers for ${halfCeiling} events/s; alone, with nothing else running, they reach ${fixed(stages[2]!.perSecond)}.`,
+          '',
           `Bar: JetStream path ≥ ${RATE_BAR * 100} % of the raw loop: ${percent(median(ratio('jetstream')))}: ${rateHolds ? 'holds' : 'NOT MET'}.`,
           `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: ${formatMs(l.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`,
         ],
-        data: { rates, fixedRate, ownRate },
+        data: { rates, fixedRate, ownRate, stages },
       }, out);
       return { barHolds: rateHolds && delayHolds, reportPaths };
     } finally {
