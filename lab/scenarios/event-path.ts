@@ -5,6 +5,7 @@ import { migrate } from '../../src/platform/db/migrations.ts';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.ts';
 import { startConsumer } from '../../src/platform/events/consumer.ts';
 import { eventMigrations } from '../../src/platform/events/events.schema.ts';
+import { defaultJetStreamOptions } from '../../src/platform/events/jetstream-options.ts';
 import { createJetStreamTransport } from '../../src/platform/events/jetstream-transport.ts';
 import { appendToOutbox } from '../../src/platform/events/outbox.ts';
 import { createOutboxRelay } from '../../src/platform/events/relay.ts';
@@ -14,6 +15,7 @@ import { createLogger } from '../../src/platform/observability/logger.ts';
 import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
 import { sampleCpu } from '../drivers/process-cpu.ts';
 import { adminQuery, labDatabaseUrl, LAB_POSTGRES_URL } from '../postgres-admin.ts';
+import { runBatchedConsumer } from '../references/batched-consumer.ts';
 import { runRawJetStreamLoop } from '../references/raw-jetstream.ts';
 import { collectSetup, publishReport, renderTable } from '../report.ts';
 import { fixed, formatMs, formatRange, median, percent, spread } from '../stats.ts';
@@ -34,6 +36,8 @@ const PAD = 'x'.repeat(600);
  * the event path, would set the delay.
  */
 const APPENDERS = 32;
+/** Events per batch of the batched consumer reference (`references/batched-consumer.ts`). */
+const REFERENCE_BATCH = 256;
 /** How long the fixed-rate phase waits for the backlog to drain after the last append. */
 const DRAIN_LIMIT_MS = 30_000;
 
@@ -56,7 +60,7 @@ async function openPath(kind: PathName, natsUrl: string, round: number) {
     : createTableTransport(db, { pollMs: 50 });
   const relay = createOutboxRelay({ db, transport, logger }, { idleMs: 20 });
   return {
-    name, db, writer, transport, relay, logger,
+    name, stream, db, writer, transport, relay, logger,
     async close() {
       await relay.stop();
       await transport.close();
@@ -226,8 +230,9 @@ async function stageCpu(stage: string, events: number, natsPid: number, postgres
 /**
  * Where the path's CPU goes: the raw loop, then the JetStream path one stage at a time (append
  * in batches; append one event per transaction from the fixed-rate phase's writers; relay
- * everything; consume everything), each with the CPU that Node, nats-server and PostgreSQL spent
- * on it per event. Stages run one after another, so each one's figures are its own.
+ * everything; consume everything; consume everything again with the batched reference), each with
+ * the CPU that Node, nats-server and PostgreSQL spent on it per event. Stages run one after
+ * another, so each one's figures are its own.
  */
 async function cpuByStage(natsUrl: string, natsPid: number, round: number, events: number): Promise<StageCpu[]> {
   const local = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(LAB_POSTGRES_URL).hostname);
@@ -265,6 +270,13 @@ async function cpuByStage(natsUrl: string, natsPid: number, round: number, event
       });
     }));
     await consumer?.stop();
+    stages.push(await stageCpu(`reference: consumer with one owner per partition, batches of ${REFERENCE_BATCH}`, events * 2, natsPid, postgresPids, async () => {
+      const handled = await runBatchedConsumer({
+        servers: natsUrl, stream: path.stream, subjectPrefix: path.stream.toLowerCase(), types: SPEC.types, partitions: defaultJetStreamOptions.partitions,
+        db: path.db, consumer: 'lab.reference', durablePrefix: 'lab_reference', batch: REFERENCE_BATCH,
+      });
+      if (handled !== events * 2) throw new Error(`the batched reference handled ${handled} of ${events * 2} events`);
+    }));
     return stages;
   } finally {
     await path.close();
@@ -307,7 +319,7 @@ export const eventPath: Scenario = {
       const ownRate = await atFixedRate('jetstream', natsUrl, options.rounds + 2, halfOwn, options.openLoopSeconds);
       log('CPU by stage…');
       const stages = await cpuByStage(natsUrl, nats.pid, options.rounds + 3, DRAIN_EVENTS);
-      const [rawCpu, batchAppend, , relayStage, consumerStage] = stages;
+      const [rawCpu, batchAppend, , relayStage, consumerStage, referenceStage] = stages;
       const pathStages = [batchAppend!, relayStage!, consumerStage!];
       const pathTotal: StageCpu = {
         stage: 'the path (batched append, relay, consumer), one after another',
@@ -349,14 +361,14 @@ export const eventPath: Scenario = {
             rows: [delayRow('half the raw loop', fixedRate), delayRow('half its own rate', ownRate)],
           }).split('\n'),
           '',
-          `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed), from /proc; PostgreSQL counts the lab database's backends and the server's WAL writer, checkpointer and background writer:`,
+          `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed by today's consumer group and again by the batched reference), from /proc; PostgreSQL counts the lab database's backends and the server's WAL writer, checkpointer and background writer:`,
           '',
           ...renderTable({
             columns: ['stage', 'events/s', 'Node µs', 'nats-server µs', 'PostgreSQL µs', 'all µs'],
-            rows: [...stages.map(stageRow), stageRow(pathTotal)],
+            rows: [...stages.filter((st) => st !== referenceStage).map(stageRow), stageRow(pathTotal), stageRow(referenceStage!)],
           }).split('\n'),
           '',
-          `The path spends ${(allUs(pathTotal) / allUs(rawCpu!)).toFixed(2)}× the raw loop's CPU per event; at 50 % of the raw loop's rate it could spend at most 2×. The fixed-rate phase asks its one-event-per-transaction writers for ${halfCeiling} events/s; alone, with nothing else running, they reach ${fixed(stages[2]!.perSecond)}.`,
+          `The path spends ${(allUs(pathTotal) / allUs(rawCpu!)).toFixed(2)}× the raw loop's CPU per event; at 50 % of the raw loop's rate it could spend at most 2×. With the reference's consumer in place of today's it would spend ${((allUs(pathTotal) - allUs(consumerStage!) + allUs(referenceStage!)) / allUs(rawCpu!)).toFixed(2)}×. The fixed-rate phase asks its one-event-per-transaction writers for ${halfCeiling} events/s; alone, with nothing else running, they reach ${fixed(stages[2]!.perSecond)}.`,
           '',
           `Bar: JetStream path ≥ ${RATE_BAR * 100} % of the raw loop: ${percent(median(ratio('jetstream')))}: ${rateHolds ? 'holds' : 'NOT MET'}.`,
           `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: ${formatMs(l.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`,
