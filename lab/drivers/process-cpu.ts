@@ -48,3 +48,34 @@ function threadNs(pid: number, tid: string): number {
 export function cpuPerRequest(before: CpuSample, after: CpuSample, requests: number): { totalUs: number; mainUs: number } {
   return { totalUs: (after.totalNs - before.totalNs) / 1000 / requests, mainUs: (after.mainNs - before.mainNs) / 1000 / requests };
 }
+
+/** CPU nanoseconds (all threads) so far of each of the given processes that still runs. */
+export function snapshotCpu(pids: readonly number[]): Map<number, number> {
+  const snapshot = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      snapshot.set(pid, sampleCpu(pid).totalNs);
+    } catch {
+      // ended (a restarted instance, a closed database connection), or not on this machine
+    }
+  }
+  return snapshot;
+}
+
+/**
+ * CPU used since `before` by the processes running now (`pids`, listed again after the run): one
+ * that started in between counts whole, since all its time falls in the window; one that ended in
+ * between is lost (its last moments), rather than subtracted as a negative.
+ */
+export function cpuSince(before: ReadonlyMap<number, number>, pids: readonly number[]): number {
+  let total = 0;
+  for (const ns of cpuByPidSince(before, pids).values()) total += ns;
+  return total;
+}
+
+/** `cpuSince`, per process. */
+export function cpuByPidSince(before: ReadonlyMap<number, number>, pids: readonly number[]): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const [pid, ns] of snapshotCpu(pids)) used.set(pid, ns - (before.get(pid) ?? 0));
+  return used;
+}

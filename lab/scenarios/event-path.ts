@@ -13,7 +13,7 @@ import { createTableTransport } from '../../src/platform/events/table-transport.
 import type { ConsumerSpec, EventTransport } from '../../src/platform/events/transport.ts';
 import { createLogger } from '../../src/platform/observability/logger.ts';
 import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
-import { sampleCpu } from '../drivers/process-cpu.ts';
+import { cpuSince, sampleCpu, snapshotCpu } from '../drivers/process-cpu.ts';
 import { adminQuery, labDatabaseUrl, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 import { runBatchedConsumer } from '../references/batched-consumer.ts';
 import { runRawJetStreamLoop } from '../references/raw-jetstream.ts';
@@ -194,23 +194,10 @@ interface StageCpu {
   postgresUs: number | undefined;
 }
 
-/** CPU time (ns) of each process that still exists; one that is gone is left out. */
-function sampleEach(pids: Iterable<number>): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      out.set(pid, sampleCpu(pid).totalNs);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
-}
-
 /** Runs `work` (`events` events' worth) and reads each process's CPU around it. */
 async function stageCpu(stage: string, events: number, natsPid: number, postgresPids: () => Promise<number[] | undefined>, work: () => Promise<void>): Promise<StageCpu> {
   const pgBefore = await postgresPids();
-  const pg0 = sampleEach(pgBefore ?? []);
+  const pg0 = snapshotCpu(pgBefore ?? []);
   const node0 = sampleCpu(process.pid).totalNs;
   const nats0 = sampleCpu(natsPid).totalNs;
   const started = performance.now();
@@ -219,10 +206,7 @@ async function stageCpu(stage: string, events: number, natsPid: number, postgres
   const node1 = sampleCpu(process.pid).totalNs;
   const nats1 = sampleCpu(natsPid).totalNs;
   const pgAfter = await postgresPids();
-  // A backend that started during the stage counts from zero.
-  const pg1 = sampleEach(new Set([...(pgBefore ?? []), ...(pgAfter ?? [])]));
-  let pgNs = 0;
-  for (const [pid, ns] of pg1) pgNs += ns - (pg0.get(pid) ?? 0);
+  const pgNs = cpuSince(pg0, [...new Set([...(pgBefore ?? []), ...(pgAfter ?? [])])]);
   const us = (ns: number) => ns / 1000 / events;
   return { stage, perSecond: events / seconds, nodeUs: us(node1 - node0), natsUs: us(nats1 - nats0), postgresUs: pgBefore ? us(pgNs) : undefined };
 }
