@@ -64,9 +64,9 @@ function pollIntervals(config: Config) {
 /** The event log the configuration asks for: a table on the main database, or a JetStream stream. */
 async function createEventTransport(config: Config, db: Database, logger: Logger): Promise<EventTransport> {
   if (config.events.transport === 'table') return createTableTransport(db, { pollMs: pollIntervals(config).eventsMs });
-  const { url, stream, partitions, retentionHours, dedupWindowSeconds } = config.events.nats;
+  const { url, stream, partitions, retentionHours, dedupWindowSeconds, batch, leaseMs } = config.events.nats;
   return createJetStreamTransport({
-    servers: url, stream, partitions, maxAgeSeconds: retentionHours * 3600, duplicateWindowMs: dedupWindowSeconds * 1000, logger: logger.child({ component: 'events' }),
+    servers: url, stream, partitions, maxAgeSeconds: retentionHours * 3600, duplicateWindowMs: dedupWindowSeconds * 1000, batch, leaseTtlMs: leaseMs, logger: logger.child({ component: 'events' }),
   });
 }
 

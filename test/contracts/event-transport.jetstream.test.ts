@@ -67,10 +67,10 @@ describe('JetStream transport on nats-server 2.9', () => {
       expect(await names()).toEqual(before);
 
       const group = transport!.consume({ name: 'js.layout', types: ['js.noise.x'] }, async () => ({ kind: 'ack' }));
-      await until(async () => (await names()).filter((n) => n.startsWith('js_layout_p')).length === 8, 'eight durables');
+      await until(async () => (await names()).filter((n) => n.startsWith('js_layout_b')).length === 8, 'eight durables');
       await group.stop();
-      const info = await jsm.consumers.info(opts.stream!, 'js_layout_p3');
-      expect(info.config).toMatchObject({ filter_subject: `${opts.subjectPrefix}.js.noise.x.3`, max_ack_pending: 1, ack_policy: 'explicit' });
+      const info = await jsm.consumers.info(opts.stream!, 'js_layout_b3');
+      expect(info.config).toMatchObject({ filter_subject: `${opts.subjectPrefix}.js.noise.x.3`, max_ack_pending: 2 * 256, ack_policy: 'all' });
     } finally {
       await nc.close();
     }

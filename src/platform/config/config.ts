@@ -131,6 +131,8 @@ const schema = z.object({
   EVENTS_PARTITIONS: int(1, 256).default(64),
   EVENTS_RETENTION_HOURS: int(1, 24 * 365).default(24 * 7),
   EVENTS_DEDUP_WINDOW_SECONDS: int(1, 24 * 3600).default(120),
+  EVENTS_BATCH: int(1, 10_000).default(256),
+  EVENTS_LEASE_MS: int(1_000, 600_000).default(6_000),
   SAGA_LEASE_MS: int(500, 600_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
   SCALEMART_ROLE: z.enum(ROLES).default('all'),
@@ -264,7 +266,7 @@ export interface Config {
     maxAttempts: number;
     /** `table`: the log is a table in the main database (the monolith). `jetstream`: a NATS JetStream stream (the scaled stage's default). */
     transport: 'table' | 'jetstream';
-    nats: { url: string; stream: string; partitions: number; retentionHours: number; dedupWindowSeconds: number };
+    nats: { url: string; stream: string; partitions: number; retentionHours: number; dedupWindowSeconds: number; batch: number; leaseMs: number };
   };
   /** How long a process owns a saga it works on before another may take it over; renewed while it works. */
   sagaLeaseMs: number;
@@ -390,7 +392,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     events: {
       maxAttempts: c.EVENTS_MAX_ATTEMPTS,
       transport: eventsTransport,
-      nats: { url: c.NATS_URL, stream: c.EVENTS_STREAM, partitions: c.EVENTS_PARTITIONS, retentionHours: c.EVENTS_RETENTION_HOURS, dedupWindowSeconds: c.EVENTS_DEDUP_WINDOW_SECONDS },
+      nats: { url: c.NATS_URL, stream: c.EVENTS_STREAM, partitions: c.EVENTS_PARTITIONS, retentionHours: c.EVENTS_RETENTION_HOURS, dedupWindowSeconds: c.EVENTS_DEDUP_WINDOW_SECONDS, batch: c.EVENTS_BATCH, leaseMs: c.EVENTS_LEASE_MS },
     },
     sagaLeaseMs: c.SAGA_LEASE_MS,
   };

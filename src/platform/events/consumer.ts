@@ -3,10 +3,10 @@ import type { Database, Queryable } from '../db/database.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
 import type { EventEnvelope } from './event.ts';
 import { createGroupCommit } from './group-commit.ts';
-import type { ConsumerSpec, EventTransport, Settlement, Subscription } from './transport.ts';
+import type { BatchHandler, ConsumerSpec, EventTransport, Settlement, Subscription } from './transport.ts';
 
-/** Events one shared transaction of a transactional consumer carries at most. */
-const GROUP_COMMIT_MAX = 256;
+/** Events one shared transaction of a transactional consumer carries at most (a larger run of one partition goes by itself). */
+const GROUP_COMMIT_MAX = 512;
 
 /** `E` is the delivered event, usually `EventOf<SomeCatalogue, 'a.b.c' | …>`, so `type` narrows the payload. */
 export interface ConsumerOptions<E extends EventEnvelope = EventEnvelope> extends ConsumerSpec {
@@ -63,6 +63,11 @@ export function startConsumer<E extends EventEnvelope>(
     ? createGroupCommit({ db, consumer: options.name, handle: (event, tx) => options.handle(event as E, tx), maxBatch: GROUP_COMMIT_MAX })
     : undefined;
 
+  // A transport that delivers a partition's events in batches hands first deliveries over together.
+  const handleBatch: BatchHandler | undefined = together
+    ? async (deliveries) => (await together(deliveries)).kind === 'committed'
+    : undefined;
+
   return transport.consume(options, async ({ event, sequence, attempt }): Promise<Settlement> => {
     if (attempt > 1) observer?.redelivered?.(options.name);
     try {
@@ -73,7 +78,7 @@ export function startConsumer<E extends EventEnvelope>(
       if (options.transactional) {
         // A redelivery, or an event whose shared transaction failed, goes alone (below).
         if (together && attempt === 1) {
-          const outcome = await together(event, sequence);
+          const outcome = await together([{ event, sequence }]);
           if (outcome.kind === 'committed') return { kind: 'ack' };
           if (outcome.kind === 'failed') throw outcome.error;
         }
@@ -106,5 +111,5 @@ export function startConsumer<E extends EventEnvelope>(
       observer?.deadLettered?.(options.name);
       return { kind: 'ack' };
     }
-  });
+  }, handleBatch);
 }

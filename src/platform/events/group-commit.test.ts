@@ -39,12 +39,12 @@ describe('group commit of a transactional consumer', () => {
       return out;
     });
     try {
-      const outcomes = await Promise.all(batch.map((e, i) => together(e, i + 1)));
+      const outcomes = await Promise.all(batch.map((e, i) => together([{ event: e, sequence: i + 1 }])));
       expect(outcomes.every((o) => o.kind === 'committed')).toBe(true);
       // The first goes at once; the five that queued behind it go in batches of at most three.
       expect(sizes).toEqual([1, 3, 2]);
       // A repeat (a redelivery after a lost ack) is committed without running the handler again.
-      expect(await together(batch[2]!, 3)).toEqual({ kind: 'committed' });
+      expect(await together([{ event: batch[2]!, sequence: 3 }])).toEqual({ kind: 'committed' });
     } finally {
       db.transaction = traced;
     }
@@ -64,11 +64,38 @@ describe('group commit of a transactional consumer', () => {
     const [first, ...rest] = events(4);
     poison.add(rest[1]!.id);
     poison.add(first!.id);
-    const outcomes = await Promise.all([first!, ...rest].map((e, i) => together(e, 100 + i)));
+    const outcomes = await Promise.all([first!, ...rest].map((e, i) => together([{ event: e, sequence: 100 + i }])));
     expect(outcomes[0]).toMatchObject({ kind: 'failed', error: expect.objectContaining({ message: 'poison' }) });
     expect(outcomes.slice(1)).toEqual([{ kind: 'alone' }, { kind: 'alone' }, { kind: 'alone' }]);
     // Nothing of the failed transactions was kept: neither the work nor the inbox rows.
     expect(await inbox('gc.b')).toBe(0);
     expect((await rows()).filter((id) => rest.some((e) => e.id === id))).toEqual([]);
+  });
+
+  it('keeps a partition\'s run together and in order, shares a transaction between runs, and fails a run as a whole', async () => {
+    const handled: string[] = [];
+    const poison = new Set<string>();
+    const together = createGroupCommit({
+      db, consumer: 'gc.c', maxBatch: 5,
+      handle: async (e, tx) => {
+        if (poison.has(e.id)) throw new Error('poison');
+        handled.push(e.id);
+        await tx.query('insert into done values ($1)', [e.id]);
+      },
+    });
+    const run = (from: number, es: EventEnvelope[]) => es.map((event, i) => ({ event, sequence: from + i }));
+    const [a, b, c, d] = [events(1), events(2), events(3), events(6)];
+    // a goes at once; b and c (5 events) share the next transaction; d (6 > 5) goes by itself.
+    const outcomes = await Promise.all([together(run(200, a)), together(run(210, b)), together(run(220, c)), together(run(230, d))]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['committed', 'committed', 'committed', 'committed']);
+    expect(handled).toEqual([...a, ...b, ...c, ...d].map((e) => e.id));
+
+    const bad = events(3);
+    poison.add(bad[2]!.id);
+    handled.length = 0;
+    expect(await together(run(300, bad))).toMatchObject({ kind: 'failed' });
+    // The events before the poison one were rolled back with it: the run took no effect.
+    expect(await inbox('gc.c')).toBe(12);
+    expect((await rows()).filter((id) => bad.some((e) => e.id === id))).toEqual([]);
   });
 });

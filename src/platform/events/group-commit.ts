@@ -14,38 +14,46 @@ export interface GroupCommitDeps {
 /** `committed`: the transport may ack; `alone`: go again through the one-event path; `failed`: it went alone and failed. */
 export type GroupCommitOutcome = { kind: 'committed' } | { kind: 'alone' } | { kind: 'failed'; error: unknown };
 
-interface Waiting {
+/** One delivery as the group commit takes it. */
+export interface Committable {
   event: EventEnvelope;
   sequence: number;
+}
+
+interface Waiting {
+  items: readonly Committable[];
   resolve(outcome: GroupCommitOutcome): void;
 }
 
 /**
  * Commits a transactional consumer's first deliveries together, the way a database groups
- * commits: while one transaction is in flight, the deliveries that arrive (from other partitions:
- * a partition has one event in flight) wait, and go together in the next one: their inbox rows,
- * then the handler for each new event in arrival order, one commit. Alone, an event goes at once:
- * nothing waits for company. Each delivery is told `committed` once its effects are committed
- * (the transport may ack it). When a shared transaction of several fails, each of its events is
- * told `alone` and goes again through the one-event path, so one poison event retries, or
- * reaches dead letters, by itself; an event that failed alone is told `failed`, with the error.
+ * commits. A submission is one delivery, or a run of one partition's deliveries in log order.
+ * While one transaction is in flight, the submissions that arrive (from other partitions) wait,
+ * and go together in the next one: their inbox rows, then the handler for each new event in
+ * submission order, one commit, up to `maxBatch` events (a larger submission goes by itself).
+ * Alone, a submission goes at once: nothing waits for company. Each submission is told
+ * `committed` once its effects are committed (the transport may ack it). When a transaction of
+ * several submissions fails, each is told `alone` and goes again by itself, so one poison event
+ * holds back only its own partition; a submission that failed alone is told `failed`, with the
+ * error, and none of it took effect.
  */
-export function createGroupCommit(deps: GroupCommitDeps): (event: EventEnvelope, sequence: number) => Promise<GroupCommitOutcome> {
+export function createGroupCommit(deps: GroupCommitDeps): (items: readonly Committable[]) => Promise<GroupCommitOutcome> {
   const { db, consumer, handle, maxBatch } = deps;
   let queue: Waiting[] = [];
   let flushing = false;
 
   async function commit(batch: Waiting[]): Promise<void> {
+    const items = batch.flatMap((w) => w.items);
     try {
       await db.transaction(async (tx) => {
         const { rows } = await tx.query<{ event_id: string }>(
           `insert into events.inbox (consumer, event_id, sequence)
            select $1, * from unnest($2::text[], $3::bigint[]) on conflict do nothing returning event_id`,
-          [consumer, batch.map((w) => w.event.id), batch.map((w) => w.sequence)],
+          [consumer, items.map((w) => w.event.id), items.map((w) => w.sequence)],
         );
         // Already in the inbox (a redelivery after a lost ack): recorded once, nothing to redo.
         const fresh = new Set(rows.map((r) => r.event_id));
-        for (const w of batch) {
+        for (const w of items) {
           if (fresh.delete(w.event.id)) await handle(w.event, tx);
         }
       });
@@ -59,8 +67,11 @@ export function createGroupCommit(deps: GroupCommitDeps): (event: EventEnvelope,
     flushing = true;
     try {
       while (queue.length > 0) {
-        const batch = queue.slice(0, maxBatch);
-        queue = queue.slice(batch.length);
+        let take = 1;
+        let events = queue[0]!.items.length;
+        while (take < queue.length && events + queue[take]!.items.length <= maxBatch) events += queue[take++]!.items.length;
+        const batch = queue.slice(0, take);
+        queue = queue.slice(take);
         await commit(batch);
       }
     } finally {
@@ -68,8 +79,9 @@ export function createGroupCommit(deps: GroupCommitDeps): (event: EventEnvelope,
     }
   }
 
-  return (event, sequence) => new Promise<GroupCommitOutcome>((resolve) => {
-    queue.push({ event, sequence, resolve });
+  return (items) => new Promise<GroupCommitOutcome>((resolve) => {
+    if (items.length === 0) return resolve({ kind: 'committed' });
+    queue.push({ items, resolve });
     if (!flushing) void flush();
   });
 }

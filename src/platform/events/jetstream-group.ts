@@ -4,17 +4,25 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../resilience/backoff.ts';
 import type { Delivery } from './event.ts';
 import { decodeEnvelope } from './jetstream-codec.ts';
-import type { Settlement } from './transport.ts';
+import type { BatchHandler, Settlement } from './transport.ts';
 import { createWaker } from './wake.ts';
 
-export interface PartitionPullerDeps {
+export interface PartitionOwnerDeps {
   js: JetStreamClient;
   stream: string;
   durable: string;
   types: ReadonlySet<string>;
   handle: (delivery: Delivery) => Promise<Settlement>;
-  /** Creates the durable if it is missing, keeping its position if it exists. */
-  ensure: () => Promise<void>;
+  /** Handles a run of first deliveries together; false: none of it took effect, go one at a time. */
+  handleBatch?: BatchHandler;
+  /**
+   * Readies the durable for a new owner: creates it if missing, and restarts it after its ack floor
+   * if a previous owner left events delivered but unsettled (they would come back only after the
+   * ack wait, behind later ones).
+   */
+  takeOver: () => Promise<void>;
+  /** Events handled together at most; the durable lets twice this many be outstanding. */
+  batch: number;
   ackWaitMs: number;
   /** How long one pull request waits on the server for an event. */
   pullExpiresMs: number;
@@ -22,112 +30,192 @@ export interface PartitionPullerDeps {
   flush: () => Promise<void>;
   /** Changes when this process rewinds the group: a delivery from before it is not settled. */
   generation: () => number;
+  /** Whether this owner's lease on the partition still holds. */
+  valid: () => boolean;
   logger?: Logger;
 }
 
 // A durable found missing this many times in a row is created again (an admin deleted it);
 // fewer, and a rewind is recreating it right now with its own start position.
 const MISSING_BEFORE_RECREATE = 3;
-// Messages one standing pull asks for. The durable hands out one at a time (max_ack_pending 1),
-// so this only spares re-arming the pull after every event; it never buffers more than one.
-const PULL_BATCH = 16;
 
 /**
- * Pulls one partition of a group through a standing pull: one event at a time, handled, settled,
- * then the next. The durable has max_ack_pending 1, so the server hands a partition's next event
- * to no instance until this one is settled: per-key order holds whichever instance pulls.
- * The loop never ends on an error: a deleted durable (rewind), a restarting server or a closed
- * pull all lead back to re-attaching after a short backoff.
+ * Works one partition of a group while this member holds its lease (jetstream-leases.ts): the
+ * only puller of the partition's durable (ack policy `all`), it takes what has arrived in batches,
+ * in log order, handles them (together, when the consumer can, and one by one otherwise, each
+ * retried here after its delay until it settles), and acks the batch's last event, which settles
+ * the whole batch. A retried event holds back the events behind it in its partition, and only for
+ * its delay: order per key holds.
+ *
+ * The loop never ends on an error while the lease holds: a deleted durable (rewind), a restarting
+ * server or a closed pull all lead back to re-attaching after a short backoff.
  */
-export function startPartitionPuller(deps: PartitionPullerDeps): { stop(): Promise<void> } {
+export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise<void> } {
   const { js, stream, durable, logger } = deps;
   let running = true;
   let pull: ConsumerMessages | undefined;
   const stopping = createWaker();
-  // Stream sequences this puller acknowledged lately, and which incarnation of the durable they
-  // were acknowledged to (a rewind recreates it under the same name; see incarnationOf).
-  const acked = createRecentSet(256);
+  // Stream sequences this owner acknowledged lately, and which incarnation of the durable they
+  // were acknowledged to (a rewind or a takeover recreates it under the same name).
+  const acked = createRecentSet(4 * deps.batch);
   let incarnation = '';
   let consumer: Consumer | undefined;
+  // Delivered and not yet acked: kept from the server's ack wait while they wait or are handled.
+  let held: JsMsg[] = [];
+  // The last ack sent while stopping, confirmed by the server.
+  let confirming: Promise<unknown> = Promise.resolve();
+  const keepAlive = setInterval(() => {
+    for (const msg of held) msg.working();
+  }, Math.max(250, deps.ackWaitMs / 3));
 
   const loop = (async () => {
     let failures = 0;
     let missing = 0;
-    let ensured = false;
-    while (running) {
+    let ready = false;
+    while (running && deps.valid()) {
       try {
-        if (!ensured) await deps.ensure();
-        ensured = true;
+        if (!ready) await deps.takeOver();
+        ready = true;
         if (!consumer) {
           consumer = await js.consumers.get(stream, durable);
           attached(incarnationOf(await consumer.info(true)));
         }
         missing = 0;
-        // A standing pull (the client re-arms it before it runs out): the server pushes the
-        // partition's next event the moment the previous ack lands, with no request in between.
-        // A deleted durable (rewind) ends it with an error, and the loop re-attaches.
-        pull = await consumer.consume({ max_messages: PULL_BATCH, expires: deps.pullExpiresMs, abort_on_missing_resource: true });
+        // A standing pull: the client asks again before it runs out, and the server sends the
+        // partition's events as they come, up to the durable's max_ack_pending.
+        pull = await consumer.consume({ max_messages: deps.batch, expires: deps.pullExpiresMs, abort_on_missing_resource: true });
         if (!running) pull.stop();
-        for await (const msg of pull) {
-          failures = 0;
-          await deliver(msg);
-        }
+        await drain(pull);
+        // Attached afresh next time round: the durable may have been recreated (a rewind).
+        consumer = undefined;
         failures = 0;
       } catch (error) {
         if (!running) break;
         consumer = undefined;
         failures++;
-        if (isConsumerNotFound(error) && ++missing >= MISSING_BEFORE_RECREATE) ensured = false;
+        if (isConsumerNotFound(error) && ++missing >= MISSING_BEFORE_RECREATE) ready = false;
         const delayMs = backoffDelay(failures, 100, 2_000);
         logger?.debug({ err: error, durable, delayMs }, 'pull interrupted; re-attaching');
         await stopping.sleep(delayMs);
       } finally {
         pull = undefined;
+        held = [];
       }
     }
+    running = false;
   })();
 
-  async function deliver(msg: JsMsg): Promise<void> {
-    // Arrived while stopping: hand it back at once rather than leave it blocking the partition
-    // for an ack wait (the server skips pull requests whose inbox is gone, but not one in flight).
-    if (!running) return msg.nak();
-    const event = decodeEnvelope(msg.data);
-    const attempt = msg.info.deliveryCount;
-    // Another type under the partition's wildcard filter: not this group's business.
-    if (!deps.types.has(event.type)) return msg.ack();
-    // A broker killed -9 forgets the acks (and deliveries) it had not written yet, and delivers
-    // those events again, even as first deliveries; this puller remembers it settled them.
-    // A rewound durable delivers them again on purpose: it is a new incarnation. Best effort:
-    // the consumer layer's inbox is the guarantee.
-    if (acked.has(msg.seq) && (await sameIncarnation())) return msg.ack();
-    const generation = deps.generation();
-    // Keeps the server from redelivering to another instance while a slow handler still works.
-    const working = setInterval(() => msg.working(), deps.ackWaitMs / 2);
-    let settlement: Settlement;
-    try {
-      settlement = await deps.handle({ event, sequence: msg.seq, attempt });
-    } catch (error) {
-      // Handlers return a settlement (the consumer layer catches); a throw is a bug: retry later.
-      logger?.error({ err: error, durable, eventId: event.id }, 'event handler threw; retrying in 1 s');
-      settlement = { kind: 'retry', delayMs: 1_000 };
-    } finally {
-      clearInterval(working);
+  /** Takes what the pull has delivered, a batch at a time, until the pull ends or the owner stops. */
+  async function drain(messages: ConsumerMessages): Promise<void> {
+    let arrived: (() => void) | undefined;
+    let ended = false;
+    let failure: unknown;
+    const pump = (async () => {
+      try {
+        for await (const msg of messages) {
+          held.push(msg);
+          arrived?.();
+        }
+      } catch (error) {
+        failure = error;
+      } finally {
+        ended = true;
+        arrived?.();
+      }
+    })();
+    let done = 0;
+    while (running) {
+      if (!deps.valid()) {
+        running = false;
+        break;
+      }
+      if (held.length === done) {
+        if (ended) break;
+        await new Promise<void>((resolve) => (arrived = resolve));
+        arrived = undefined;
+        continue;
+      }
+      const batch = held.slice(done, done + deps.batch);
+      const settled = await settle(batch);
+      done += settled;
+      if (settled < batch.length) break;
+      // Let go of what is settled (the array grows while a batch is handled).
+      held = held.slice(done);
+      done = 0;
     }
+    messages.stop();
+    await pump;
+    if (failure && running) throw failure;
+  }
+
+  /**
+   * Handles one batch in order and acks its last settled event. Returns how many of the batch are
+   * settled: fewer than all only when the owner stops (or loses its lease) while an event waits
+   * for a retry.
+   */
+  async function settle(batch: JsMsg[]): Promise<number> {
+    const generation = deps.generation();
+    const work: { index: number; delivery: Delivery }[] = [];
+    for (const [index, msg] of batch.entries()) {
+      const event = decodeEnvelope(msg.data);
+      // Another type under the partition's wildcard filter: not this group's business.
+      if (!deps.types.has(event.type)) continue;
+      // A broker killed -9 forgets the acks it had not written yet, and delivers those events
+      // again, even as first deliveries; this owner remembers it settled them. A recreated
+      // durable (rewind, takeover) delivers them again on purpose. Best effort: the consumer
+      // layer's inbox is the guarantee.
+      if (acked.has(msg.seq) && (await sameIncarnation())) continue;
+      work.push({ index, delivery: { event, sequence: msg.seq, attempt: msg.info.deliveryCount } });
+    }
+    let settled = batch.length;
+    const together = deps.handleBatch !== undefined && work.length > 1 && work.every((w) => w.delivery.attempt === 1)
+      && (await deps.handleBatch(work.map((w) => w.delivery)).catch(() => false));
+    if (!together) {
+      for (const w of work) {
+        // Stopping (the partition is being handed over): the rest of the batch is the next owner's.
+        if (!running || !(await handleUntilSettled(w.delivery))) {
+          settled = w.index;
+          break;
+        }
+        // One at a time, each is acked as it settles: an owner killed mid-batch leaves only the
+        // event in hand to be handled again (side effects such as an email repeat at most once).
+        if (w.index < batch.length - 1 && !ack(batch, w.index + 1, generation)) return w.index + 1;
+      }
+    }
+    if (settled > 0) ack(batch, settled, generation);
+    return settled;
+  }
+
+  /** Acks the batch's first `count` events (ack policy `all`: the last of them settles the rest). False: not acked, the group was rewound. */
+  function ack(batch: JsMsg[], count: number, generation: number): boolean {
     // The group was rewound in this process meanwhile: the recreated durable has the same name
-    // and would take this ack as settling its own, fresh delivery of the same event.
-    if (deps.generation() !== generation) return;
-    if (settlement.kind === 'ack') {
-      acked.add(msg.seq);
-      // Not confirmed while running: the partition cannot move on before the server has the ack
-      // anyway (max_ack_pending 1), so waiting for its confirmation buys no order, only a round
-      // trip. A lost ack (connection dropped) holds the partition for the ack wait, then the same
-      // event comes again, first in line: `acked` or the consumer's inbox settles it unhandled.
-      // Confirmed when stopping, so "stopped" means the server has it (lag, another instance).
-      if (running) msg.ack();
-      else await msg.ackAck().catch(() => undefined);
-    } else {
-      // The event stays pending (max_ack_pending 1), so the partition waits for it: order holds.
-      msg.nak(Math.max(0, Math.round(settlement.delayMs)));
+    // and would take this ack as settling its own, fresh deliveries of the same events.
+    if (deps.generation() !== generation) return false;
+    for (const msg of batch.slice(0, count)) acked.add(msg.seq);
+    const last = batch[count - 1]!;
+    // Not confirmed while running: the next batch can go ahead (a lost ack means the events come
+    // again, and `acked` or the inbox settles them). Confirmed when stopping, so "stopped" means
+    // the server has it (lag, the next owner's ack floor).
+    if (running) last.ack();
+    else confirming = last.ackAck().catch(() => undefined);
+    return true;
+  }
+
+  /** Handles one event until it is settled, waiting out each retry's delay. False: stopped first. */
+  async function handleUntilSettled(delivery: Delivery): Promise<boolean> {
+    for (let attempt = delivery.attempt; ; attempt++) {
+      let settlement: Settlement;
+      try {
+        settlement = await deps.handle({ ...delivery, attempt });
+      } catch (error) {
+        // Handlers return a settlement (the consumer layer catches); a throw is a bug: retry later.
+        logger?.error({ err: error, durable, eventId: delivery.event.id }, 'event handler threw; retrying in 1 s');
+        settlement = { kind: 'retry', delayMs: 1_000 };
+      }
+      if (settlement.kind === 'ack') return true;
+      if (!running || !deps.valid()) return false;
+      await stopping.sleep(Math.max(0, Math.round(settlement.delayMs)));
+      if (!running || !deps.valid()) return false;
     }
   }
 
@@ -136,9 +224,9 @@ export function startPartitionPuller(deps: PartitionPullerDeps): { stop(): Promi
     incarnation = current;
   }
 
-  // Asked only when a sequence comes back that this puller acked: rare, so one request is cheap.
+  // Asked only when a sequence comes back that this owner acked: rare, so one request is cheap.
   async function sameIncarnation(): Promise<boolean> {
-    const info = await consumer!.info().catch(() => undefined);
+    const info = await consumer?.info().catch(() => undefined);
     if (!info) return false;
     const same = incarnationOf(info) === incarnation;
     attached(incarnationOf(info));
@@ -151,6 +239,8 @@ export function startPartitionPuller(deps: PartitionPullerDeps): { stop(): Promi
       pull?.stop();
       stopping.wake();
       await loop;
+      clearInterval(keepAlive);
+      await confirming;
       // The last plain ack may still sit in the client's buffer: the server has it once this returns.
       await deps.flush().catch(() => undefined);
     },

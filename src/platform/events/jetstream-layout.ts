@@ -60,11 +60,25 @@ export function filterOf(prefix: string, types: readonly string[], partition: nu
 }
 
 /**
- * A group's durable name for one partition. Durable names cannot hold `.`, so `.` becomes `_`;
- * to keep the mapping one-to-one, a literal `_` is written `-_` and a literal `-` is written
- * `--` (no other output starts with `-`). The `_p<k>` suffix cannot be confused with the name,
- * since it is always the last `_p<digits>`: `notifications.email` → `notifications_email_p3`.
+ * A group's name as one token of a durable name or a lease key. Durable names cannot hold `.`, so
+ * `.` becomes `_`; to keep the mapping one-to-one, a literal `_` is written `-_` and a literal `-`
+ * is written `--` (no other output starts with `-`): `notifications.email` → `notifications_email`.
+ */
+export function groupToken(group: string): string {
+  return group.replace(/[-_.]/g, (c) => (c === '.' ? '_' : c === '_' ? '-_' : '--'));
+}
+
+/**
+ * A group's durable for one partition: `notifications.email` → `notifications_email_b3`. The
+ * suffix cannot be confused with the name, since it is always the last `_b<digits>`. `b` marks the
+ * batched layout (ack policy `all`, one owner at a time); `_p<k>` was the one-at-a-time layout
+ * before it (see legacyDurableOf).
  */
 export function durableOf(group: string, partition: number): string {
-  return `${group.replace(/[-_.]/g, (c) => (c === '.' ? '_' : c === '_' ? '-_' : '--'))}_p${partition}`;
+  return `${groupToken(group)}_b${partition}`;
+}
+
+/** The durable of the earlier layout (ack policy `explicit`, max_ack_pending 1): moved on from at start. */
+export function legacyDurableOf(group: string, partition: number): string {
+  return `${groupToken(group)}_p${partition}`;
 }

@@ -22,6 +22,14 @@ export interface JetStreamTransportOptions {
   duplicateWindowMs?: number;
   /** A delivery not settled within this is redelivered (handlers signal progress meanwhile). Default 30 s. */
   ackWaitMs?: number;
+  /** Events a partition's owner takes and settles together at most. Default 256. */
+  batch?: number;
+  /**
+   * The term of a partition's lease (the leases bucket's TTL, fixed when the bucket is first
+   * made): a member that stops renewing loses its partitions this long after its last renewal.
+   * Default 6 s.
+   */
+  leaseTtlMs?: number;
   logger?: Logger;
 }
 
@@ -35,6 +43,8 @@ export const defaultJetStreamOptions = Object.freeze({
   maxAgeSeconds: 7 * 24 * 3600,
   duplicateWindowMs: 2 * 60_000,
   ackWaitMs: 30_000,
+  batch: 256,
+  leaseTtlMs: 6_000,
 });
 
 /** Validated and frozen once, at construction. */
@@ -47,11 +57,13 @@ export function resolveJetStreamOptions(options: JetStreamTransportOptions): Res
   if (!/^[A-Za-z0-9_-]+$/.test(o.stream)) fail(`stream "${o.stream}" must be letters, digits, "-", "_"`);
   assertSubjectPrefix(o.subjectPrefix);
   if (!(Number.isSafeInteger(o.partitions) && o.partitions >= 1 && o.partitions <= 1024)) fail(`partitions must be an integer in 1..1024, got ${o.partitions}`);
-  for (const key of ['maxAgeSeconds', 'duplicateWindowMs', 'ackWaitMs'] as const) {
+  if (!(Number.isSafeInteger(o.batch) && o.batch >= 1 && o.batch <= 10_000)) fail(`batch must be an integer in 1..10000, got ${o.batch}`);
+  for (const key of ['maxAgeSeconds', 'duplicateWindowMs', 'ackWaitMs', 'leaseTtlMs'] as const) {
     if (!(Number.isFinite(o[key]) && o[key] > 0)) fail(`${key} must be a positive number, got ${o[key]}`);
   }
   // The server refuses a duplicate window longer than the retention.
   if (o.duplicateWindowMs > o.maxAgeSeconds * 1000) fail('duplicateWindowMs must not exceed maxAgeSeconds');
   if (o.ackWaitMs < 1_000) fail('ackWaitMs must be at least 1000 ms');
+  if (o.leaseTtlMs < 1_000) fail('leaseTtlMs must be at least 1000 ms');
   return Object.freeze(o);
 }

@@ -1,14 +1,16 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect, nanos, errors as natsErrors } from '@nats-io/transport-node';
 import type { Delivery, EventEnvelope } from './event.ts';
 import { startBroadcast } from './jetstream-broadcast.ts';
 import { decodeEnvelope, encodeEnvelope } from './jetstream-codec.ts';
-import { incarnationTag, isConsumerNotFound, startPartitionPuller } from './jetstream-group.ts';
-import { assertEventType, durableOf, filterOf, partitionOf, subjectOf } from './jetstream-layout.ts';
+import { incarnationTag, isConsumerNotFound, startPartitionOwner } from './jetstream-group.ts';
+import { assertEventType, durableOf, filterOf, groupToken, legacyDurableOf, partitionOf, subjectOf } from './jetstream-layout.ts';
+import { startPartitionAssignment } from './jetstream-leases.ts';
 import { resolveJetStreamOptions, type JetStreamTransportOptions } from './jetstream-options.ts';
 import { ensureStream, groupLag } from './jetstream-stream.ts';
 import { EventTransportError } from './transport-errors.ts';
-import type { ConsumerSpec, EventTransport, Settlement, StartPosition, Subscription, TransportHealth } from './transport.ts';
+import type { BatchHandler, ConsumerSpec, EventTransport, Settlement, StartPosition, Subscription, TransportHealth } from './transport.ts';
 
 export type { JetStreamTransportOptions } from './jetstream-options.ts';
 
@@ -21,10 +23,12 @@ const FLOOR_REFRESH_MS = 5_000;
 /**
  * The scaled stage's event log: one JetStream stream (file storage, limits retention), subjects
  * `<prefix>.<module>.<entity>.<verb>.<partition>` with the partition a hash of the key. A group
- * is one durable pull consumer per partition with max_ack_pending 1: any number of instances
- * pull, the server hands each partition's events out one at a time, in order. Built for
- * nats-server 2.9 (one filter subject per consumer, no consumer reset: rewind recreates).
- * Connects, then creates or updates the stream; the client reconnects forever after that.
+ * is one durable pull consumer per partition (ack policy `all`); its subscribers, in any number
+ * of processes, spread the partitions among themselves with leases in a KV bucket
+ * (`<stream>_leases`, jetstream-leases.ts), and each partition's one owner takes its events in
+ * batches, in order. Built for nats-server 2.9 (one filter subject per consumer, no consumer
+ * reset: rewind and takeover recreate). Connects, then creates or updates the stream and the
+ * leases bucket; the client reconnects forever after that.
  */
 export async function createJetStreamTransport(options: JetStreamTransportOptions = {}): Promise<EventTransport> {
   const o = resolveJetStreamOptions(options);
@@ -42,6 +46,16 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
     throw error;
   }
   const js = jetstream(nc);
+  let leases: Awaited<ReturnType<Kvm['create']>>;
+  let leaseTtlMs: number;
+  try {
+    // An existing bucket keeps the term it was made with; every member reads it from the server.
+    leases = await new Kvm(js).create(`${o.stream}_leases`, { ttl: o.leaseTtlMs, history: 1, timeout: Math.max(1_000, Math.floor(o.leaseTtlMs / 3)) });
+    leaseTtlMs = (await leases.status()).ttl || o.leaseTtlMs;
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
   const health: TransportHealth = { up: true };
   let closed = false;
   const subscriptions = new Set<Subscription>();
@@ -60,27 +74,79 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
   }, FLOOR_REFRESH_MS);
   refresh.unref();
 
-  const groupConfig = (spec: ConsumerSpec, partition: number): Partial<ConsumerConfig> => ({
+  const groupConfig = (spec: ConsumerSpec, partition: number) => ({
     filter_subject: filterOf(o.subjectPrefix, spec.types, partition),
     ack_wait: nanos(o.ackWaitMs),
-    max_ack_pending: 1,
+    // Room for the batch in hand and the next one arriving meanwhile.
+    max_ack_pending: 2 * o.batch,
     max_deliver: -1,
   });
+  const createConfig = (spec: ConsumerSpec, partition: number, start: Partial<ConsumerConfig>, what: string): Partial<ConsumerConfig> => ({
+    ...groupConfig(spec, partition), ...start, durable_name: durableOf(spec.name, partition), ack_policy: AckPolicy.All, description: incarnationTag(what),
+  });
 
-  /** Creates the durable from the start of the log, or updates what may change and keeps its position. */
+  /**
+   * Creates the durable, or updates what may change and keeps its position. A durable of the
+   * earlier layout (one at a time, ack policy explicit; 2.9 cannot change an ack policy) is
+   * succeeded by a new one starting after its ack floor, then deleted.
+   */
   async function ensureDurable(spec: ConsumerSpec, partition: number): Promise<void> {
     const durable = durableOf(spec.name, partition);
     const config = groupConfig(spec, partition);
     try {
       const { config: current } = await jsm.consumers.info(o.stream, durable);
-      const changed = current.filter_subject !== config.filter_subject || current.ack_wait !== config.ack_wait || current.max_ack_pending !== 1 || current.max_deliver !== -1;
+      const changed = current.filter_subject !== config.filter_subject || current.ack_wait !== config.ack_wait || current.max_ack_pending !== config.max_ack_pending || current.max_deliver !== -1;
       // update() keeps the rest (start position, description): 2.9 cannot change a start anyway.
       if (changed) await jsm.consumers.update(o.stream, durable, config);
+      return;
     } catch (error) {
       if (!isConsumerNotFound(error)) throw error;
-      // Two processes may both get here: 2.9 takes the second add as an update of the first.
-      await jsm.consumers.add(o.stream, { ...config, durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, description: incarnationTag('created') });
     }
+    const legacy = legacyDurableOf(spec.name, partition);
+    const before = await jsm.consumers.info(o.stream, legacy).catch((error: unknown) => {
+      if (isConsumerNotFound(error)) return undefined;
+      throw error;
+    });
+    const start: Partial<ConsumerConfig> = before
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: before.ack_floor.stream_seq + 1 }
+      : { deliver_policy: DeliverPolicy.All };
+    try {
+      await jsm.consumers.add(o.stream, createConfig(spec, partition, start, before ? `succeeded ${legacy}` : 'created'));
+    } catch (error) {
+      // Another member created it meanwhile (the description differs, so 2.9 refuses the second).
+      await jsm.consumers.info(o.stream, durable).catch(() => Promise.reject(error));
+    }
+    if (before) await jsm.consumers.delete(o.stream, legacy).catch(() => undefined);
+  }
+
+  /** Deletes the durable and creates it again from `start` (2.9 cannot move a consumer); retried when another create gets in between. */
+  async function recreate(spec: ConsumerSpec, partition: number, start: Partial<ConsumerConfig>, what: string): Promise<void> {
+    const durable = durableOf(spec.name, partition);
+    for (let attempt = 1; ; attempt++) {
+      await jsm.consumers.delete(o.stream, durable).catch((error: unknown) => {
+        if (!isConsumerNotFound(error)) throw error;
+      });
+      try {
+        await jsm.consumers.add(o.stream, createConfig(spec, partition, start, what));
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+      }
+    }
+  }
+
+  /**
+   * Readies a partition for its new owner. Events the previous owner took and did not settle
+   * (killed, or handed the partition back with more delivered) would come back only after the ack
+   * wait, and behind later events: so the durable starts again right after its ack floor. A
+   * paused previous owner that still commits afterwards changes nothing: the consumer's inbox
+   * takes each event once, and it can only ack what it settled.
+   */
+  async function takeOver(spec: ConsumerSpec, partition: number): Promise<void> {
+    await ensureDurable(spec, partition);
+    const info = await jsm.consumers.info(o.stream, durableOf(spec.name, partition));
+    if (info.num_ack_pending === 0) return;
+    await recreate(spec, partition, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 }, 'taken over');
   }
 
   function track(sub: { stop(): Promise<void> }): Subscription {
@@ -118,7 +184,7 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
       }
     },
 
-    consume(spec: ConsumerSpec, handle: (delivery: Delivery) => Promise<Settlement>): Subscription {
+    consume(spec: ConsumerSpec, handle: (delivery: Delivery) => Promise<Settlement>, handleBatch?: BatchHandler): Subscription {
       if (closed) throw new EventTransportError('EVENTS_CLOSED', 'the event transport is closed');
       assertSpec(spec);
       const types = new Set(spec.types);
@@ -127,15 +193,19 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
         // Everything published after this call has a higher sequence than any already acked.
         return track(startBroadcast({ js, stream: o.stream, filter, types, after: floor, handle, seen: raiseFloor, logger }));
       }
-      const pullers = partitions.map((k) => startPartitionPuller({
-        js, stream: o.stream, durable: durableOf(spec.name, k), types, handle, logger,
-        ensure: () => ensureDurable(spec, k),
-        ackWaitMs: o.ackWaitMs,
-        pullExpiresMs: PULL_EXPIRES_MS,
-        flush: () => nc.flush(),
-        generation: () => generations.get(spec.name) ?? 0,
-      }));
-      return track({ stop: async () => void (await Promise.all(pullers.map((p) => p.stop()))) });
+      const assignment = startPartitionAssignment({
+        kv: leases, ttlMs: leaseTtlMs, group: groupToken(spec.name), partitions: o.partitions, logger,
+        start: (k, valid) => startPartitionOwner({
+          js, stream: o.stream, durable: durableOf(spec.name, k), types, handle, handleBatch, logger, valid,
+          takeOver: () => takeOver(spec, k),
+          batch: o.batch,
+          ackWaitMs: o.ackWaitMs,
+          pullExpiresMs: PULL_EXPIRES_MS,
+          flush: () => nc.flush(),
+          generation: () => generations.get(spec.name) ?? 0,
+        }),
+      });
+      return track(assignment);
     },
 
     async rewind(spec: ConsumerSpec, from: StartPosition) {
@@ -145,24 +215,9 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
       const start: Partial<ConsumerConfig> = 'sequence' in from
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from.sequence) }
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.time.toISOString() };
-      // 2.9 cannot move a consumer: delete and recreate each durable. Running pull loops see their
-      // consumer deleted and re-attach to the new one; one of them may recreate it in between
-      // (with the wrong start), so a failed create deletes and tries again.
-      await Promise.all(partitions.map(async (k) => {
-        const durable = durableOf(spec.name, k);
-        const config = { ...groupConfig(spec, k), ...start, durable_name: durable, ack_policy: AckPolicy.Explicit, description: incarnationTag(`rewound to ${JSON.stringify(from)}`) };
-        for (let attempt = 1; ; attempt++) {
-          await jsm.consumers.delete(o.stream, durable).catch((error: unknown) => {
-            if (!isConsumerNotFound(error)) throw error;
-          });
-          try {
-            await jsm.consumers.add(o.stream, config);
-            return;
-          } catch (error) {
-            if (attempt >= 5) throw error;
-          }
-        }
-      }));
+      // Running owners see their consumer deleted and re-attach to the new one; one of them may
+      // recreate it in between (with the wrong start), so recreate() deletes and tries again.
+      await Promise.all(partitions.map((k) => recreate(spec, k, start, `rewound to ${JSON.stringify(from)}`)));
     },
 
     lag: (spec) => (spec.delivery === 'broadcast' ? Promise.resolve(0) : groupLag(jsm, o, spec)),

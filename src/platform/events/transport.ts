@@ -4,6 +4,14 @@ import type { Delivery, EventEnvelope } from './event.ts';
 export type Settlement = { kind: 'ack' } | { kind: 'retry'; delayMs: number };
 
 /**
+ * Handles first deliveries of one ordering partition together, in the order given: true once
+ * every one of them has taken effect (the transport acks them all); false when none has (the
+ * transport then hands them to the one-event handler, in order). A transport that delivers one
+ * event at a time never calls it.
+ */
+export type BatchHandler = (deliveries: readonly Delivery[]) => Promise<boolean>;
+
+/**
  * `group` (the default): a durable consumer group. Every subscriber with the same name, in any
  * process, shares one position, and each event is handled by one of them (a projection, an email).
  * `broadcast`: every subscriber receives every event published after it subscribed, and keeps no
@@ -45,8 +53,9 @@ export interface EventTransport {
    * Delivers matching events to the subscriber: in log order per key, one at a time per key;
    * `retry` redelivers the same event after the delay, `ack` moves on. A group's events are
    * handled once per group across all its subscribers (at least once: redelivery after a crash).
+   * `handleBatch`, when given, may take a group's consecutive first deliveries together.
    */
-  consume(spec: ConsumerSpec, handle: (delivery: Delivery) => Promise<Settlement>): Subscription;
+  consume(spec: ConsumerSpec, handle: (delivery: Delivery) => Promise<Settlement>, handleBatch?: BatchHandler): Subscription;
   /** Moves a group back (or forward) so it receives again from `from` on. */
   rewind(spec: ConsumerSpec, from: StartPosition): Promise<void>;
   /** Matching events in the log the group has not settled yet. */
