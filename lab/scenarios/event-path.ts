@@ -40,6 +40,8 @@ const APPENDERS = 32;
 const REFERENCE_BATCH = 256;
 /** How long the fixed-rate phase waits for the backlog to drain after the last append. */
 const DRAIN_LIMIT_MS = 30_000;
+/** Key partitions of the JetStream path: the app's `EVENTS_PARTITIONS` when set, else the transport's default. */
+const PARTITIONS = Number(process.env.EVENTS_PARTITIONS ?? defaultJetStreamOptions.partitions);
 
 type LabEvents = { 'lab.event.happened': { n: number; dueAt: number; insertedAt: number; pad: string } };
 const SPEC: ConsumerSpec = { name: 'lab.projection', types: ['lab.event.happened'] };
@@ -56,7 +58,7 @@ async function openPath(kind: PathName, natsUrl: string, round: number) {
   const logger = createLogger('warn');
   const stream = `LAB_EVENTS_${round}_${randomBytes(3).toString('hex').toUpperCase()}`;
   const transport: EventTransport = kind === 'jetstream'
-    ? await createJetStreamTransport({ servers: natsUrl, stream, subjectPrefix: stream.toLowerCase(), logger })
+    ? await createJetStreamTransport({ servers: natsUrl, stream, subjectPrefix: stream.toLowerCase(), partitions: PARTITIONS, logger })
     : createTableTransport(db, { pollMs: 50 });
   const relay = createOutboxRelay({ db, transport, logger }, { idleMs: 20 });
   return {
@@ -256,7 +258,7 @@ async function cpuByStage(natsUrl: string, natsPid: number, round: number, event
     await consumer?.stop();
     stages.push(await stageCpu(`reference: consumer with one owner per partition, batches of ${REFERENCE_BATCH}`, events * 2, natsPid, postgresPids, async () => {
       const handled = await runBatchedConsumer({
-        servers: natsUrl, stream: path.stream, subjectPrefix: path.stream.toLowerCase(), types: SPEC.types, partitions: defaultJetStreamOptions.partitions,
+        servers: natsUrl, stream: path.stream, subjectPrefix: path.stream.toLowerCase(), types: SPEC.types, partitions: PARTITIONS,
         db: path.db, consumer: 'lab.reference', durablePrefix: 'lab_reference', batch: REFERENCE_BATCH,
       });
       if (handled !== events * 2) throw new Error(`the batched reference handled ${handled} of ${events * 2} events`);
@@ -327,7 +329,7 @@ export const eventPath: Scenario = {
       const l = fixedRate.latency;
       const reportPaths = await publishReport({
         scenario: 'event-path',
-        title: `event-path: ${DRAIN_EVENTS} events per drain (${APPEND_BATCH} per outbox transaction, ${KEYS} keys, ~700-byte payloads), ${options.rounds} alternated rounds; then ${options.openLoopSeconds} s at ${halfCeiling} events/s`,
+        title: `event-path: ${DRAIN_EVENTS} events per drain (${APPEND_BATCH} per outbox transaction, ${KEYS} keys, ~700-byte payloads, ${PARTITIONS} partitions), ${options.rounds} alternated rounds; then ${options.openLoopSeconds} s at ${halfCeiling} events/s`,
         setup: collectSetup('scaled', { rounds: options.rounds, drainEvents: DRAIN_EVENTS, appendBatch: APPEND_BATCH, keys: KEYS, fixedRate: halfCeiling, fixedSeconds: options.openLoopSeconds, nats: 'nats-server 2.9, file storage', postgres: LAB_POSTGRES_URL.replace(/\/\/[^@]*@/, '//') }),
         table: {
           columns: ['path', 'events/s', 'events/s range', 'vs raw', 'vs raw range'],

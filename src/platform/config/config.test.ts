@@ -57,7 +57,7 @@ describe('configuration', () => {
 
   it('carries events on JetStream in the scaled stage and on the table log in the monolith, unless told otherwise', () => {
     const scaled = { SCALEMART_STAGE: 'scaled', DATABASE_URL: 'postgres://p/db', REDIS_URL: 'redis://r', JWT_SECRET: SHARED_SECRET };
-    expect(loadConfig(scaled).events).toMatchObject({ transport: 'jetstream', nats: { url: 'nats://127.0.0.1:4222', stream: 'SCALEMART_EVENTS', partitions: 64 } });
+    expect(loadConfig(scaled).events).toMatchObject({ transport: 'jetstream', nats: { url: 'nats://127.0.0.1:4222', stream: 'SCALEMART_EVENTS', partitions: 16 } });
     expect(loadConfig({ ...scaled, EVENTS_TRANSPORT: 'table' }).events.transport).toBe('table');
     expect(loadConfig({}).events.transport).toBe('table');
     expect(loadConfig({ EVENTS_TRANSPORT: 'jetstream', NATS_URL: 'nats://a:1,nats://b:2' }).events.nats.url).toBe('nats://a:1,nats://b:2');

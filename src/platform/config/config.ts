@@ -128,7 +128,7 @@ const schema = z.object({
   EVENTS_TRANSPORT: z.enum(['table', 'jetstream']).optional(),
   NATS_URL: z.string().regex(/^(nats|tls):\/\/[^,\s]+(,(nats|tls):\/\/[^,\s]+)*$/, 'comma-separated nats:// URLs').default('nats://127.0.0.1:4222'),
   EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').default('SCALEMART_EVENTS'),
-  EVENTS_PARTITIONS: int(1, 256).default(64),
+  EVENTS_PARTITIONS: int(1, 256).default(16),
   EVENTS_RETENTION_HOURS: int(1, 24 * 365).default(24 * 7),
   EVENTS_DEDUP_WINDOW_SECONDS: int(1, 24 * 3600).default(120),
   EVENTS_BATCH: int(1, 10_000).default(256),
