@@ -64,4 +64,9 @@ export const eventMigrations: Migration[] = [
     id: '003-outbox-context',
     sql: 'alter table events.outbox add column context jsonb;',
   },
+  {
+    // The relay deletes what it has published; rows an earlier relay marked published go too.
+    id: '004-outbox-drop-published',
+    sql: 'delete from events.outbox where published_at is not null;',
+  },
 ];

@@ -1,6 +1,10 @@
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import type { EventEnvelope } from './event.ts';
 
+// Stateless for whole strings: one of each serves every message.
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 /**
  * How an envelope travels as a JetStream message. The body is the whole envelope as JSON: it is
  * the one source of truth, so a message read by any tool (`nats stream view`, a mirror, `read`)
@@ -13,11 +17,11 @@ export function encodeEnvelope(event: EventEnvelope): { data: Uint8Array; header
   const h = headers();
   h.set('Nats-Msg-Id', event.id);
   if (event.context?.traceparent) h.set('traceparent', event.context.traceparent);
-  return { data: new TextEncoder().encode(JSON.stringify(event)), headers: h };
+  return { data: encoder.encode(JSON.stringify(event)), headers: h };
 }
 
 export function decodeEnvelope(data: Uint8Array): EventEnvelope {
-  const parsed = JSON.parse(new TextDecoder().decode(data)) as EventEnvelope;
+  const parsed = JSON.parse(decoder.decode(data)) as EventEnvelope;
   const { id, type, key, payload, occurredAt, context } = parsed;
   return context === undefined ? { id, type, key, payload, occurredAt } : { id, type, key, payload, occurredAt, context };
 }

@@ -16,11 +16,12 @@ export interface PartitionOwnerDeps {
   /** Handles a run of first deliveries together; false: none of it took effect, go one at a time. */
   handleBatch?: BatchHandler;
   /**
-   * Readies the durable for a new owner: creates it if missing, and restarts it after its ack floor
-   * if a previous owner left events delivered but unsettled (they would come back only after the
-   * ack wait, behind later ones).
+   * Readies the durable before a pull: creates it if missing (when `create`; else a missing one
+   * throws), and restarts it after its ack floor if events were left delivered but unsettled, by a
+   * previous owner or an earlier pull (they would come back only after the ack wait, behind later
+   * ones).
    */
-  takeOver: () => Promise<void>;
+  takeOver: (create: boolean) => Promise<void>;
   /** Events handled together at most; the durable lets twice this many be outstanding. */
   batch: number;
   ackWaitMs: number;
@@ -71,29 +72,32 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
   const loop = (async () => {
     let failures = 0;
     let missing = 0;
-    let ready = false;
-    while (running && deps.valid()) {
+    let create = true;
+    while (running) {
+      // The lease is being renewed late: hold still (the assignment stops this owner if it is lost).
+      if (!deps.valid()) {
+        await stopping.sleep(100);
+        continue;
+      }
       try {
-        if (!ready) await deps.takeOver();
-        ready = true;
-        if (!consumer) {
-          consumer = await js.consumers.get(stream, durable);
-          attached(incarnationOf(await consumer.info(true)));
-        }
+        // On every attach, not only the first: events left delivered and unsettled by an earlier
+        // pull (a dropped connection, a restarted server) would come back only after the ack
+        // wait, behind later ones.
+        await deps.takeOver(create);
+        create = false;
+        consumer = await js.consumers.get(stream, durable);
+        attached(incarnationOf(await consumer.info(true)));
         missing = 0;
         // A standing pull: the client asks again before it runs out, and the server sends the
         // partition's events as they come, up to the durable's max_ack_pending.
         pull = await consumer.consume({ max_messages: deps.batch, expires: deps.pullExpiresMs, abort_on_missing_resource: true });
         if (!running) pull.stop();
         await drain(pull);
-        // Attached afresh next time round: the durable may have been recreated (a rewind).
-        consumer = undefined;
         failures = 0;
       } catch (error) {
         if (!running) break;
-        consumer = undefined;
         failures++;
-        if (isConsumerNotFound(error) && ++missing >= MISSING_BEFORE_RECREATE) ready = false;
+        if (isConsumerNotFound(error) && ++missing >= MISSING_BEFORE_RECREATE) create = true;
         const delayMs = backoffDelay(failures, 100, 2_000);
         logger?.debug({ err: error, durable, delayMs }, 'pull interrupted; re-attaching');
         await stopping.sleep(delayMs);
@@ -102,7 +106,6 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
         held = [];
       }
     }
-    running = false;
   })();
 
   /** Takes what the pull has delivered, a batch at a time, until the pull ends or the owner stops. */
@@ -124,11 +127,7 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
       }
     })();
     let done = 0;
-    while (running) {
-      if (!deps.valid()) {
-        running = false;
-        break;
-      }
+    while (running && deps.valid() && !failure) {
       if (held.length === done) {
         if (ended) break;
         await new Promise<void>((resolve) => (arrived = resolve));

@@ -14,6 +14,8 @@ export interface PartitionAssignmentDeps {
   kv: KV;
   /** The bucket's TTL in ms, as the server applies it. */
   ttlMs: number;
+  /** Every key in the bucket, as listed at most a moment ago (see sharedKeyListing). */
+  keys: () => Promise<readonly string[]>;
   /** The group's key token (no wildcards): keys are `<group>.m.<member>` and `<group>.p.<k>`. */
   group: string;
   partitions: number;
@@ -116,7 +118,8 @@ export function startPartitionAssignment(deps: PartitionAssignmentDeps): Partiti
   async function balance(): Promise<void> {
     const members = new Set<string>();
     const taken = new Set<number>();
-    for await (const key of await kv.keys(`${group}.>`)) {
+    for (const key of await deps.keys()) {
+      if (!key.startsWith(`${group}.`)) continue;
       const [, kind, id] = key.slice(group.length).split('.');
       if (kind === 'm') members.add(id!);
       else if (kind === 'p') taken.add(Number(id));
@@ -166,6 +169,29 @@ export function startPartitionAssignment(deps: PartitionAssignmentDeps): Partiti
       await Promise.all([...held.keys()].map(release));
       await kv.delete(memberKey).catch(() => undefined);
     },
+  };
+}
+
+/**
+ * Lists the bucket's keys for every group of a process at once: a listing is a short-lived
+ * consumer on the server (create, read, delete), the largest part of what leases cost an idle
+ * process, and its groups tick together. A listing younger than `maxAgeMs` is reused.
+ */
+export function sharedKeyListing(kv: KV, maxAgeMs: number): () => Promise<readonly string[]> {
+  let last: { at: number; keys: Promise<readonly string[]> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > maxAgeMs) {
+      const keys = (async () => {
+        const out: string[] = [];
+        for await (const key of await kv.keys()) out.push(key);
+        return out;
+      })();
+      // A failed listing is not kept: the next tick asks again.
+      keys.catch(() => (last = undefined));
+      last = { at: now, keys };
+    }
+    return last.keys;
   };
 }
 

@@ -6,7 +6,7 @@ import { startBroadcast } from './jetstream-broadcast.ts';
 import { decodeEnvelope, encodeEnvelope } from './jetstream-codec.ts';
 import { incarnationTag, isConsumerNotFound, startPartitionOwner } from './jetstream-group.ts';
 import { assertEventType, durableOf, filterOf, groupToken, legacyDurableOf, partitionOf, subjectOf } from './jetstream-layout.ts';
-import { startPartitionAssignment } from './jetstream-leases.ts';
+import { sharedKeyListing, startPartitionAssignment } from './jetstream-leases.ts';
 import { resolveJetStreamOptions, type JetStreamTransportOptions } from './jetstream-options.ts';
 import { ensureStream, groupLag } from './jetstream-stream.ts';
 import { EventTransportError } from './transport-errors.ts';
@@ -48,10 +48,12 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
   const js = jetstream(nc);
   let leases: Awaited<ReturnType<Kvm['create']>>;
   let leaseTtlMs: number;
+  let listLeases: () => Promise<readonly string[]>;
   try {
     // An existing bucket keeps the term it was made with; every member reads it from the server.
     leases = await new Kvm(js).create(`${o.stream}_leases`, { ttl: o.leaseTtlMs, history: 1, timeout: Math.max(1_000, Math.floor(o.leaseTtlMs / 3)) });
     leaseTtlMs = (await leases.status()).ttl || o.leaseTtlMs;
+    listLeases = sharedKeyListing(leases, Math.floor(leaseTtlMs / 6));
   } catch (error) {
     await nc.close();
     throw error;
@@ -136,14 +138,15 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
   }
 
   /**
-   * Readies a partition for its new owner. Events the previous owner took and did not settle
-   * (killed, or handed the partition back with more delivered) would come back only after the ack
-   * wait, and behind later events: so the durable starts again right after its ack floor. A
+   * Readies a partition for a pull by its owner. Events a previous owner took and did not settle
+   * (killed, or handed the partition back with more delivered), or an earlier pull of this owner
+   * (a dropped connection, a restarted server), would come back only after the ack wait, and
+   * behind later events: so the durable starts again right after its ack floor. A
    * paused previous owner that still commits afterwards changes nothing: the consumer's inbox
    * takes each event once, and it can only ack what it settled.
    */
-  async function takeOver(spec: ConsumerSpec, partition: number): Promise<void> {
-    await ensureDurable(spec, partition);
+  async function takeOver(spec: ConsumerSpec, partition: number, create: boolean): Promise<void> {
+    if (create) await ensureDurable(spec, partition);
     const info = await jsm.consumers.info(o.stream, durableOf(spec.name, partition));
     if (info.num_ack_pending === 0) return;
     await recreate(spec, partition, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 }, 'taken over');
@@ -194,10 +197,10 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
         return track(startBroadcast({ js, stream: o.stream, filter, types, after: floor, handle, seen: raiseFloor, logger }));
       }
       const assignment = startPartitionAssignment({
-        kv: leases, ttlMs: leaseTtlMs, group: groupToken(spec.name), partitions: o.partitions, logger,
+        kv: leases, ttlMs: leaseTtlMs, keys: listLeases, group: groupToken(spec.name), partitions: o.partitions, logger,
         start: (k, valid) => startPartitionOwner({
           js, stream: o.stream, durable: durableOf(spec.name, k), types, handle, handleBatch, logger, valid,
-          takeOver: () => takeOver(spec, k),
+          takeOver: (create) => takeOver(spec, k, create),
           batch: o.batch,
           ackWaitMs: o.ackWaitMs,
           pullExpiresMs: PULL_EXPIRES_MS,

@@ -53,8 +53,8 @@ interface OutboxRow {
 const PUBLISHING_LOCK = 'scalemart:outbox-relay';
 
 /**
- * Publishes committed outbox events to the transport and marks them published. A failed publish
- * is retried with backoff until it succeeds.
+ * Publishes committed outbox events to the transport and deletes them from the outbox in the same
+ * transaction. A failed publish is retried with backoff until it succeeds.
  *
  * Several relays on one outbox (one per process) take turns: on PostgreSQL a relay publishes a
  * batch only while holding a transaction-scoped advisory lock for the outbox (read the batch,
@@ -64,7 +64,7 @@ const PUBLISHING_LOCK = 'scalemart:outbox-relay';
  * serves one process, so there the relay publishes without the lock.
  *
  * What bounds double work: a relay that dies, or whose transaction fails, after its publish and
- * before its commit leaves that batch (at most `batchSize` events) unmarked; the next pass, by any
+ * before its commit leaves that batch (at most `batchSize` events) in the outbox; the next pass, by any
  * relay, publishes it again, in order, before anything newer. The transport drops those repeats by
  * event id within its dedup window, so each key's first copies keep the outbox order.
  * The lock holds a database connection while the transport publishes, so on PostgreSQL a table
@@ -84,7 +84,7 @@ export function createOutboxRelay(
   // One pass at a time in this process, whoever asks (the loop or a direct call).
   let passes: Promise<unknown> = Promise.resolve();
 
-  /** Reads, publishes and marks one batch through `q`; returns its size and the publish time. */
+  /** Reads, publishes and deletes one batch through `q`; returns its size and the publish time. */
   async function publishBatch(q: Queryable): Promise<{ count: number; ms: number }> {
     const { rows } = await q.query<OutboxRow>(
       'select seq, id, type, key, payload, occurred_at, context from events.outbox where published_at is null order by seq limit $1',
@@ -98,7 +98,9 @@ export function createOutboxRelay(
     await transport.publish(events);
     const ms = performance.now() - started;
     stats.published += rows.length;
-    await q.query('update events.outbox set published_at = now() where seq = any($1::bigint[])', [rows.map((r) => r.seq)]);
+    // Published rows go: the log has them now. Deleting writes no new row version, where marking
+    // them would copy every row, payload and all; and the outbox no longer grows without end.
+    await q.query('delete from events.outbox where seq = any($1::bigint[])', [rows.map((r) => r.seq)]);
     return { count: rows.length, ms };
   }
 
