@@ -243,7 +243,7 @@ async function cpuByStage(natsUrl: string, natsPid: number, round: number, event
         for (let i = next++; i < events; i = next++) await append(path.writer, events + i, 1, 0);
       }));
     }));
-    stages.push(await stageCpu('relay: read, publish, mark', events * 2, natsPid, postgresPids, async () => {
+    stages.push(await stageCpu('relay: read, publish, delete', events * 2, natsPid, postgresPids, async () => {
       while ((await path.relay.publishPending()) > 0);
     }));
     let consumer: { stop(): Promise<void> } | undefined;

@@ -3,23 +3,25 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { createWaker } from './wake.ts';
 
-/** One partition's work while this member holds its lease; stopped when the lease goes. */
+/** One partition's work while this member holds it; stopped when the membership goes. */
 export interface PartitionOwner {
   /** Finishes the batch in hand (its commit and ack), then lets go of the partition. */
   stop(): Promise<void>;
 }
 
 export interface PartitionAssignmentDeps {
-  /** The leases bucket: its TTL (max_age) is the lease term; a key not renewed within it vanishes. */
-  kv: KV;
-  /** The bucket's TTL in ms, as the server applies it. */
+  /** Memberships: the bucket's TTL (max_age) is the term; a key not renewed within it vanishes. */
+  members: KV;
+  /** Which member holds each partition (no TTL: a holder is alive while its membership is). */
+  owners: KV;
+  /** The members bucket's TTL in ms, as the server applies it. */
   ttlMs: number;
-  /** Every key in the bucket, as listed at most a moment ago (see sharedKeyListing). */
-  keys: () => Promise<readonly string[]>;
-  /** The group's key token (no wildcards): keys are `<group>.m.<member>` and `<group>.p.<k>`. */
+  /** Every key of the members bucket, as listed no earlier than `notBefore` (see sharedKeyListing). */
+  listMembers: (notBefore: number) => Promise<readonly string[]>;
+  /** The group's key token (no wildcards): keys are `<group>.<member>` and `<group>.<k>`. */
   group: string;
   partitions: number;
-  /** Starts working partition k; `valid()` says whether this member's lease on it still holds. */
+  /** Starts working partition k; `valid()` says whether this member's hold on it still stands. */
   start(partition: number, valid: () => boolean): PartitionOwner;
   logger?: Logger;
 }
@@ -27,14 +29,13 @@ export interface PartitionAssignmentDeps {
 export interface PartitionAssignment {
   /** Partitions this member holds now. */
   owned(): number[];
-  /** Stops every owner, then gives their leases and the membership back at once. */
+  /** Stops every owner, then gives their partitions and the membership back at once. */
   stop(): Promise<void>;
 }
 
 interface Held {
+  /** The owners bucket's revision of the partition's key, as this member last wrote it. */
   revision: number;
-  /** Local time until which the lease surely holds: the last renewal's send time plus the term, less a margin. */
-  validUntil: number;
   owner: PartitionOwner;
 }
 
@@ -44,50 +45,53 @@ const JOIN_MS = 300;
 
 /**
  * Spreads a group's partitions over its members (every subscription of the group, in any process)
- * with leases in a NATS KV bucket, so each partition has at most one owner pulling it at a time:
- * what lets an owner take a partition's events in batches and keep per-key order.
+ * with two NATS KV buckets, so each partition has at most one owner pulling it at a time: what
+ * lets an owner take a partition's events in batches and keep per-key order.
  *
- * - A member renews its membership key and each partition key it holds every third of the term,
- *   with compare-and-set on the key's revision; a failed renewal loses that partition at once.
- *   A member that stops renewing (killed, cut off) loses its keys when the server ages them out.
+ * - **Membership** is a key in a bucket with a TTL, `<group>.<member>`, renewed every third of the
+ *   term by compare-and-set on its revision. A member that stops renewing (killed, cut off) loses
+ *   its key when the server ages it out; a member whose renewal fails has lost it, stops every
+ *   owner and joins again under a new id.
+ * - **Holding a partition** is a key `<group>.<k>` naming the member, in a bucket without a TTL:
+ *   created for a free partition, taken over by compare-and-set from a member whose membership is
+ *   gone, deleted when handed back. It needs no renewal of its own: a process renews one key per
+ *   group, whatever it holds (the idle cost of leases is one KV update per group per tick).
  * - Each member aims at ⌈partitions / members⌉: above it, it hands partitions back (after their
- *   owners finish their batch); below it, it creates the keys of free partitions (create fails if
- *   another member holds the key).
- * - An owner is told its lease is valid only until its last renewal's send time plus the term,
- *   less a margin, on its own clock: the server cannot have aged the key out before then. A paused
- *   owner can still finish a batch after that; what keeps that harmless is the consumer's inbox and
- *   the new owner's restart from the durable's ack floor (see jetstream-group.ts).
+ *   owners finish their batch); below it, it claims free ones and those of departed members.
+ * - A member believes its hold valid only until its last membership renewal's send time plus the
+ *   term, less a margin, on its own clock: the server cannot have aged the key out before then,
+ *   and nobody takes a partition over before that key is gone. The holder's key is read before
+ *   the membership list, so a member that joined is never taken for gone. A paused owner can
+ *   still finish a batch late; what keeps that harmless is the consumer's inbox and the new
+ *   owner's restart from the durable's ack floor (see jetstream-group.ts).
  */
 export function startPartitionAssignment(deps: PartitionAssignmentDeps): PartitionAssignment {
-  const { kv, ttlMs, group, partitions, logger } = deps;
-  const member = randomUUID().slice(0, 12);
-  const memberKey = `${group}.m.${member}`;
-  const partitionKey = (k: number) => `${group}.p.${k}`;
+  const { members, owners, ttlMs, group, partitions, logger } = deps;
+  const partitionKey = (k: number) => `${group}.${k}`;
   const tickMs = Math.max(100, Math.floor(ttlMs / 3));
   // Renewal round trips and timer lateness come out of this; an owner stops this early.
   const marginMs = Math.min(1_000, Math.floor(ttlMs / 4));
   const held = new Map<number, Held>();
   const stopping = createWaker();
   let running = true;
+  let member = '';
+  let memberRevision = 0;
+  let validUntil = 0;
 
-  const validFor = (k: number) => () => {
-    const h = held.get(k);
-    return running && h !== undefined && Date.now() < h.validUntil;
-  };
+  const validFor = (k: number) => () => running && held.has(k) && Date.now() < validUntil;
 
-  function acquired(k: number, revision: number, sentAt: number): void {
-    const entry: Held = { revision, validUntil: sentAt + ttlMs - marginMs, owner: { stop: async () => undefined } };
+  function acquired(k: number, revision: number): void {
+    const entry: Held = { revision, owner: { stop: async () => undefined } };
     held.set(k, entry);
     entry.owner = deps.start(k, validFor(k));
   }
 
-  /** Forgets the lease (renewal failed or ran out): the owner stops; the key is not ours to delete. */
-  function lose(k: number, why: string): void {
-    const h = held.get(k);
-    if (!h) return;
-    held.delete(k);
-    logger?.info({ group, partition: k, why }, 'partition lease lost');
-    void h.owner.stop();
+  /** Forgets every partition (the membership is gone): owners stop; the keys are for others to take over. */
+  function loseAll(why: string): void {
+    if (held.size > 0) logger?.info({ group, partitions: [...held.keys()], why }, 'partitions lost with the membership');
+    for (const h of held.values()) void h.owner.stop();
+    held.clear();
+    member = '';
   }
 
   /** Hands the partition back: its owner finishes its batch, then the key goes (if still ours). */
@@ -96,50 +100,61 @@ export function startPartitionAssignment(deps: PartitionAssignmentDeps): Partiti
     if (!h) return;
     held.delete(k);
     await h.owner.stop();
-    await kv.delete(partitionKey(k), { previousSeq: h.revision }).catch(() => undefined);
+    await owners.delete(partitionKey(k), { previousSeq: h.revision }).catch(() => undefined);
   }
 
+  /** Renews the membership, or joins under a new id when there is none (or it was lost). */
   async function renew(): Promise<void> {
     const sentAt = Date.now();
-    for (const [k, h] of held) if (sentAt >= h.validUntil) lose(k, 'not renewed within its term');
-    await Promise.all([
-      kv.put(memberKey, ''),
-      ...[...held].map(async ([k, h]) => {
-        try {
-          h.revision = await kv.update(partitionKey(k), member, h.revision);
-          h.validUntil = sentAt + ttlMs - marginMs;
-        } catch (error) {
-          lose(k, (error as Error).message);
-        }
-      }),
-    ]);
+    if (member && sentAt >= validUntil) loseAll('not renewed within its term');
+    try {
+      if (member) memberRevision = await members.update(`${group}.${member}`, '', memberRevision);
+      else {
+        const id = randomUUID().slice(0, 12);
+        memberRevision = await members.create(`${group}.${id}`, '');
+        member = id;
+      }
+      validUntil = sentAt + ttlMs - marginMs;
+    } catch (error) {
+      if (member) loseAll((error as Error).message);
+      throw error;
+    }
   }
 
-  async function balance(): Promise<void> {
-    const members = new Set<string>();
-    const taken = new Set<number>();
-    for (const key of await deps.keys()) {
-      if (!key.startsWith(`${group}.`)) continue;
-      const [, kind, id] = key.slice(group.length).split('.');
-      if (kind === 'm') members.add(id!);
-      else if (kind === 'p') taken.add(Number(id));
+  const liveMembers = async (notBefore: number) => {
+    const live = new Set<string>([member]);
+    for (const key of await deps.listMembers(notBefore)) {
+      if (key.startsWith(`${group}.`)) live.add(key.slice(group.length + 1));
     }
-    members.add(member);
-    const target = Math.ceil(partitions / members.size);
+    return live;
+  };
+
+  async function balance(): Promise<void> {
+    const target = Math.ceil(partitions / (await liveMembers(0)).size);
     if (held.size > target) {
       // The highest numbers go back: members then tend to keep the same partitions over time.
       const extra = [...held.keys()].sort((a, b) => b - a).slice(0, held.size - target);
       await Promise.all(extra.map(release));
       return;
     }
-    const free = shuffle(Array.from({ length: partitions }, (_, k) => k).filter((k) => !taken.has(k) && !held.has(k)));
-    for (const k of free) {
-      if (!running || held.size >= target) break;
-      const sentAt = Date.now();
+    if (held.size === target) return;
+    // Below the target: read the holders first, then the members again, so a holder that joined
+    // is in the list and is not taken for gone.
+    const readAt = Date.now();
+    const holders = await Promise.all(Array.from({ length: partitions }, (_, k) => (held.has(k) ? undefined : owners.get(partitionKey(k)))));
+    const live = await liveMembers(readAt);
+    for (const k of shuffle(Array.from({ length: partitions }, (_, k) => k))) {
+      if (!running || held.size >= target || !member) break;
+      if (held.has(k)) continue;
+      const entry = holders[k];
+      const free = !entry || entry.operation !== 'PUT';
+      if (!free && live.has(entry.string())) continue;
       try {
-        acquired(k, await kv.create(partitionKey(k), member), sentAt);
+        // Created when never held, else taken over from the revision read: another member doing
+        // the same at once makes one of the two writes fail.
+        acquired(k, entry ? await owners.update(partitionKey(k), member, entry.revision) : await owners.create(partitionKey(k), member));
       } catch {
-        // Another member created it first.
+        // Another member claimed it first.
       }
     }
   }
@@ -153,10 +168,11 @@ export function startPartitionAssignment(deps: PartitionAssignmentDeps): Partiti
         first = false;
         if (running) await balance();
       } catch (error) {
-        // The broker is unreachable: renewals fail and leases lapse; owners stop on their own clocks.
+        // The broker is unreachable: renewals fail and the membership lapses; owners stop on their own clocks.
         logger?.debug({ err: error, group }, 'partition assignment tick failed');
       }
-      await stopping.sleep(tickMs);
+      // On a grid of the tick: a process's groups tick together and share their listings.
+      await stopping.sleep(tickMs - (Date.now() % tickMs));
     }
   })();
 
@@ -167,21 +183,21 @@ export function startPartitionAssignment(deps: PartitionAssignmentDeps): Partiti
       stopping.wake();
       await loop;
       await Promise.all([...held.keys()].map(release));
-      await kv.delete(memberKey).catch(() => undefined);
+      if (member) await members.delete(`${group}.${member}`).catch(() => undefined);
     },
   };
 }
 
 /**
- * Lists the bucket's keys for every group of a process at once: a listing is a short-lived
- * consumer on the server (create, read, delete), the largest part of what leases cost an idle
- * process, and its groups tick together. A listing younger than `maxAgeMs` is reused.
+ * Lists a bucket's keys for every group of a process at once: a listing is a short-lived consumer
+ * on the server (create, read, delete), and a process's groups tick together. A listing started
+ * at or after `notBefore`, and younger than `maxAgeMs`, is reused.
  */
-export function sharedKeyListing(kv: KV, maxAgeMs: number): () => Promise<readonly string[]> {
+export function sharedKeyListing(kv: KV, maxAgeMs: number): (notBefore: number) => Promise<readonly string[]> {
   let last: { at: number; keys: Promise<readonly string[]> } | undefined;
-  return () => {
+  return (notBefore) => {
     const now = Date.now();
-    if (!last || now - last.at > maxAgeMs) {
+    if (!last || last.at < notBefore || now - last.at > maxAgeMs) {
       const keys = (async () => {
         const out: string[] = [];
         for await (const key of await kv.keys()) out.push(key);

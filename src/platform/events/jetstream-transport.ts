@@ -24,11 +24,11 @@ const FLOOR_REFRESH_MS = 5_000;
  * The scaled stage's event log: one JetStream stream (file storage, limits retention), subjects
  * `<prefix>.<module>.<entity>.<verb>.<partition>` with the partition a hash of the key. A group
  * is one durable pull consumer per partition (ack policy `all`); its subscribers, in any number
- * of processes, spread the partitions among themselves with leases in a KV bucket
- * (`<stream>_leases`, jetstream-leases.ts), and each partition's one owner takes its events in
- * batches, in order. Built for nats-server 2.9 (one filter subject per consumer, no consumer
- * reset: rewind and takeover recreate). Connects, then creates or updates the stream and the
- * leases bucket; the client reconnects forever after that.
+ * of processes, spread the partitions among themselves through two KV buckets
+ * (`<stream>_members`, `<stream>_owners`; jetstream-leases.ts), and each partition's one owner
+ * takes its events in batches, in order. Built for nats-server 2.9 (one filter subject per
+ * consumer, no consumer reset: rewind and takeover recreate). Connects, then creates or updates
+ * the stream and the buckets; the client reconnects forever after that.
  */
 export async function createJetStreamTransport(options: JetStreamTransportOptions = {}): Promise<EventTransport> {
   const o = resolveJetStreamOptions(options);
@@ -46,14 +46,19 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
     throw error;
   }
   const js = jetstream(nc);
-  let leases: Awaited<ReturnType<Kvm['create']>>;
+  let members: Awaited<ReturnType<Kvm['create']>>;
+  let owners: Awaited<ReturnType<Kvm['create']>>;
   let leaseTtlMs: number;
-  let listLeases: () => Promise<readonly string[]>;
+  let listMembers: (notBefore: number) => Promise<readonly string[]>;
   try {
-    // An existing bucket keeps the term it was made with; every member reads it from the server.
-    leases = await new Kvm(js).create(`${o.stream}_leases`, { ttl: o.leaseTtlMs, history: 1, timeout: Math.max(1_000, Math.floor(o.leaseTtlMs / 3)) });
-    leaseTtlMs = (await leases.status()).ttl || o.leaseTtlMs;
-    listLeases = sharedKeyListing(leases, Math.floor(leaseTtlMs / 6));
+    // Memberships age out after the term; an existing bucket keeps the term it was made with, and
+    // every member reads it from the server. Who holds which partition lives beside them.
+    const kvm = new Kvm(js);
+    const timeout = Math.max(1_000, Math.floor(o.leaseTtlMs / 3));
+    members = await kvm.create(`${o.stream}_members`, { ttl: o.leaseTtlMs, history: 1, timeout });
+    owners = await kvm.create(`${o.stream}_owners`, { history: 1, timeout });
+    leaseTtlMs = (await members.status()).ttl || o.leaseTtlMs;
+    listMembers = sharedKeyListing(members, Math.floor(leaseTtlMs / 6));
   } catch (error) {
     await nc.close();
     throw error;
@@ -197,7 +202,7 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
         return track(startBroadcast({ js, stream: o.stream, filter, types, after: floor, handle, seen: raiseFloor, logger }));
       }
       const assignment = startPartitionAssignment({
-        kv: leases, ttlMs: leaseTtlMs, keys: listLeases, group: groupToken(spec.name), partitions: o.partitions, logger,
+        members, owners, ttlMs: leaseTtlMs, listMembers, group: groupToken(spec.name), partitions: o.partitions, logger,
         start: (k, valid) => startPartitionOwner({
           js, stream: o.stream, durable: durableOf(spec.name, k), types, handle, handleBatch, logger, valid,
           takeOver: (create) => takeOver(spec, k, create),
