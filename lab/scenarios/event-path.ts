@@ -6,6 +6,7 @@ import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.t
 import { startConsumer } from '../../src/platform/events/consumer.ts';
 import { eventMigrations } from '../../src/platform/events/events.schema.ts';
 import { defaultJetStreamOptions } from '../../src/platform/events/jetstream-options.ts';
+import { partitionOf } from '../../src/platform/events/jetstream-layout.ts';
 import { createJetStreamTransport } from '../../src/platform/events/jetstream-transport.ts';
 import { appendToOutbox } from '../../src/platform/events/outbox.ts';
 import { createOutboxRelay } from '../../src/platform/events/relay.ts';
@@ -38,6 +39,12 @@ const PAD = 'x'.repeat(600);
 const APPENDERS = 32;
 /** Events per batch of the batched consumer reference (`references/batched-consumer.ts`). */
 const REFERENCE_BATCH = 256;
+/**
+ * The fixed-rate phase's last rate: far below what its 32 one-event-per-transaction writers reach
+ * alone on two cores (1 500–6 500 events/s here), so the delay measured is the event path's own,
+ * not the writers' queue.
+ */
+const LOW_RATE = 250;
 /** How long the fixed-rate phase waits for the backlog to drain after the last append. */
 const DRAIN_LIMIT_MS = 30_000;
 /** Key partitions of the JetStream path: the app's `EVENTS_PARTITIONS` when set, else the transport's default. */
@@ -133,6 +140,16 @@ interface FixedRateResult {
  * handling (the event path), and from the due time too (queueing for a writer counts there, as it
  * would for a customer waiting for the confirmation email).
  */
+/** A key in each partition: `warm-<i>`, the first i that lands in it. */
+function warmUpKeys(partitions: number): string[] {
+  const keys = new Map<number, string>();
+  for (let i = 0; keys.size < partitions; i++) {
+    const k = partitionOf(`warm-${i}`, partitions);
+    if (!keys.has(k)) keys.set(k, `warm-${i}`);
+  }
+  return [...keys.values()];
+}
+
 async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate: number, seconds: number): Promise<FixedRateResult> {
   const path = await openPath(kind, natsUrl, round);
   try {
@@ -142,13 +159,28 @@ async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate:
     let handled = 0;
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
+    // One warm-up event per partition: once all are handled, the group has joined and its owners
+    // hold every partition.
+    const warmKeys = kind === 'jetstream' ? warmUpKeys(PARTITIONS) : ['warm'];
+    let warming = warmKeys.length;
+    let warm!: () => void;
+    const warmedUp = new Promise<void>((resolve) => (warm = resolve));
     const consumer = project(path, (payload) => {
+      if (payload.n < 0) return void (--warming === 0 && warm());
       const now = performance.now();
       histogram.record(now - payload.insertedAt);
       fromDue.record(now - payload.dueAt);
       if (++handled === total) done();
     });
     path.relay.start();
+    // A running shop's consumers joined their group long ago: the schedule starts once this one has.
+    await path.writer.transaction((tx) => appendToOutbox<LabEvents>(tx, warmKeys.map((key) => ({
+      type: 'lab.event.happened' as const, key, payload: { n: -1, dueAt: 0, insertedAt: 0, pad: '' },
+    }))));
+    path.relay.nudge();
+    // The writers' connections too: opening 32 of them costs PostgreSQL a burst of CPU.
+    await Promise.all(Array.from({ length: APPENDERS }, () => path.writer.transaction((tx) => tx.query('select 1'))));
+    await warmedUp;
     const backlog: number[] = [];
     const sampler = setInterval(() => {
       void Promise.all([path.transport.lag(SPEC), path.relay.pending()]).then(([lag, pending]) => backlog.push(lag + pending), () => undefined);
@@ -303,10 +335,9 @@ export const eventPath: Scenario = {
       const halfOwn = Math.round(median(rates.jetstream) / 2);
       log(`JetStream path at ${halfOwn} events/s (half its own median) for ${options.openLoopSeconds} s…`);
       const ownRate = await atFixedRate('jetstream', natsUrl, options.rounds + 2, halfOwn, options.openLoopSeconds);
-      // Where the one-event-per-transaction writers leave the machine CPU to spare: the path's own delay.
-      const tenth = Math.round(median(rates.raw) / 10);
-      log(`JetStream path at ${tenth} events/s (a tenth of the raw loop's median) for ${options.openLoopSeconds} s…`);
-      const tenthRate = await atFixedRate('jetstream', natsUrl, options.rounds + 4, tenth, options.openLoopSeconds);
+      // Well inside what the one-event-per-transaction writers sustain on two cores: the path's own delay.
+      log(`JetStream path at ${LOW_RATE} events/s for ${options.openLoopSeconds} s…`);
+      const lowRate = await atFixedRate('jetstream', natsUrl, options.rounds + 4, LOW_RATE, options.openLoopSeconds);
       log('CPU by stage…');
       const stages = await cpuByStage(natsUrl, nats.pid, options.rounds + 3, DRAIN_EVENTS);
       const [rawCpu, batchAppend, singleAppend, relayStage, consumerStage, referenceStage] = stages;
@@ -348,7 +379,7 @@ export const eventPath: Scenario = {
           '',
           ...renderTable({
             columns: ['JetStream path at', 'events/s', 'handled', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'from due p50', 'from due p99', 'max backlog', 'backlog over time'],
-            rows: [delayRow('half the raw loop', fixedRate), delayRow('half its own rate', ownRate), delayRow('a tenth of the raw loop', tenthRate)],
+            rows: [delayRow('half the raw loop', fixedRate), delayRow('half its own rate', ownRate), delayRow('a low rate', lowRate)],
           }).split('\n'),
           '',
           `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed by today's consumer group and again by the batched reference), from /proc; PostgreSQL counts the lab database's backends and the server's WAL writer, checkpointer and background writer:`,
@@ -363,7 +394,7 @@ export const eventPath: Scenario = {
           `Bar: JetStream path ≥ ${RATE_BAR * 100} % of the raw loop: ${percent(median(ratio('jetstream')))}: ${rateHolds ? 'holds' : 'NOT MET'}.`,
           `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: ${formatMs(l.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`,
         ],
-        data: { rates, fixedRate, ownRate, tenthRate, stages },
+        data: { rates, fixedRate, ownRate, lowRate, stages },
       }, out);
       return { barHolds: rateHolds && delayHolds, reportPaths };
     } finally {
