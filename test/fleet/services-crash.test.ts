@@ -168,8 +168,14 @@ describe('a fleet of services, a service instance SIGKILLed during 300 orders', 
         // Slower payments around the kill, so that the victim has work in flight when it dies.
         if (i === KILL_AT - 40) simulator.setKnobs({ payments: { latencyMs: { p50: 300, p99: 600 } } });
         if (i === KILL_AT) {
-          const owned = await queryDatabase<{ n: number }>(databaseOf('orders'), "select count(*)::int as n from saga.instances where status in ('running', 'compensating') and lease_owner like $1", [`%:${victim.pid}:%`]);
-          sagasOfVictim = owned[0]!.n;
+          // Killed once it holds sagas: on a loaded machine the first orders after the slowdown may
+          // all be running on the other instance at this moment (seen in CI: 0 in flight here).
+          const deadline = Date.now() + 15_000;
+          do {
+            const owned = await queryDatabase<{ n: number }>(databaseOf('orders'), "select count(*)::int as n from saga.instances where status in ('running', 'compensating') and lease_owner like $1", [`%:${victim.pid}:%`]);
+            sagasOfVictim = owned[0]!.n;
+            if (sagasOfVictim === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+          } while (sagasOfVictim === 0 && Date.now() < deadline);
           process.kill(victim.pid!, 'SIGKILL');
           simulator.setKnobs({ payments: { latencyMs: { p50: 30, p99: 120 } } });
         }
