@@ -7,6 +7,7 @@ import { createJetStreamTransport, type JetStreamTransportOptions } from '../../
 import { envelope } from '../../src/platform/events/outbox.ts';
 import type { EventTransport, Settlement } from '../../src/platform/events/transport.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
+import { sleep, until } from '../support/wait.ts';
 import { eventTransportContract } from './event-transport.contract.ts';
 
 // This suite's port range is 24200–24299; one server for the whole file, distinct streams per part.
@@ -23,15 +24,6 @@ eventTransportContract('JetStream on nats-server 2.9', async () => {
   const transport = await createJetStreamTransport({ ...options('contract'), servers: url });
   return { transport, capabilities: { parallelGroup: true, retryBlocksOnlyItsPartition: true }, dispose: () => transport.close() };
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 describe('JetStream transport on nats-server 2.9', () => {
   let transport: EventTransport | undefined;

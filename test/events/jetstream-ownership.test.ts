@@ -10,18 +10,11 @@ import { envelope } from '../../src/platform/events/outbox.ts';
 import type { EventTransport } from '../../src/platform/events/transport.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { NODE } from '../support/process.ts';
+import { sleep, until } from '../support/wait.ts';
 
 /** This suite's private NATS port (other suites use other ranges). */
 const NATS_PORT = 24_255;
 const LEASE_TTL_MS = 3_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /**
  * Who works a group's partitions on JetStream: one owner per partition under a lease, a new owner

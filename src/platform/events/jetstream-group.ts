@@ -19,9 +19,9 @@ export interface PartitionOwnerDeps {
    * Readies the durable before a pull: creates it if missing (when `create`; else a missing one
    * throws), and restarts it after its ack floor if events were left delivered but unsettled, by a
    * previous owner or an earlier pull (they would come back only after the ack wait, behind later
-   * ones).
+   * ones). Resolves to the durable as the pull will find it.
    */
-  takeOver: (create: boolean) => Promise<void>;
+  takeOver: (create: boolean) => Promise<ConsumerInfo>;
   /** Events handled together at most; the durable lets twice this many be outstanding. */
   batch: number;
   ackWaitMs: number;
@@ -83,10 +83,10 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
         // On every attach, not only the first: events left delivered and unsettled by an earlier
         // pull (a dropped connection, a restarted server) would come back only after the ack
         // wait, behind later ones.
-        await deps.takeOver(create);
+        const ready = await deps.takeOver(create);
         create = false;
         consumer = await js.consumers.get(stream, durable);
-        attached(incarnationOf(await consumer.info(true)));
+        attached(incarnationOf(ready));
         missing = 0;
         // A standing pull: the client asks again before it runs out, and the server sends the
         // partition's events as they come, up to the durable's max_ack_pending.

@@ -27,8 +27,6 @@ export interface PartitionAssignmentDeps {
 }
 
 export interface PartitionAssignment {
-  /** Partitions this member holds now. */
-  owned(): number[];
   /** Stops every owner, then gives their partitions and the membership back at once. */
   stop(): Promise<void>;
 }
@@ -177,7 +175,6 @@ export function startPartitionAssignment(deps: PartitionAssignmentDeps): Partiti
   })();
 
   return {
-    owned: () => [...held.keys()].sort((a, b) => a - b),
     async stop() {
       running = false;
       stopping.wake();

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerInfo } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, nanos, errors as natsErrors } from '@nats-io/transport-node';
 import type { Delivery, EventEnvelope } from './event.ts';
@@ -97,15 +97,15 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
    * earlier layout (one at a time, ack policy explicit; 2.9 cannot change an ack policy) is
    * succeeded by a new one starting after its ack floor, then deleted.
    */
-  async function ensureDurable(spec: ConsumerSpec, partition: number): Promise<void> {
+  async function ensureDurable(spec: ConsumerSpec, partition: number): Promise<ConsumerInfo> {
     const durable = durableOf(spec.name, partition);
     const config = groupConfig(spec, partition);
     try {
-      const { config: current } = await jsm.consumers.info(o.stream, durable);
+      const info = await jsm.consumers.info(o.stream, durable);
+      const current = info.config;
       const changed = current.filter_subject !== config.filter_subject || current.ack_wait !== config.ack_wait || current.max_ack_pending !== config.max_ack_pending || current.max_deliver !== -1;
       // update() keeps the rest (start position, description): 2.9 cannot change a start anyway.
-      if (changed) await jsm.consumers.update(o.stream, durable, config);
-      return;
+      return changed ? await jsm.consumers.update(o.stream, durable, config) : info;
     } catch (error) {
       if (!isConsumerNotFound(error)) throw error;
     }
@@ -117,25 +117,26 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
     const start: Partial<ConsumerConfig> = before
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: before.ack_floor.stream_seq + 1 }
       : { deliver_policy: DeliverPolicy.All };
+    let created: ConsumerInfo;
     try {
-      await jsm.consumers.add(o.stream, createConfig(spec, partition, start, before ? `succeeded ${legacy}` : 'created'));
+      created = await jsm.consumers.add(o.stream, createConfig(spec, partition, start, before ? `succeeded ${legacy}` : 'created'));
     } catch (error) {
       // Another member created it meanwhile (the description differs, so 2.9 refuses the second).
-      await jsm.consumers.info(o.stream, durable).catch(() => Promise.reject(error));
+      created = await jsm.consumers.info(o.stream, durable).catch(() => Promise.reject(error));
     }
     if (before) await jsm.consumers.delete(o.stream, legacy).catch(() => undefined);
+    return created;
   }
 
   /** Deletes the durable and creates it again from `start` (2.9 cannot move a consumer); retried when another create gets in between. */
-  async function recreate(spec: ConsumerSpec, partition: number, start: Partial<ConsumerConfig>, what: string): Promise<void> {
+  async function recreate(spec: ConsumerSpec, partition: number, start: Partial<ConsumerConfig>, what: string): Promise<ConsumerInfo> {
     const durable = durableOf(spec.name, partition);
     for (let attempt = 1; ; attempt++) {
       await jsm.consumers.delete(o.stream, durable).catch((error: unknown) => {
         if (!isConsumerNotFound(error)) throw error;
       });
       try {
-        await jsm.consumers.add(o.stream, createConfig(spec, partition, start, what));
-        return;
+        return await jsm.consumers.add(o.stream, createConfig(spec, partition, start, what));
       } catch (error) {
         if (attempt >= 5) throw error;
       }
@@ -150,11 +151,10 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
    * paused previous owner that still commits afterwards changes nothing: the consumer's inbox
    * takes each event once, and it can only ack what it settled.
    */
-  async function takeOver(spec: ConsumerSpec, partition: number, create: boolean): Promise<void> {
-    if (create) await ensureDurable(spec, partition);
-    const info = await jsm.consumers.info(o.stream, durableOf(spec.name, partition));
-    if (info.num_ack_pending === 0) return;
-    await recreate(spec, partition, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 }, 'taken over');
+  async function takeOver(spec: ConsumerSpec, partition: number, create: boolean): Promise<ConsumerInfo> {
+    const info = create ? await ensureDurable(spec, partition) : await jsm.consumers.info(o.stream, durableOf(spec.name, partition));
+    if (info.num_ack_pending === 0) return info;
+    return recreate(spec, partition, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 }, 'taken over');
   }
 
   function track(sub: { stop(): Promise<void> }): Subscription {
