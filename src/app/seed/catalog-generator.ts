@@ -1,6 +1,6 @@
 import { Faker, base, en } from '@faker-js/faker';
-import { v7 as uuidv7 } from 'uuid';
 import type { NewProduct } from '../../modules/catalog/contract.ts';
+import { uuid7 } from '../../platform/ids/uuid7.ts';
 
 export interface GeneratedProduct extends NewProduct {
   id: string;
@@ -29,7 +29,7 @@ export function createCatalogGenerator(seed = 42) {
       const dollars = faker.number.int({ min: 1, max: 999 });
       const cents = faker.helpers.arrayElement([0, 49, 95, 99]);
       return {
-        id: uuidv7(),
+        id: uuid7(),
         sku: `SKU-${String(index + 1).padStart(7, '0')}`,
         name: faker.commerce.productName(),
         description: faker.commerce.productDescription(),

@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
-import { v7 as uuidv7 } from 'uuid';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState, type Database, type Queryable } from '../../platform/db/database.ts';
 import { DomainError } from '../../platform/errors/domain-error.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
 import { decodeCursor, encodeCursor } from '../../platform/http/cursor.ts';
+import { uuid7 } from '../../platform/ids/uuid7.ts';
 import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/contract.ts';
 import { CatalogErrorCodes, CatalogEvents, type CatalogApi, type CatalogEventCatalogue, type Product, type ProductChangedPayload, type ProductDetail, type ProductDetailPage, type ProductPage, type ProductQuery } from './contract.ts';
 import { createCatalogRepository } from './catalog.repository.ts';
@@ -197,7 +197,7 @@ export function createCatalogService(db: Database, cache: Cache, inventory: Inve
     },
 
     async createProduct(input, initialStock = 0) {
-      const created = await commitChange(CatalogEvents.created, async (tx) => ({ product: await createCatalogRepository(tx).insert({ ...input, id: uuidv7() }), initialStock }))
+      const created = await commitChange(CatalogEvents.created, async (tx) => ({ product: await createCatalogRepository(tx).insert({ ...input, id: uuid7() }), initialStock }))
         .catch((error: unknown) => {
           if (sqlStateOf(error) === SqlState.uniqueViolation) {
             throw new DomainError('conflict', CatalogErrorCodes.skuTaken, `A product with SKU ${input.sku} exists.`);

@@ -1,9 +1,9 @@
-import { v7 as uuidv7 } from 'uuid';
 import { DomainError } from '../../platform/errors/domain-error.ts';
 import { DECOY_HASH, hashPassword, verifyPassword } from '../../platform/auth/passwords.ts';
 import { generateApiKey, hashApiKey, type TokenService } from '../../platform/auth/tokens.ts';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { sqlStateOf, SqlState } from '../../platform/db/database.ts';
+import { uuid7 } from '../../platform/ids/uuid7.ts';
 import { IdentityErrorCodes, type IdentityApi, type User } from './contract.ts';
 import type { IdentityRepository, StoredUser } from './identity.repository.ts';
 
@@ -19,7 +19,7 @@ export function createIdentityService(repository: IdentityRepository, tokens: To
       if (await repository.findByEmail(input.email)) throw emailTaken();
       const stored = await repository
         .insertUser({
-          id: uuidv7(),
+          id: uuid7(),
           email: input.email.toLowerCase(),
           passwordHash: await hashPassword(input.password),
           name: input.name,
@@ -58,7 +58,7 @@ export function createIdentityService(repository: IdentityRepository, tokens: To
 
     async createApiKey(ownerId, name, role) {
       const key = generateApiKey();
-      const id = uuidv7();
+      const id = uuid7();
       await repository.insertApiKey({ id, ownerId, name, keyHash: hashApiKey(key), role });
       return { id, name, role, key };
     },
@@ -70,7 +70,7 @@ export function createIdentityService(repository: IdentityRepository, tokens: To
 
     async importUsers(users, password) {
       const passwordHash = await hashPassword(password);
-      return repository.insertMany(users.map((u) => ({ ...u, id: uuidv7(), email: u.email.toLowerCase(), country: u.country.toUpperCase() })), passwordHash);
+      return repository.insertMany(users.map((u) => ({ ...u, id: uuid7(), email: u.email.toLowerCase(), country: u.country.toUpperCase() })), passwordHash);
     },
 
     async ensureAdmin(email, password) {
@@ -81,7 +81,7 @@ export function createIdentityService(repository: IdentityRepository, tokens: To
         await profiles.delete(existing.id);
         return;
       }
-      await repository.insertUser({ id: uuidv7(), email: email.toLowerCase(), passwordHash, name: 'Administrator', country: 'US', role: 'admin' });
+      await repository.insertUser({ id: uuid7(), email: email.toLowerCase(), passwordHash, name: 'Administrator', country: 'US', role: 'admin' });
     },
   };
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
 import { sqlStateOf, SqlState, type Database } from '../../platform/db/database.ts';
 import { scatterGather } from '../../platform/db/sharding/scatter-gather.ts';
 import type { Shard, ShardSet } from '../../platform/db/sharding/shard-set.ts';
 import { DomainError, PlatformErrors } from '../../platform/errors/domain-error.ts';
 import { appendToOutbox } from '../../platform/events/outbox.ts';
+import { uuid7 } from '../../platform/ids/uuid7.ts';
 import type { SagaRunner } from '../../platform/saga/saga-runner.ts';
 import type { SagaHistoryEntry } from '../../platform/saga/saga.ts';
 import type { CatalogApi } from '../catalog/contract.ts';
@@ -103,7 +103,7 @@ export function createOrdersService(deps: OrdersDeps): OrdersService {
       const customer = await deps.identity.getUser(request.customerId);
       if (!customer) throw PlatformErrors.unauthenticated('Your account no longer exists.');
       const { lines, total, currency } = await price(request.items);
-      const id = uuidv7();
+      const id = uuid7();
       const data: OrderSagaData = {
         orderId: id, customerId: request.customerId, total, currency, address: request.shippingAddress,
         lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),

@@ -1,5 +1,5 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { Queryable } from '../db/database.ts';
+import { uuid7 } from '../ids/uuid7.ts';
 import type { EventCatalogue, NewEventOf } from './catalogue.ts';
 import { currentEventContext } from './context.ts';
 import type { EventEnvelope, NewEvent } from './event.ts';
@@ -8,7 +8,7 @@ import type { EventEnvelope, NewEvent } from './event.ts';
 export function envelope<P>(event: NewEvent<P>): EventEnvelope<P> {
   const context = event.context ?? currentEventContext();
   return {
-    id: event.id ?? uuidv7(), occurredAt: event.occurredAt ?? new Date().toISOString(), type: event.type, key: event.key, payload: event.payload,
+    id: event.id ?? uuid7(), occurredAt: event.occurredAt ?? new Date().toISOString(), type: event.type, key: event.key, payload: event.payload,
     ...(context ? { context } : {}),
   };
 }
