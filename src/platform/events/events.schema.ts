@@ -69,4 +69,11 @@ export const eventMigrations: Migration[] = [
     id: '004-outbox-drop-published',
     sql: 'delete from events.outbox where published_at is not null;',
   },
+  {
+    // Every row left is unpublished, so the partial index on seq repeats the primary key: one less
+    // index to write per appended event. (published_at stays, always null: a relay of the release
+    // before, still running in a rolling deploy, reads it.)
+    id: '005-outbox-drop-unpublished-index',
+    sql: 'drop index if exists events.outbox_unpublished;',
+  },
 ];
