@@ -31,7 +31,11 @@ export interface RelayStats {
 }
 
 export interface RelayOptions {
-  /** Events per publish. Default 200. */
+  /**
+   * Events per publish at most. Default 1 000: a relay that has fallen behind catches up in fewer,
+   * larger passes (on the lab's event path, 200 left the relay the slowest stage: 7 100–7 300
+   * events/s against 8 600 at 1 000); one that keeps up takes what is there.
+   */
   batchSize?: number;
   /** Poll interval when idle, for commits nobody nudged about (other processes). Default 500 ms. */
   idleMs?: number;
@@ -75,7 +79,7 @@ export function createOutboxRelay(
   options: RelayOptions = {},
 ): OutboxRelay {
   const { db, transport, logger } = deps;
-  const batchSize = options.batchSize ?? 200;
+  const batchSize = options.batchSize ?? 1_000;
   const idleMs = options.idleMs ?? 500;
   const waker = createWaker();
   const stats: RelayStats = { published: 0, batches: 0, contended: 0 };
@@ -109,7 +113,11 @@ export function createOutboxRelay(
       db.engine === 'pglite'
         ? await publishBatch(db)
         : await db.transaction(async (tx) => {
-            const { rows } = await tx.query<{ locked: boolean }>('select pg_try_advisory_xact_lock(hashtext($1)) as locked', [PUBLISHING_LOCK]);
+            // The delete need not wait for the disk: lost in a crash, it leaves published rows that
+            // the next pass publishes again, which the transport drops as repeats (see above).
+            const { rows } = await tx.query<{ locked: boolean }>(
+              "select set_config('synchronous_commit', 'off', true), pg_try_advisory_xact_lock(hashtext($1)) as locked", [PUBLISHING_LOCK],
+            );
             if (!rows[0]!.locked) {
               stats.contended++;
               return { count: 0, ms: 0 };
