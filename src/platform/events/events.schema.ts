@@ -70,9 +70,10 @@ export const eventMigrations: Migration[] = [
     sql: 'delete from events.outbox where published_at is not null;',
   },
   {
-    // Every row left is unpublished, so the partial index on seq repeats the primary key: one less
-    // index to write per appended event. (published_at stays, always null: a relay of the release
-    // before, still running in a rolling deploy, reads it.)
+    // Every row left is unpublished, so the relay reads in primary-key order without a filter, and
+    // the partial index on seq has nothing left to do: one index less to write per appended event.
+    // (published_at stays, always null: a relay of the release before, still running in a rolling
+    // deploy, reads it.)
     id: '005-outbox-drop-unpublished-index',
     sql: 'drop index if exists events.outbox_unpublished;',
   },
