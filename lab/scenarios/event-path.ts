@@ -52,6 +52,13 @@ const REFERENCE_BATCH = 256;
  * not the writers' queue.
  */
 const LOW_RATE = 250;
+/**
+ * Events per transaction of the fixed-rate row that tests the delay bar. One per transaction costs
+ * PostgreSQL 600–700 µs of CPU per event (a commit each): the 32 writers alone reach about 2 000
+ * events/s on two cores, so at half the raw loop's rate they append a fifth of what is asked and
+ * take the CPU the path would need. At this many per transaction they keep the schedule.
+ */
+const GROUPED = 20;
 /** How long the fixed-rate phase waits for the backlog to drain after the last append. */
 const DRAIN_LIMIT_MS = 30_000;
 /** Key partitions of the JetStream path: the app's `EVENTS_PARTITIONS` when set, else the transport's default. */
@@ -135,6 +142,10 @@ async function drain(kind: PathName, natsUrl: string, round: number, events: num
 
 interface FixedRateResult {
   rate: number;
+  /** Events per appending transaction. */
+  perTransaction: number;
+  /** What the writers appended, from the schedule's start to their last commit: below `rate` when they could not keep up. */
+  appendedPerSecond: number;
   sent: number;
   handled: number;
   /** From the outbox insert (its commit included) to the consumer's commit: the event path's delay. */
@@ -161,7 +172,7 @@ function warmUpKeys(partitions: number): string[] {
   return [...keys.values()];
 }
 
-async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate: number, seconds: number): Promise<FixedRateResult> {
+async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate: number, seconds: number, perTransaction = 1): Promise<FixedRateResult> {
   const path = await openPath(kind, natsUrl, round);
   try {
     const histogram = createLatencyHistogram();
@@ -198,7 +209,8 @@ async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate:
     }, 500);
     const start = performance.now();
     // Appends wait for a connection in this queue rather than in the pool's (which times out):
-    // an append that waits still counts its delay from its due time.
+    // an append that waits still counts its delay from its due time. A transaction of several
+    // events is due when its first is, and carries them all.
     const queue: number[] = [];
     let next = 0;
     const appender = async () => {
@@ -209,21 +221,22 @@ async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate:
           await new Promise((resolve) => setTimeout(resolve, 1));
           continue;
         }
-        await append(path.writer, i, 1, start + (i * 1000) / rate);
+        await append(path.writer, i, Math.min(perTransaction, total - i), start + (i * 1000) / rate);
         path.relay.nudge();
       }
     };
     const appenders = Array.from({ length: APPENDERS }, appender);
-    for (; next < total; next++) {
+    for (; next < total; next += perTransaction) {
       const wait = start + (next * 1000) / rate - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       queue.push(next);
     }
     await Promise.all(appenders);
+    const appendedPerSecond = total / ((performance.now() - start) / 1000);
     await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, DRAIN_LIMIT_MS))]);
     clearInterval(sampler);
     await consumer.stop();
-    return { rate, sent: total, handled, latency: histogram.summary(), fromDue: fromDue.summary(), backlog };
+    return { rate, perTransaction, appendedPerSecond, sent: total, handled, latency: histogram.summary(), fromDue: fromDue.summary(), backlog };
   } finally {
     await path.close();
   }
@@ -343,6 +356,8 @@ export const eventPath: Scenario = {
       const halfCeiling = Math.round(median(rates.raw) / 2);
       log(`JetStream path at ${halfCeiling} events/s (half the raw loop's median) for ${options.openLoopSeconds} s…`);
       const fixedRate = await atFixedRate('jetstream', natsUrl, options.rounds + 1, halfCeiling, options.openLoopSeconds);
+      log(`JetStream path at ${halfCeiling} events/s, ${GROUPED} per transaction, for ${options.openLoopSeconds} s…`);
+      const grouped = await atFixedRate('jetstream', natsUrl, options.rounds + 5, halfCeiling, options.openLoopSeconds, GROUPED);
       const halfOwn = Math.round(median(rates.jetstream) / 2);
       log(`JetStream path at ${halfOwn} events/s (half its own median) for ${options.openLoopSeconds} s…`);
       const ownRate = await atFixedRate('jetstream', natsUrl, options.rounds + 2, halfOwn, options.openLoopSeconds);
@@ -363,16 +378,18 @@ export const eventPath: Scenario = {
       const allUs = (st: StageCpu) => st.nodeUs + st.natsUs + (st.postgresUs ?? 0);
       const stageRow = (st: StageCpu) => [st.stage, fixed(st.perSecond), st.nodeUs.toFixed(1), st.natsUs.toFixed(1), st.postgresUs === undefined ? 'n/a' : st.postgresUs.toFixed(1), allUs(st).toFixed(1)];
       const rateHolds = median(ratio('jetstream')) >= RATE_BAR;
-      const delayHolds = fixedRate.handled === fixedRate.sent && fixedRate.latency.p99 <= P99_BAR_MS;
+      // The bar is judged where the writers delivered the rate asked (within 5 %); a row whose writers fell behind measured a lower rate.
+      const kept = (r: FixedRateResult) => r.appendedPerSecond >= 0.95 * r.rate;
+      const judged = [fixedRate, grouped].find(kept);
+      const delayHolds = judged !== undefined && judged.handled === judged.sent && judged.latency.p99 <= P99_BAR_MS;
       const delayRow = (label: string, r: FixedRateResult) => [
-        label, r.rate, `${r.handled}/${r.sent}`, formatMs(r.latency.p50), formatMs(r.latency.p90), formatMs(r.latency.p99), formatMs(r.latency.p999), formatMs(r.latency.max),
+        label, r.rate, r.perTransaction, fixed(r.appendedPerSecond), `${r.handled}/${r.sent}`, formatMs(r.latency.p50), formatMs(r.latency.p90), formatMs(r.latency.p99), formatMs(r.latency.p999), formatMs(r.latency.max),
         formatMs(r.fromDue.p50), formatMs(r.fromDue.p99), Math.max(0, ...r.backlog), r.backlog.join(' '),
       ];
 
       const row = (name: string, values: number[], vsRaw: number[] | undefined) => [
         name, fixed(median(values)), formatRange(spread(values)), vsRaw ? percent(median(vsRaw)) : 'reference', vsRaw ? `${percent(Math.min(...vsRaw))}–${percent(Math.max(...vsRaw))}` : '',
       ];
-      const l = fixedRate.latency;
       const reportPaths = await publishReport({
         scenario: 'event-path',
         title: `event-path: ${DRAIN_EVENTS} events per drain (${APPEND_BATCH} per outbox transaction, ${DRAIN_APPENDERS} at once, ${KEYS} keys, ~700-byte payloads, ${PARTITIONS} partitions), ${options.rounds} alternated rounds; then ${options.openLoopSeconds} s at ${halfCeiling} events/s`,
@@ -386,11 +403,11 @@ export const eventPath: Scenario = {
           ],
         },
         verdict: [
-          `End-to-end delay at a fixed rate, one event per transaction from ${APPENDERS} writers: from the outbox insert (its commit included) to the consumer's commit; "from due" also counts waiting for a writer; backlog = consumer lag + outbox pending, every 0.5 s:`,
+          `End-to-end delay at a fixed rate, from ${APPENDERS} writers appending one event per transaction, or ${GROUPED}: from the outbox insert (its commit included) to the consumer's commit; "from due" also counts waiting for a writer; backlog = consumer lag + outbox pending, every 0.5 s:`,
           '',
           ...renderTable({
-            columns: ['JetStream path at', 'events/s', 'handled', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'from due p50', 'from due p99', 'max backlog', 'backlog over time'],
-            rows: [delayRow('half the raw loop', fixedRate), delayRow('half its own rate', ownRate), delayRow('a low rate', lowRate)],
+            columns: ['JetStream path at', 'events/s', 'per tx', 'appended/s', 'handled', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'from due p50', 'from due p99', 'max backlog', 'backlog over time'],
+            rows: [delayRow('half the raw loop', fixedRate), delayRow('half the raw loop', grouped), delayRow('half its own rate', ownRate), delayRow('a low rate', lowRate)],
           }).split('\n'),
           '',
           `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed by today's consumer group and again by the batched reference), from /proc; PostgreSQL counts the lab database's backends and the server's WAL writer, checkpointer and background writer:`,
@@ -403,9 +420,11 @@ export const eventPath: Scenario = {
           `The path spends ${(allUs(pathTotal) / allUs(rawCpu!)).toFixed(2)}× the raw loop's CPU per event; at 50 % of the raw loop's rate it could spend at most 2×. With the reference's consumer in place of today's it would spend ${((allUs(pathTotal) - allUs(consumerStage!) + allUs(referenceStage!)) / allUs(rawCpu!)).toFixed(2)}×. The fixed-rate phase asks its one-event-per-transaction writers for ${halfCeiling} events/s; alone, with nothing else running, they reach ${fixed(singleAppend!.perSecond)}.`,
           '',
           `Bar: JetStream path ≥ ${RATE_BAR * 100} % of the raw loop: ${percent(median(ratio('jetstream')))}: ${rateHolds ? 'holds' : 'NOT MET'}.`,
-          `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: ${formatMs(l.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`,
+          judged
+            ? `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate (${judged.perTransaction} per transaction, appended at ${fixed(judged.appendedPerSecond)} events/s): ${formatMs(judged.latency.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`
+            : `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: NOT MET; no row's writers appended at that rate (${fixed(fixedRate.appendedPerSecond)} and ${fixed(grouped.appendedPerSecond)} events/s).`,
         ],
-        data: { rates, fixedRate, ownRate, lowRate, stages },
+        data: { rates, fixedRate, grouped, ownRate, lowRate, stages },
       }, out);
       return { barHolds: rateHolds && delayHolds, reportPaths };
     } finally {
