@@ -1,12 +1,13 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerInfo } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, nanos, errors as natsErrors } from '@nats-io/transport-node';
+import { connect, nanos } from '@nats-io/transport-node';
 import type { Delivery, EventEnvelope } from './event.ts';
 import { startBroadcast } from './jetstream-broadcast.ts';
 import { decodeEnvelope, encodeEnvelope } from './jetstream-codec.ts';
 import { incarnationTag, isConsumerNotFound, startPartitionOwner } from './jetstream-group.ts';
 import { assertEventType, durableOf, filterOf, groupToken, legacyDurableOf, partitionOf, subjectOf } from './jetstream-layout.ts';
 import { sharedKeyListing, startPartitionAssignment } from './jetstream-leases.ts';
+import { createJetStreamPublisher } from './jetstream-publisher.ts';
 import { resolveJetStreamOptions, type JetStreamTransportOptions } from './jetstream-options.ts';
 import { ensureStream, groupLag } from './jetstream-stream.ts';
 import { EventTransportError } from './transport-errors.ts';
@@ -19,6 +20,8 @@ const GROUP_NAME = /^[A-Za-z0-9._-]+$/;
 const PULL_EXPIRES_MS = 30_000;
 // How often the broadcast floor (the stream's last sequence) is refreshed while idle.
 const FLOOR_REFRESH_MS = 5_000;
+// How long a publish waits for the stream's acknowledgements (the client's own default).
+const PUBLISH_TIMEOUT_MS = 5_000;
 
 /**
  * The scaled stage's event log: one JetStream stream (file storage, limits retention), subjects
@@ -63,6 +66,7 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
     await nc.close();
     throw error;
   }
+  const publisher = createJetStreamPublisher(nc, { timeoutMs: PUBLISH_TIMEOUT_MS });
   const health: TransportHealth = { up: true };
   let closed = false;
   const subscriptions = new Set<Subscription>();
@@ -177,19 +181,11 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
       if (events.length === 0) return;
       // The client would buffer while reconnecting and time out later; the relay retries sooner.
       if (!health.up) throw new EventTransportError('EVENTS_UNAVAILABLE', `event log unreachable: ${health.detail}`);
-      try {
-        // Sent back to back, in order (one connection keeps per-key order), then every ack awaited.
-        const acks = await Promise.all(events.map((event) => {
-          const { data, headers } = encodeEnvelope(event);
-          return js.publish(subjectOf(o.subjectPrefix, event.type, partitionOf(event.key, o.partitions)), data, { headers });
-        }));
-        for (const ack of acks) raiseFloor(ack.seq);
-      } catch (error) {
-        if (error instanceof natsErrors.TimeoutError || error instanceof natsErrors.ClosedConnectionError || error instanceof natsErrors.RequestError) {
-          throw new EventTransportError('EVENTS_UNAVAILABLE', `event log did not acknowledge: ${(error as Error).message}`, { cause: error });
-        }
-        throw error;
-      }
+      // Sent back to back, in order (one connection keeps per-key order), then every ack awaited.
+      const sequences = await publisher.publish(events.map((event) => ({
+        subject: subjectOf(o.subjectPrefix, event.type, partitionOf(event.key, o.partitions)), ...encodeEnvelope(event),
+      })));
+      for (const seq of sequences) raiseFloor(seq);
     },
 
     consume(spec: ConsumerSpec, handle: (delivery: Delivery) => Promise<Settlement>, handleBatch?: BatchHandler): Subscription {
@@ -256,6 +252,7 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
       closed = true;
       clearInterval(refresh);
       await Promise.all([...subscriptions].map((s) => s.stop()));
+      publisher.close();
       // Drain flushes the last acks; while disconnected there is nothing to flush into.
       if (health.up) await nc.drain().catch(() => nc.close());
       else await nc.close();
