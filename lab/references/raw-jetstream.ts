@@ -1,5 +1,5 @@
 import { AckPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, createInbox, headers } from '@nats-io/transport-node';
 
 export interface RawLoopResult {
   events: number;
@@ -13,9 +13,14 @@ export interface RawLoopResult {
  * durable pull consumer with explicit acks takes them as they land, and the clock stops at the
  * last ack. Each message is the size of a typical order event and carries a `Nats-Msg-Id`, as
  * the relay's do, so the server does the same dedup work.
+ *
+ * A publish is what JetStream's is on the wire, a core publish whose reply subject gets the
+ * stream's acknowledgement, with one reply subscription for all of them: the cheapest way from
+ * Node, and the way the relay publishes (jetstream-publisher.ts says why not `js.publish`), so
+ * the ceiling is not lowered by a client's per-call costs that the path does not pay.
  */
 export async function runRawJetStreamLoop(options: { servers: string; stream: string; events: number; payloadBytes?: number; window?: number }): Promise<RawLoopResult> {
-  const nc = await connect({ servers: options.servers });
+  const nc = await connect({ servers: options.servers, noAsyncTraces: true });
   try {
     const jsm = await jetstreamManager(nc);
     const subject = `${options.stream.toLowerCase()}.raw`;
@@ -35,14 +40,33 @@ export async function runRawJetStreamLoop(options: { servers: string; stream: st
         if (++acked === options.events) break;
       }
     })();
-    const inFlight = new Set<Promise<unknown>>();
+    // Acknowledgements counted as they come back; the publisher waits only when `window` are out.
+    const inbox = createInbox();
+    let confirmed = 0;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const replies = nc.subscribe(`${inbox}.*`, {
+      callback: (error, msg) => {
+        if (error || msg.data.length === 0 || !msg.json<{ seq?: number }>().seq) failure ??= new Error(`publish not stored: ${error?.message ?? msg.string()}`);
+        else confirmed++;
+        wake?.();
+      },
+    });
+    const until = async (done: () => boolean) => {
+      await new Promise<void>((resolve) => {
+        wake = () => (done() || failure) && resolve();
+        wake();
+      });
+      if (failure) throw failure;
+    };
     for (let i = 0; i < options.events; i++) {
-      const ack = js.publish(`${subject}.${i % 8}`, body, { msgID: `raw-${i}` });
-      inFlight.add(ack);
-      void ack.finally(() => inFlight.delete(ack));
-      if (inFlight.size >= window) await Promise.race(inFlight);
+      const h = headers();
+      h.set('Nats-Msg-Id', `raw-${i}`);
+      nc.publish(`${subject}.${i % 8}`, body, { headers: h, reply: `${inbox}.${i}` });
+      if (i + 1 - confirmed >= window) await until(() => i + 1 - confirmed < window);
     }
-    await Promise.all(inFlight);
+    await until(() => confirmed === options.events);
+    replies.unsubscribe();
     await consumed;
     // The last ack is sent without waiting for the server; a flush makes sure it left.
     await nc.flush();
