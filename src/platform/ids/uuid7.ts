@@ -2,8 +2,8 @@ import { randomFillSync } from 'node:crypto';
 import { v7 } from 'uuid';
 
 /**
- * Random bytes for ids, drawn from a pool refilled 4 KiB at a time. uuid 12+ asks
- * `crypto.getRandomValues` for 16 bytes on every id (uuid's rng.js: one synchronous call into
+ * Random bytes for ids, drawn from a pool refilled 4 KiB at a time. uuid 14 (the version here)
+ * asks `crypto.getRandomValues` for 16 bytes on every id (its rng.js: one synchronous call into
  * OpenSSL per id; the pool uuid once had, uuidjs/uuid#513, is gone): 4.9–5.2 µs per `v7()` here,
  * against 0.34–0.39 µs with this pool, measured 200 000 ids each in one run. Every order, user,
  * product and event gets one.
