@@ -56,7 +56,7 @@ describe('partition ownership on JetStream', () => {
       out += chunk.toString();
       for (const m of out.matchAll(/handled (\S+) /g)) byVictim.add(m[1]!);
     });
-    await until(() => out.includes('ready'), 'the victim to start');
+    await until(() => out.includes('ready'), 'the victim to start', 20_000);
 
     const transport = await createJetStreamTransport({ servers: nats.url, ...where, partitions, leaseTtlMs: LEASE_TTL_MS });
     transports.push(transport);
@@ -65,12 +65,12 @@ describe('partition ownership on JetStream', () => {
     // The victim alone holds the group (it joined first and nobody else is a member yet).
     await sleep(1_000);
     for (let i = 0; i < events.length; i += 100) await transport.publish(events.slice(i, i + 100));
-    await until(() => byVictim.size >= 100, 'the victim to handle some');
+    await until(() => byVictim.size >= 100, 'the victim to handle some', 20_000);
 
     const survivor: Delivery[] = [];
     const sub = transport.consume({ name: group, types: [type] }, async (d) => (survivor.push(d), { kind: 'ack' }));
     // Both members now: the survivor takes its share; then the victim dies without a word.
-    await until(() => survivor.length > 0, 'the survivor to take a share');
+    await until(() => survivor.length > 0, 'the survivor to take a share', 20_000);
     child.kill('SIGKILL');
     const killedAt = Date.now();
     await new Promise((r) => child.once('exit', r));
@@ -120,7 +120,7 @@ describe('partition ownership on JetStream', () => {
 
       const got: Delivery[] = [];
       const sub = transport.consume({ name: group, types: [type] }, async (d) => (got.push(d), { kind: 'ack' }));
-      await until(() => got.length >= 6, 'the rest of the events');
+      await until(() => got.length >= 6, 'the rest of the events', 20_000);
       await sleep(500);
       await sub.stop();
       expect(got.map((d) => d.event.id)).toEqual(events.slice(4).map((e) => e.id));
