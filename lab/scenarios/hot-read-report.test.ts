@@ -58,6 +58,14 @@ describe('hot-read report', () => {
     expect(report.table.rows[2]!.slice(7)).toEqual(['-', '-', '-', 0, 0, '-', '-', '-', '-']);
   });
 
+  it('says how many loads and statements Scalemart made during the CPU rounds, and at what TTL', () => {
+    const m = { ...measurements([...throughput[0]], [...throughput[1]]), scalemartFlags: { CACHE_TTL_SECONDS: '3600' } };
+    const { report } = buildHotReadReport({ ...m, cpuWork: { statements: 41, l1Hits: 250_000, l2Hits: 0, misses: 3, l1Ratio: 0.99, l2Ratio: 0 } }, setup);
+    expect(report.verdict[1]).toBe('Scalemart during the CPU rounds and their warm-ups: 3 cache misses (loads), 250000 L1 hits, 41 database statements (its background work included); cache TTL 3600 s.');
+    expect(report.verdict[2]).toMatch(/^Throughput/);
+    expect(report.data).toMatchObject({ cpuWork: { misses: 3, statements: 41 } });
+  });
+
   it('reports a missed bar', () => {
     const heavy = sameForEveryKind([cpu(60), cpu(64), cpu(58)], [cpu(30), cpu(32), cpu(28)]);
     const { report, barHolds } = buildHotReadReport(measurements([...throughput[0]], [...throughput[1]], heavy), setup);
