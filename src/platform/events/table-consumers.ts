@@ -77,11 +77,12 @@ export async function handleUntilAck(deps: LoopDeps, row: LogRow, running: () =>
 export function startTableBroadcast(deps: LoopDeps) {
   const { db } = deps;
   const logEnd = () => db.query<{ n: string }>('select coalesce(max(seq), 0) as n from events.log').then((r) => Number(r.rows[0]!.n));
-  // Asked at once: PGlite runs statements in call order, so a publish issued after consume()
-  // lands after this read. (A PostgreSQL pool may reorder the two by a few milliseconds.)
+  // Asked at once. PGlite runs statements in call order, so a publish issued after consume() lands
+  // after this read; a PostgreSQL pool may run the two on different connections in either order,
+  // so the transport's publishes wait for `started` (table-transport.ts).
   let start = logEnd();
   let position: number | undefined;
-  return runLoop(deps, async (running, stopping) => {
+  const loop = runLoop(deps, async (running, stopping) => {
     if (position === undefined) {
       try {
         position = await start;
@@ -100,4 +101,7 @@ export function startTableBroadcast(deps: LoopDeps) {
     }
     return rows.length > 0;
   });
+  /** Settles once the first read of the log's end has: events appended after that are delivered. */
+  const started: Promise<unknown> = start.then(() => undefined, () => undefined);
+  return { ...loop, started };
 }

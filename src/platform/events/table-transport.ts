@@ -35,12 +35,16 @@ export function createTableTransport(db: Database, options: TableTransportOption
   if (!(pollMs > 0 && Number.isSafeInteger(leaseMs) && leaseMs >= 100)) throw new EventTransportError('EVENTS_INVALID_OPTIONS', 'table transport: pollMs must be positive, leaseMs an integer ≥ 100');
   const published = createWaker();
   const subscriptions = new Set<Subscription>();
+  // Broadcast subscribers still reading where the log ends: a publish waits for them, so an event
+  // published after consume() returned is never counted as before the subscription.
+  const starting = new Set<Promise<unknown>>();
   let closed = false;
 
   return {
     async publish(events: readonly EventEnvelope[]) {
       if (closed) throw new EventTransportError('EVENTS_CLOSED', 'the event transport is closed');
       if (events.length === 0) return;
+      if (starting.size > 0) await Promise.all(starting);
       await db.transaction(async (tx) => {
         // Held to commit: appends take sequences in commit order (see above).
         await tx.query('select pg_advisory_xact_lock(hashtext($1))', ['scalemart:events.log']);
@@ -60,9 +64,15 @@ export function createTableTransport(db: Database, options: TableTransportOption
     consume(spec: ConsumerSpec, handle: (delivery: Delivery) => Promise<Settlement>): Subscription {
       if (closed) throw new EventTransportError('EVENTS_CLOSED', 'the event transport is closed');
       const deps = { db, name: spec.name, types: spec.types, handle, published, pollMs };
-      const running = spec.delivery === 'broadcast'
-        ? startTableBroadcast(deps)
-        : startTableGroup({ ...deps, owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, leaseMs });
+      let running: { stop(): Promise<void> };
+      if (spec.delivery === 'broadcast') {
+        const broadcast = startTableBroadcast(deps);
+        const started = broadcast.started.finally(() => starting.delete(started));
+        starting.add(started);
+        running = broadcast;
+      } else {
+        running = startTableGroup({ ...deps, owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, leaseMs });
+      }
       const subscription: Subscription = { stop: async () => (subscriptions.delete(subscription), await running.stop()) };
       subscriptions.add(subscription);
       return subscription;
