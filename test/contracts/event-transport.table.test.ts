@@ -26,8 +26,8 @@ eventTransportContract('table log on PostgreSQL', async () => {
   return { transport: createTableTransport(db, { pollMs: 50 }), capabilities, dispose: async () => (await db.close(), await scratch.drop()) };
 });
 
-describe('table log: group lease', () => {
-  // PGlite takes seconds to start on a busy machine: one database for both cases.
+describe('table log on one PGlite', () => {
+  // PGlite takes seconds to start on a busy machine: one database for every case below.
   let db: Database;
   beforeAll(async () => {
     db = await createPgliteDatabase({ dataDir: 'memory://' });
@@ -35,78 +35,73 @@ describe('table log: group lease', () => {
   });
   afterAll(() => db?.close());
 
-  it('waits for a dead holder\'s lease to expire, then takes the group over where it stopped', async () => {
-    const transport = createTableTransport(db, { pollMs: 20, leaseMs: 1_000 });
-    try {
-      // A holder in another process that died 0.4 s before its lease ends.
-      await db.query(`insert into events.consumers (name, owner, lease_until) values ('lease.group', 'ghost', clock_timestamp() + interval '400 milliseconds')`);
-      await transport.publish([envelope({ type: 'lease.group.x', key: 'k', payload: {} })]);
-      const startedAt = Date.now();
-      let handledAt = 0;
-      const sub = transport.consume({ name: 'lease.group', types: ['lease.group.x'] }, async () => ((handledAt ||= Date.now()), { kind: 'ack' }));
+  describe('group lease', () => {
+    it('waits for a dead holder\'s lease to expire, then takes the group over where it stopped', async () => {
+      const transport = createTableTransport(db, { pollMs: 20, leaseMs: 1_000 });
       try {
-        await until(() => handledAt > 0, 'the takeover');
+        // A holder in another process that died 0.4 s before its lease ends.
+        await db.query(`insert into events.consumers (name, owner, lease_until) values ('lease.group', 'ghost', clock_timestamp() + interval '400 milliseconds')`);
+        await transport.publish([envelope({ type: 'lease.group.x', key: 'k', payload: {} })]);
+        const startedAt = Date.now();
+        let handledAt = 0;
+        const sub = transport.consume({ name: 'lease.group', types: ['lease.group.x'] }, async () => ((handledAt ||= Date.now()), { kind: 'ack' }));
+        try {
+          await until(() => handledAt > 0, 'the takeover');
+        } finally {
+          await sub.stop();
+        }
+        expect(handledAt - startedAt).toBeGreaterThanOrEqual(350);
+        const { rows } = await db.query<{ owner: string | null; position: string | number }>('select owner, position from events.consumers where name = $1', ['lease.group']);
+        expect(rows.map((r) => [r.owner, Number(r.position)])).toEqual([[null, 1]]);
       } finally {
-        await sub.stop();
+        await transport.close();
       }
-      expect(handledAt - startedAt).toBeGreaterThanOrEqual(350);
-      const { rows } = await db.query<{ owner: string | null; position: string | number }>('select owner, position from events.consumers where name = $1', ['lease.group']);
-      expect(rows.map((r) => [r.owner, Number(r.position)])).toEqual([[null, 1]]);
-    } finally {
-      await transport.close();
-    }
+    });
+
+    it('hands the group to a waiting subscriber when the holder stops', async () => {
+      const transport = createTableTransport(db, { pollMs: 20, leaseMs: 5_000 });
+      try {
+        const by: string[] = [];
+        const first = transport.consume({ name: 'handover', types: ['lease.handover.x'] }, async () => (by.push('first'), { kind: 'ack' }));
+        await transport.publish([envelope({ type: 'lease.handover.x', key: 'k', payload: {} })]);
+        await until(() => by.length === 1, 'the first delivery');
+        const second = transport.consume({ name: 'handover', types: ['lease.handover.x'] }, async () => (by.push('second'), { kind: 'ack' }));
+        await first.stop();
+        await transport.publish([envelope({ type: 'lease.handover.x', key: 'k', payload: {} })]);
+        await until(() => by.length === 2, 'the delivery after the handover', 2_000);
+        await second.stop();
+        expect(by).toEqual(['first', 'second']);
+      } finally {
+        await transport.close();
+      }
+    });
   });
 
-  it('hands the group to a waiting subscriber when the holder stops', async () => {
-    const transport = createTableTransport(db, { pollMs: 20, leaseMs: 5_000 });
-    try {
-      const by: string[] = [];
-      const first = transport.consume({ name: 'handover', types: ['lease.handover.x'] }, async () => (by.push('first'), { kind: 'ack' }));
-      await transport.publish([envelope({ type: 'lease.handover.x', key: 'k', payload: {} })]);
-      await until(() => by.length === 1, 'the first delivery');
-      const second = transport.consume({ name: 'handover', types: ['lease.handover.x'] }, async () => (by.push('second'), { kind: 'ack' }));
-      await first.stop();
-      await transport.publish([envelope({ type: 'lease.handover.x', key: 'k', payload: {} })]);
-      await until(() => by.length === 2, 'the delivery after the handover', 2_000);
-      await second.stop();
-      expect(by).toEqual(['first', 'second']);
-    } finally {
-      await transport.close();
-    }
-  });
-});
-
-describe('table log: a broadcast subscription starts where the log ends when consume() returns', () => {
-  let db: Database;
-  beforeAll(async () => {
-    db = await createPgliteDatabase({ dataDir: 'memory://' });
-    await migrate(db, 'events', eventMigrations);
-  });
-  afterAll(() => db?.close());
-
-  it('delivers an event published right after consume(), even when reading the log\'s end is slower than the publish', async () => {
-    // On a PostgreSQL pool the subscriber's first read (where the log ends) and a publish issued
-    // after consume() run on different connections, in either order (seen once in CI: 10 of 20
-    // events missed). Here that read is held back 300 ms, as a new pool connection might.
-    const slowLogEnd: Database = {
-      ...db,
-      query: ((sql: string, params?: unknown[]) => (sql.includes('max(seq)')
-        ? new Promise((r) => setTimeout(r, 300)).then(() => db.query(sql, params))
-        : db.query(sql, params))) as Database['query'],
-    };
-    const transport = createTableTransport(slowLogEnd, { pollMs: 20 });
-    try {
-      await transport.publish([envelope({ type: 'start.bcast.x', key: 'k', payload: { n: 0 } })]);
-      const got: number[] = [];
-      const sub = transport.consume({ name: 'start.bcast', types: ['start.bcast.x'], delivery: 'broadcast' }, async (d) => (got.push((d.event.payload as { n: number }).n), { kind: 'ack' }));
-      await transport.publish([envelope({ type: 'start.bcast.x', key: 'k', payload: { n: 1 } })]);
-      await until(() => got.length >= 1, 'the delivery of the event published after subscribing', 3_000);
-      await new Promise((r) => setTimeout(r, 100));
-      await sub.stop();
-      expect(got).toEqual([1]);
-    } finally {
-      await transport.close();
-    }
+  describe('a broadcast subscription starts where the log ends when consume() returns', () => {
+    it('delivers an event published right after consume(), even when reading the log\'s end is slower than the publish', async () => {
+      // On a PostgreSQL pool the subscriber's first read (where the log ends) and a publish issued
+      // after consume() run on different connections, in either order (seen once in CI: 10 of 20
+      // events missed). Here that read is held back 300 ms, as a new pool connection might.
+      const slowLogEnd: Database = {
+        ...db,
+        query: ((sql: string, params?: unknown[]) => (sql.includes('max(seq)')
+          ? new Promise((r) => setTimeout(r, 300)).then(() => db.query(sql, params))
+          : db.query(sql, params))) as Database['query'],
+      };
+      const transport = createTableTransport(slowLogEnd, { pollMs: 20 });
+      try {
+        await transport.publish([envelope({ type: 'start.bcast.x', key: 'k', payload: { n: 0 } })]);
+        const got: number[] = [];
+        const sub = transport.consume({ name: 'start.bcast', types: ['start.bcast.x'], delivery: 'broadcast' }, async (d) => (got.push((d.event.payload as { n: number }).n), { kind: 'ack' }));
+        await transport.publish([envelope({ type: 'start.bcast.x', key: 'k', payload: { n: 1 } })]);
+        await until(() => got.length >= 1, 'the delivery of the event published after subscribing', 3_000);
+        await new Promise((r) => setTimeout(r, 100));
+        await sub.stop();
+        expect(got).toEqual([1]);
+      } finally {
+        await transport.close();
+      }
+    });
   });
 });
 
