@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
 import { INTERNAL_SECRET, JWT_SECRET, json, metric, startGatewayProcess, startRawUpstream, type RawUpstream, type RunningGateway } from './support.ts';
 
+/** The hanging gateway's part deadline: the answer comes at it. */
 const DEADLINE_MS = 300;
+/**
+ * Every other gateway's: a part no busy machine makes late, so a page there is whole unless a
+ * pool is down (a refused connection fails at once, long before it).
+ */
+const GENEROUS_DEADLINE_MS = 10_000;
 const ADMIN = { email: 'admin@gateway.test', password: 'admin-password-123' };
 /** A busy 2-core machine (other suites, three processes here) can add this much to an answer. */
 const MARGIN_MS = 400;
@@ -56,10 +62,10 @@ describe('the home page aggregated at the gateway', () => {
       routes: [{ prefix: '/api/v1/storefront', pool: 'storefront' }, { prefix: '/api/v1', pool: 'rest' }],
     }));
     const nobody = `http://127.0.0.1:${await freePort()}`;
-    const env = { STOREFRONT_PART_DEADLINE_MS: String(DEADLINE_MS), RATE_LIMIT_POINTS: '100000', GATEWAY_HEALTH_INTERVAL_MS: '500' };
+    const env = { STOREFRONT_PART_DEADLINE_MS: String(GENEROUS_DEADLINE_MS), RATE_LIMIT_POINTS: '100000', GATEWAY_HEALTH_INTERVAL_MS: '500' };
     [down, slow, whole, limited, routed] = await Promise.all([
       startGatewayProcess(['--routes', await routesFile('down', nobody)], await freePort(), env),
-      startGatewayProcess(['--routes', await routesFile('slow', hanging.url)], await freePort(), env),
+      startGatewayProcess(['--routes', await routesFile('slow', hanging.url)], await freePort(), { ...env, STOREFRONT_PART_DEADLINE_MS: String(DEADLINE_MS) }),
       startGatewayProcess(['--upstream', `http://127.0.0.1:${livePort}`], await freePort(), env),
       startGatewayProcess(['--upstream', `http://127.0.0.1:${livePort}`], await freePort(), { ...env, RATE_LIMIT_POINTS: '4' }),
       startGatewayProcess(['--routes', routedFile], await freePort(), env),
@@ -88,7 +94,7 @@ describe('the home page aggregated at the gateway', () => {
   };
   const bearer = () => ({ authorization: `Bearer ${token}` });
 
-  it('answers a signed-in caller 200 with degraded ["orders"] when the orders pool is down, products present, within the deadline', async () => {
+  it('answers a signed-in caller 200 with degraded ["orders"] when the orders pool is down, products present, without waiting for the deadline', async () => {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const r = await home(down, bearer());
@@ -130,7 +136,7 @@ describe('the home page aggregated at the gateway', () => {
     expect(first.headers.get('cache-control')).toMatch(/^public, max-age=\d+, stale-while-revalidate=\d+$/);
     expect(first.headers.get('vary')).toBe('Authorization, X-API-Key');
     const again = await home(down, { 'if-none-match': etag! });
-    expect(again.status).toBe(304);
+    expect(again.status, `a second answer: ${JSON.stringify(again.body)}`).toBe(304);
     expect((await home(down, { 'if-none-match': '"hstale"' })).status).toBe(200);
     const head = await fetch(`${down.origin}/api/v1/storefront/home`, { method: 'HEAD' });
     expect(head.status).toBe(200);
