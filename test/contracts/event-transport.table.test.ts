@@ -103,6 +103,50 @@ describe('table log on one PGlite', () => {
       }
     });
   });
+
+  describe('a group subscriber woken by a publish', () => {
+    it('delivers an event published while its read was finding nothing at once, not a poll interval later', async () => {
+      // The group's read of the log is held after it found nothing new, until an event has been
+      // published (which wakes the subscribers): the wake lands before the subscriber sleeps.
+      let hold: (() => Promise<void>) | undefined;
+      const heldRead: Database = {
+        ...db,
+        query: (async (sql: string, params?: unknown[]) => {
+          const result = await db.query(sql, params);
+          const row = result.rows[0] as { mine?: boolean; seq?: unknown } | undefined;
+          // Only the read of a subscriber that holds the group and finds nothing new: it sleeps next.
+          if (hold && sql.includes('left join lateral') && row?.mine === true && row.seq === null) {
+            const release = hold;
+            hold = undefined;
+            await release();
+          }
+          return result;
+        }) as Database['query'],
+      };
+      const transport = createTableTransport(heldRead, { pollMs: 10_000 });
+      try {
+        let publishedAt = 0;
+        hold = async () => {
+          await transport.publish([envelope({ type: 'woken.group.x', key: 'k', payload: { n: 1 } })]);
+          publishedAt = performance.now();
+        };
+        const got: number[] = [];
+        let deliveredAt = 0;
+        const sub = transport.consume({ name: 'woken.group', types: ['woken.group.x'] }, async (d) => {
+          got.push((d.event.payload as { n: number }).n);
+          deliveredAt = performance.now();
+          return { kind: 'ack' };
+        });
+        await until(() => got.length >= 1, 'the delivery of the event published during the read', 5_000);
+        await sub.stop();
+        expect(got).toEqual([1]);
+        // Without the wake kept, the subscriber slept its 10 s poll interval first.
+        expect(deliveredAt - publishedAt).toBeLessThan(1_000);
+      } finally {
+        await transport.close();
+      }
+    });
+  });
 });
 
 async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {

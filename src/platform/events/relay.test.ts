@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/postgres.ts';
 import type { Database } from '../db/database.ts';
 import { migrate } from '../db/migrations.ts';
+import { createPgliteDatabase } from '../db/pglite.adapter.ts';
 import { createPostgresDatabase } from '../db/postgres.adapter.ts';
 import { createLogger } from '../observability/logger.ts';
 import type { EventEnvelope } from './event.ts';
@@ -133,5 +134,52 @@ describe('two outbox relays on one PostgreSQL outbox', () => {
     expect(stream.length - EVENTS).toBe(100);
     expect(survivor.stats().published).toBe(EVENTS);
     expect(firstCopiesInKeyOrder(stream)).toBe(true);
+  });
+});
+
+describe('the outbox relay, woken by a commit', () => {
+  let inner: Database;
+  let relay: OutboxRelay | undefined;
+
+  beforeAll(async () => {
+    inner = await createPgliteDatabase({ dataDir: 'memory://' });
+    await migrate(inner, 'events', eventMigrations);
+  });
+  afterEach(async () => {
+    await relay?.stop();
+    relay = undefined;
+  });
+  afterAll(() => inner?.close());
+
+  it('publishes an event whose nudge came while a pass was finding the outbox empty at once, not after its idle interval', async () => {
+    // The relay's read is held after it found nothing, as a busy process might hold it, until the
+    // event has been committed and the relay nudged: the nudge lands mid-pass, before the relay sleeps.
+    let holdRead: (() => Promise<void>) | undefined;
+    const db: Database = {
+      ...inner,
+      engine: inner.engine,
+      query: async (sql, params) => {
+        const result = await inner.query(sql, params);
+        if (/^select seq, id/.test(sql) && holdRead) {
+          const hold = holdRead;
+          holdRead = undefined;
+          await hold();
+        }
+        return result as never;
+      },
+    };
+    const stream: EventEnvelope[] = [];
+    const committed = { at: 0 };
+    holdRead = async () => {
+      await inner.transaction((tx) => appendToOutbox<{ 'test.thing.happened': { n: number } }>(tx, [{ type: 'test.thing.happened', key: 'k', payload: { n: 1 } }]));
+      committed.at = performance.now();
+      relay!.nudge();
+    };
+    relay = createOutboxRelay({ db, transport: recordingTransport(stream, 0), logger }, { idleMs: 10_000 });
+    relay.start();
+    await until(() => stream.length === 1, 'the event to be published', 5_000);
+    // Without the nudge kept, the relay slept its 10 s idle interval first.
+    expect(performance.now() - committed.at).toBeLessThan(1_000);
+    expect((stream[0]!.payload as { n: number }).n).toBe(1);
   });
 });

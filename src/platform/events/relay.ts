@@ -144,9 +144,11 @@ export function createOutboxRelay(
     let failures = 0;
     while (running) {
       try {
+        // A nudge while this pass runs (a commit it may not have seen) means: go again at once.
+        const seen = waker.seen();
         const published = await publishPending();
         failures = 0;
-        if (published === 0) await waker.sleep(idleMs);
+        if (published === 0) await waker.sleep(idleMs, seen);
       } catch (error) {
         failures++;
         const delayMs = backoffDelay(failures, 100, 5_000);

@@ -40,7 +40,9 @@ export function runLoop(deps: LoopDeps, step: (running: () => boolean, stopping:
   const loop = (async () => {
     while (running) {
       try {
-        if (!(await step(() => running, stopping))) await Promise.race([deps.published.sleep(deps.pollMs), stopping.sleep(deps.pollMs)]);
+        // A publish while this step reads (one it may not have seen) means: read again at once.
+        const seen = deps.published.seen();
+        if (!(await step(() => running, stopping))) await Promise.race([deps.published.sleep(deps.pollMs, seen), stopping.sleep(deps.pollMs)]);
       } catch {
         if (running) await stopping.sleep(deps.pollMs);
       }

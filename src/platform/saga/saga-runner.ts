@@ -301,13 +301,15 @@ export function createSagaRunner(deps: SagaRunnerDeps): SagaRunner {
   async function poll(): Promise<void> {
     // The first poll also takes back what a previous process with this owner id left behind.
     for (let first = true; !stopped; first = false) {
+      // stop() during a claim ends the loop now, not a poll interval later.
+      const seen = waker.seen();
       try {
         const ids = await claimDue(o.claimBatch, first);
         if (ids.length > 0) logger.info({ owner: o.owner, claimed: ids.length }, 'claimed due sagas');
       } catch (error) {
         logger.warn({ owner: o.owner, err: error instanceof Error ? error.message : String(error) }, 'saga poll failed; retrying');
       }
-      await waker.sleep(o.pollMs);
+      await waker.sleep(o.pollMs, seen);
     }
   }
 
