@@ -11,8 +11,13 @@ import { INTERNAL_SECRET, JWT_SECRET, metric, sleep, startGatewayProcess, type R
 
 /** The gateway's checks: every 200 ms, down after 3 failures: an instance draining is out of rotation within about 0.8 s. */
 const HEALTH_INTERVAL_MS = 200;
-/** Each upstream drains (readiness 503, Connection: close, still serving) this long after SIGTERM: well past the gateway's detection. */
-const DRAIN_MS = 2_000;
+/**
+ * Each upstream drains (readiness 503, Connection: close, still serving) this long after SIGTERM:
+ * well past the gateway's detection, about 0.7 s on a quiet machine. Under CI load it once took
+ * 2.5 s, past a 2 s drain: the instance closed while still in rotation and a PATCH without
+ * Idempotency-Key (which the gateway rightly does not retry) failed with 502.
+ */
+const DRAIN_MS = 4_000;
 
 /**
  * Three real Scalemart processes on one PostgreSQL database behind a real gateway. Under steady
