@@ -1,18 +1,44 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { ephemeralPortRange, LINUX_DEFAULT_EPHEMERAL } from '../../src/app/infra/ports.ts';
 
 export const NODE = path.resolve('node_modules/.bin/node');
 
+/**
+ * Test servers' ports: each vitest worker walks its own slice of 28000–31999, below the kernel's
+ * ephemeral range. A port the kernel handed out (listen on 0) and that was let go before the
+ * server bound it could be taken meanwhile as the source port of any process's outgoing
+ * connection: the payment-hang suite's S process once failed with EADDRINUSE on 43033 that way.
+ * Below the range only listeners compete, and each worker's slice keeps the two workers apart.
+ * The walk starts at a random place, since a worker runs one file after another and a process a
+ * previous file left behind may still hold its ports; a port something listens on is skipped.
+ */
+const SLICE = 1_000;
+const FIRST_PORT = 28_000;
+const SLICES = 4;
+let nextPort: number | undefined;
+
 /** A free loopback port, so a restarted process comes back where clients expect it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env.VITEST_POOL_ID ?? 1);
+  const low = FIRST_PORT + ((worker - 1) % SLICES) * SLICE;
+  const ephemeral = ephemeralPortRange() ?? LINUX_DEFAULT_EPHEMERAL;
+  if (low + SLICE > ephemeral.low) throw new Error(`test ports ${low}–${low + SLICE - 1} reach this machine's ephemeral range (${ephemeral.low}–${ephemeral.high})`);
+  for (let tried = 0; tried < SLICE; tried++) {
+    // Taken before the probe's await, so calls made side by side never try the same port.
+    const port = low + (((nextPort ?? low + Math.floor(Math.random() * SLICE)) - low) % SLICE);
+    nextPort = port + 1;
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${low}–${low + SLICE - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
