@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config/config.ts';
 import { childTraceparent, runWithEventContext } from '../platform/events/context.ts';
 import { registerEventAdminRoutes } from '../platform/events/events.routes.ts';
-import { closeConnectionAfterEachAnswer, createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
+import { announceDraining, createHttpApp, type HttpApp } from '../platform/http/create-app.ts';
 import { createAggregateMetrics } from '../platform/observability/aggregate-metrics.ts';
 import { createMetrics, type Metrics } from '../platform/observability/metrics.ts';
 import { createRateLimitPolicy, memoryRateLimiterStore } from '../platform/ratelimit/rate-limiter.ts';
@@ -116,7 +116,7 @@ async function serve(core: Composition, config: Config, logger: Logger, metrics:
     drain() {
       if (draining) return;
       draining = true;
-      closeConnectionAfterEachAnswer(app);
+      announceDraining(app);
     },
     async close() {
       await app.close();

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { DRAINING_HEADER } from '../http/draining.ts';
 import type { Problem } from '../http/problem.ts';
 import { failureCode, gatewayProblem } from './errors.ts';
 import type { FailureKind } from './gateway-metrics.ts';
@@ -105,11 +106,11 @@ function upstreamHeaders(exchange: Exchange): Record<string, string | string[] |
   return headers;
 }
 
-/** The answer's headers: the gateway's own, then the upstream's except hop-by-hop and rate-limit ones. */
+/** The answer's headers: the gateway's own, then the upstream's except hop-by-hop, rate-limit and internal ones. */
 function answerHeaders(exchange: Exchange, headers: IncomingHttpHeaders): string[] {
   const out = exchange.extra;
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || name.startsWith('ratelimit-') || name === 'x-request-id') continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith('ratelimit-') || name === 'x-request-id' || name === DRAINING_HEADER) continue;
     const value = headers[name];
     if (typeof value === 'string') out.push(name, value);
     else if (value !== undefined) for (const v of value) out.push(name, v);
@@ -183,6 +184,7 @@ export async function forward(exchange: Exchange, target: ForwardTarget, options
 
     if (outcome.error === undefined) {
       const status = outcome.status;
+      if (outcome.headers[DRAINING_HEADER] !== undefined) pool.draining(instance);
       if (status < 500) {
         pool.succeeded(instance);
       } else {

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { DRAINING_HEADER } from '../http/draining.ts';
 import { failureCode, GatewayError } from './errors.ts';
 import type { FailureKind } from './gateway-metrics.ts';
 import { classify, endTry, RETRY_STATUS, startTry, tryFailed, type ForwardOptions, type ForwardTarget } from './forward.ts';
@@ -61,6 +62,7 @@ export async function getThroughPool(target: ForwardTarget, call: UpstreamGet, o
       endTry(instance, started);
     }
 
+    if (answer?.headers[DRAINING_HEADER] !== undefined) pool.draining(instance);
     if (answer && answer.status < 500) {
       pool.succeeded(instance);
       return answer;

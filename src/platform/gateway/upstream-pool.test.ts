@@ -95,6 +95,25 @@ describe('an upstream pool', () => {
     expect(picks(pool).get(a)).toBe(100);
   });
 
+  it('takes a draining instance out at once, but never the last one taking traffic; it comes back after `rise` passed checks', () => {
+    const pool = poolOf(2, { slowStartMs: 0 });
+    const [a, b] = pool.instances as [UpstreamInstance, UpstreamInstance];
+    pool.draining(a);
+    expect(a.up).toBe(false);
+    expect(picks(pool).get(b)).toBe(300);
+    // b drains too, with a gone: b still serves until its drain ends, so it keeps the traffic.
+    pool.draining(b);
+    expect(b.up).toBe(true);
+    expect(picks(pool).get(b)).toBe(300);
+    // a restarted: its checks bring it back, and b, now draining, can go.
+    pool.checked(a, true);
+    pool.checked(a, true);
+    expect(a.up).toBe(true);
+    pool.draining(b);
+    expect(b.up).toBe(false);
+    expect(picks(pool).get(a)).toBe(300);
+  });
+
   it('goes down after `fall` failed checks; the first check decides alone', () => {
     const pool = poolOf(2);
     const [a, b] = pool.instances as [UpstreamInstance, UpstreamInstance];

@@ -47,6 +47,12 @@ export interface UpstreamPool {
   /** A try that got an answer below 500. */
   succeeded(instance: UpstreamInstance): void;
   failed(instance: UpstreamInstance, kind: FailureKind): void;
+  /**
+   * An answer said the instance is draining (`DRAINING_HEADER`): it goes down at once, as on a
+   * refused connection, unless it is the last instance taking traffic (it still serves until its
+   * drain ends; its checks take it down then).
+   */
+  draining(instance: UpstreamInstance): void;
   /** The result of one active health check. */
   checked(instance: UpstreamInstance, passed: boolean): void;
   /** Instances up and not ejected. */
@@ -61,7 +67,8 @@ export interface UpstreamPool {
  * when health changes (never per request): up by active checks and not ejected; in panic mode,
  * all; with none healthy, none (503 NO_HEALTHY_UPSTREAM). A refused connection marks an instance
  * down at once (as HAProxy's `observe layer4` with `on-error mark-down`): it cannot answer, and
- * its checks bring it back after `rise` passes. Other failures (resets, timeouts, 5xx) count
+ * its checks bring it back after `rise` passes. So does an answer that says the instance is
+ * draining: it will stop answering soon, and its checks fail meanwhile. Other failures (resets, timeouts, 5xx) count
  * toward ejection, which lasts its full term unless the checks see the instance go down and come
  * back up (a crash and restart); an instance that passes checks yet fails requests stays out.
  */
@@ -161,6 +168,11 @@ export function createUpstreamPool(options: {
     failed(instance, kind) {
       if (kind === 'connect') return markDown(instance);
       if (++instance.consecutiveFailures >= policy.consecutiveFailures) eject(instance);
+    },
+    draining(instance) {
+      if (!takesTraffic(instance) || healthy <= 1) return;
+      logger?.info({ pool: name, instance: instance.id }, 'gateway: instance draining');
+      markDown(instance);
     },
     checked(instance, passed) {
       const first = !instance.checked;

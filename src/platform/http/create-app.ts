@@ -19,6 +19,7 @@ import { observe, requestMetrics, type Readiness } from '../observability/observ
 import { lazyRequestLoggers } from '../observability/request-logger.ts';
 import type { RateLimitPolicy } from '../ratelimit/rate-limiter.ts';
 import { installAuthentication } from './authenticate.ts';
+import { DRAINING_HEADER } from './draining.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { createFastReads, type FastReadRoute } from './fast-reads.ts';
 import { onEveryResponse } from './on-every-response.ts';
@@ -108,12 +109,15 @@ function closeConnectionsThatGoIdle(app: FastifyInstance): void {
 /**
  * From now on every answer tells its client to drop the connection (`Connection: close`), so
  * keep-alive clients (a gateway's pools) reconnect elsewhere while the process drains, and close()
- * finds fewer connections to wait for. A listener added only when draining starts: until then
- * requests pay nothing for it. It runs before Fastify's, and Node merges the header into the answer.
+ * finds fewer connections to wait for; and it says the process is draining (`DRAINING_HEADER`), so
+ * a gateway takes it out of rotation on the first answer it sees. A listener added only when
+ * draining starts: until then requests pay nothing for it. It runs before Fastify's, and Node
+ * merges the headers into the answer.
  */
-export function closeConnectionAfterEachAnswer(app: FastifyInstance): void {
+export function announceDraining(app: FastifyInstance): void {
   app.server.prependListener('request', (_request, response) => {
     response.setHeader('Connection', 'close');
+    response.setHeader(DRAINING_HEADER, '1');
   });
 }
 

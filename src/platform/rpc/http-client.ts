@@ -7,6 +7,7 @@ import type { InstanceSeries } from '../gateway/gateway-metrics.ts';
 import { DEFAULT_HEALTH_CHECKS, startHealthChecks, type HealthCheckOptions } from '../gateway/health-checker.ts';
 import { createUpstreamInstance, type ConnectionOptions, type UpstreamInstance } from '../gateway/upstream-instance.ts';
 import { createUpstreamPool, type PoolPolicy, type UpstreamPool } from '../gateway/upstream-pool.ts';
+import { DRAINING_HEADER } from '../http/draining.ts';
 import { STATUS_BY_KIND } from '../http/problem.ts';
 import { DependencyUnavailableError } from '../resilience/dependency-error.ts';
 import { UnexpectedAnswerError } from '../resilience/http-dependency.ts';
@@ -120,6 +121,8 @@ export function httpClient<Api>(table: ContractTable<Api>, options: HttpClientOp
             signal,
           });
           status = response.statusCode;
+          // The callee is shutting down: later calls go to its siblings (it still answers this one).
+          if (response.headers[DRAINING_HEADER] !== undefined) pool.draining(instance);
           text = await response.body.text();
         } catch (error) {
           // Aborted by the policy's timeout: the policy reports it; the slow instance takes the blame.
