@@ -3,6 +3,7 @@ import type { ClosedLoopResult } from '../drivers/closed-loop.ts';
 import type { CpuPerRequestResult } from '../drivers/cpu-per-request.ts';
 import type { OpenLoopResult } from '../drivers/open-loop.ts';
 import type { RunSetup } from '../report.ts';
+import { HTTP_APP_ALONE } from '../targets/bare-fastify.ts';
 import { BARE, buildHotReadReport, CPU_KINDS, SCALEMART, type HotReadMeasurements } from './hot-read-report.ts';
 
 const setup: RunSetup = { commit: 'none', dirty: false, node: 'v24', stage: 'monolith', flags: {}, cpus: 2, cpuModel: 'x', date: '2026-01-01T00:00:00.000Z' };
@@ -83,5 +84,22 @@ describe('hot-read report', () => {
     const judged = buildHotReadReport(measurements([...throughput[0]], [...throughput[1]], wrongStatus), setup);
     expect(judged.barHolds).toBe(false);
     expect(judged.report.verdict[2]).toMatch(/NOT JUDGED.*scalemart/);
+  });
+
+  it('splits the product GET with Scalemart\'s HTTP app alone, where it ran: a row, and its ratios in a line of their own', () => {
+    const m = measurements([...throughput[0]], [...throughput[1]]);
+    const cpuRuns = new Map(m.cpu);
+    cpuRuns.set(CPU_KINDS.product, new Map([...m.cpu.get(CPU_KINDS.product)!, [HTTP_APP_ALONE, [cpu(28), cpu(30), cpu(24)]]]));
+    const { report, barHolds } = buildHotReadReport({ ...m, cpu: cpuRuns }, setup);
+    expect(report.table.rows.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+      'scalemart product', 'bare fastify product', 'http app alone product', 'scalemart list', 'bare fastify list', 'scalemart 304', 'bare fastify 304',
+    ]);
+    // Per round 28/32, 30/30, 24/30; no closed loop ran on it.
+    expect(report.table.rows[2]!.slice(6)).toEqual(['0.88 (0.80–1.00)', '-', '-', '-', 0, 0, '-', '-', '-', '-']);
+    // Scalemart over it per round: 40/28, 36/30, 33/24.
+    expect(report.verdict[1]).toBe(
+      'Scalemart\'s HTTP app alone (its request path, with no modules, database or background work around it; not judged), product GET: 0.88 (0.80–1.00)× bare Fastify\'s CPU; the whole monolith 1.38 (1.20–1.43)× its HTTP app alone.',
+    );
+    expect(barHolds).toBe(true); // judged on Scalemart against bare, as before
   });
 });

@@ -3,6 +3,7 @@ import type { CpuPerRequestResult } from '../drivers/cpu-per-request.ts';
 import type { OpenLoopResult } from '../drivers/open-loop.ts';
 import { collectSetup, publishReport, type Cell, type Report, type RunSetup } from '../report.ts';
 import { fixed, formatMs, formatRange, median, percent, spread, type Spread } from '../stats.ts';
+import { HTTP_APP_ALONE } from '../targets/bare-fastify.ts';
 import type { WorkDelta } from '../targets/scalemart-counters.ts';
 import type { LabOptions, ScenarioOutcome } from './types.ts';
 
@@ -36,13 +37,16 @@ export interface HotReadMeasurements {
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const ratioText = (s: Spread) => `${fixed(s.median, 2)} (${formatRange(s, 2)})`;
 
-/** Per round, Scalemart's figure over bare's: each pairs two measurements seconds apart. */
-function cpuRatios(m: HotReadMeasurements, kind: string, pick: (r: CpuPerRequestResult) => number): number[] {
-  const scalemart = m.cpu.get(kind)?.get(SCALEMART) ?? [];
-  const bare = m.cpu.get(kind)?.get(BARE) ?? [];
-  if (scalemart.length === 0 || scalemart.length !== bare.length) throw new Error(`hot-read: every CPU round of ${kind} needs both targets`);
-  return scalemart.map((r, i) => pick(r) / pick(bare[i]!));
+/** Per round, one target's figure over another's (Scalemart's over bare's by default): each pairs two measurements seconds apart. */
+function cpuRatios(m: HotReadMeasurements, kind: string, pick: (r: CpuPerRequestResult) => number, over = SCALEMART, under = BARE): number[] {
+  const top = m.cpu.get(kind)?.get(over) ?? [];
+  const bottom = m.cpu.get(kind)?.get(under) ?? [];
+  if (top.length === 0 || top.length !== bottom.length) throw new Error(`hot-read: every CPU round of ${kind} needs ${over} and ${under}`);
+  return top.map((r, i) => pick(r) / pick(bottom[i]!));
 }
+
+/** The targets measured for `kind`, in the table's order: Scalemart, bare Fastify, and Scalemart's HTTP app alone where it ran. */
+const targetsOf = (m: HotReadMeasurements, kind: string) => [SCALEMART, BARE, ...(m.cpu.get(kind)?.has(HTTP_APP_ALONE) ? [HTTP_APP_ALONE] : [])];
 
 function row(m: HotReadMeasurements, name: string, kind: string): Cell[] {
   const cpu = m.cpu.get(kind)?.get(name) ?? [];
@@ -56,9 +60,9 @@ function row(m: HotReadMeasurements, name: string, kind: string): Cell[] {
     formatRange(total, 1),
     fixed(median(cpu.map((r) => r.mainUs)), 1),
     fixed(median(cpu.map((r) => r.gcUs)), 1),
-    name === BARE ? '1' : ratioText(spread(cpuRatios(m, kind, (r) => r.cpuUs))),
+    name === BARE ? '1' : ratioText(spread(cpuRatios(m, kind, (r) => r.cpuUs, name))),
   ];
-  if (kind !== CPU_KINDS.product) return [...cells, '-', '-', '-', cpuBad, cpuErrors, '-', '-', '-', '-'];
+  if (kind !== CPU_KINDS.product || !m.closed.has(name)) return [...cells, '-', '-', '-', cpuBad, cpuErrors, '-', '-', '-', '-'];
   // The throughput and latency runs load the product GET only.
   const closed = m.closed.get(name) ?? [];
   const open = m.open.get(name);
@@ -88,6 +92,12 @@ export function buildHotReadReport(m: HotReadMeasurements, setup: RunSetup): { r
     main: spread(cpuRatios(m, kind, (r) => r.mainUs)),
   }]));
   const product = cpu[CPU_KINDS.product]!;
+  const alone = targetsOf(m, CPU_KINDS.product).includes(HTTP_APP_ALONE)
+    ? {
+        overBare: cpuRatios(m, CPU_KINDS.product, (r) => r.cpuUs, HTTP_APP_ALONE),
+        monolithOver: cpuRatios(m, CPU_KINDS.product, (r) => r.cpuUs, SCALEMART, HTTP_APP_ALONE),
+      }
+    : undefined;
   const barHolds = product.total.median <= CPU_BAR;
   const tooMany = (bad: number, total: number) => bad / Math.max(1, total) > FAILURE_TOLERANCE;
   const failures = [SCALEMART, BARE].filter((name) =>
@@ -103,11 +113,15 @@ export function buildHotReadReport(m: HotReadMeasurements, setup: RunSetup): { r
     setup,
     table: {
       columns: ['target', 'request', 'cpu µs/req', 'cpu range', 'main µs/req', 'gc µs/req', 'cpu × bare', 'req/s', 'req/s range', 'closed p99 ms', 'non-2xx', 'errors', 'open p50 ms', 'open p99 ms', 'open p99.9 ms', 'late sends'],
-      rows: kinds.flatMap((kind) => [SCALEMART, BARE].map((name) => row(m, name, kind))),
+      rows: kinds.flatMap((kind) => targetsOf(m, kind).map((name) => row(m, name, kind))),
     },
     verdict: [
       `CPU per request, Scalemart / bare Fastify (median of ${scalemart.length} per-round ratios, range): ` +
         kinds.map((kind) => `${kind} ${ratioText(cpu[kind]!.total)}×, main thread ${ratioText(cpu[kind]!.main)}×`).join('; ') + '.',
+      ...(alone
+        ? [`Scalemart's HTTP app alone (its request path, with no modules, database or background work around it; not judged), product GET: ` +
+            `${ratioText(spread(alone.overBare))}× bare Fastify's CPU; the whole monolith ${ratioText(spread(alone.monolithOver))}× its HTTP app alone.`]
+        : []),
       ...(m.cpuWork
         ? [`Scalemart during the CPU rounds and their warm-ups: ${m.cpuWork.misses} cache misses (loads), ${m.cpuWork.l1Hits} L1 hits, ${m.cpuWork.statements} database statements (its background work included); cache TTL ${m.scalemartFlags.CACHE_TTL_SECONDS ?? 'default'} s.`]
         : []),
@@ -119,6 +133,7 @@ export function buildHotReadReport(m: HotReadMeasurements, setup: RunSetup): { r
     data: {
       ratios,
       cpuRatios: Object.fromEntries(kinds.map((kind) => [kind, { total: cpuRatios(m, kind, (r) => r.cpuUs), main: cpuRatios(m, kind, (r) => r.mainUs) }])),
+      ...(alone ? { httpAppAlone: alone } : {}),
       zipfExponent: m.zipfExponent,
       closed: Object.fromEntries(m.closed),
       open: Object.fromEntries(m.open),

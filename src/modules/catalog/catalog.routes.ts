@@ -11,7 +11,7 @@ import { stockStatus, type InventoryApi, type StockLevel } from '../inventory/co
 import type { CatalogApi, Product, ProductDetail, ProductDetailPage, ProductQuery } from './contract.ts';
 import { ProductWire } from './contract.rpc.ts';
 
-const ID_PATTERN = '^[A-Za-z0-9-]{1,64}$';
+export const ID_PATTERN = '^[A-Za-z0-9-]{1,64}$';
 const Id = Type.String({ pattern: ID_PATTERN });
 const Sku = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
