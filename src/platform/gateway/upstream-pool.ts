@@ -68,9 +68,10 @@ export interface UpstreamPool {
  * all; with none healthy, none (503 NO_HEALTHY_UPSTREAM). A refused connection marks an instance
  * down at once (as HAProxy's `observe layer4` with `on-error mark-down`): it cannot answer, and
  * its checks bring it back after `rise` passes. So does an answer that says the instance is
- * draining: it will stop answering soon, and its checks fail meanwhile. Other failures (resets, timeouts, 5xx) count
- * toward ejection, which lasts its full term unless the checks see the instance go down and come
- * back up (a crash and restart); an instance that passes checks yet fails requests stays out.
+ * draining: it will stop answering soon, and its checks fail meanwhile. Other failures (resets,
+ * timeouts, 5xx) count toward ejection, which lasts its full term unless the checks see the
+ * instance go down and come back up (a crash and restart); an instance that passes checks yet
+ * fails requests stays out.
  */
 export function createUpstreamPool(options: {
   name: string;
