@@ -128,7 +128,8 @@ describe('the scalemart process', () => {
     child.stdout.on('data', (chunk) => (said += String(chunk)));
     child.stderr.on('data', (chunk) => (said += String(chunk)));
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    // Cached now: during the drain it is answered by the fast path in front of Fastify.
+    // Cached now, so during the drain the fast path in front of Fastify can answer it (Node merges
+    // the draining headers, set before, into its writeHead).
     expect((await fetch(`${base}/api/v1/products`)).status).toBe(200);
     const signalled = performance.now();
     child.kill('SIGTERM');
