@@ -3,7 +3,7 @@ import type { ClosedLoopResult } from '../drivers/closed-loop.ts';
 import type { CpuPerRequestResult } from '../drivers/cpu-per-request.ts';
 import type { OpenLoopResult } from '../drivers/open-loop.ts';
 import type { RunSetup } from '../report.ts';
-import { HTTP_APP_ALONE } from '../targets/bare-fastify.ts';
+import { HTTP_APP_ALONE } from '../targets/http-app-alone.ts';
 import { BARE, buildHotReadReport, CPU_KINDS, SCALEMART, type HotReadMeasurements } from './hot-read-report.ts';
 
 const setup: RunSetup = { commit: 'none', dirty: false, node: 'v24', stage: 'monolith', flags: {}, cpus: 2, cpuModel: 'x', date: '2026-01-01T00:00:00.000Z' };

@@ -3,7 +3,7 @@ import type { CpuPerRequestResult } from '../drivers/cpu-per-request.ts';
 import type { OpenLoopResult } from '../drivers/open-loop.ts';
 import { collectSetup, publishReport, type Cell, type Report, type RunSetup } from '../report.ts';
 import { fixed, formatMs, formatRange, median, percent, spread, type Spread } from '../stats.ts';
-import { HTTP_APP_ALONE } from '../targets/bare-fastify.ts';
+import { HTTP_APP_ALONE } from '../targets/http-app-alone.ts';
 import type { WorkDelta } from '../targets/scalemart-counters.ts';
 import type { LabOptions, ScenarioOutcome } from './types.ts';
 

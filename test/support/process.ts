@@ -19,11 +19,12 @@ const FIRST_PORT = 28_000;
 const SLICES = 4;
 let nextPort: number | undefined;
 
+/** This worker's slice: its lowest port. */
+const low = FIRST_PORT + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % SLICES) * SLICE;
+const ephemeral = ephemeralPortRange() ?? LINUX_DEFAULT_EPHEMERAL;
+
 /** A free loopback port, so a restarted process comes back where clients expect it. */
 export async function freePort(): Promise<number> {
-  const worker = Number(process.env.VITEST_POOL_ID ?? 1);
-  const low = FIRST_PORT + ((worker - 1) % SLICES) * SLICE;
-  const ephemeral = ephemeralPortRange() ?? LINUX_DEFAULT_EPHEMERAL;
   if (low + SLICE > ephemeral.low) throw new Error(`test ports ${low}–${low + SLICE - 1} reach this machine's ephemeral range (${ephemeral.low}–${ephemeral.high})`);
   for (let tried = 0; tried < SLICE; tried++) {
     // Taken before the probe's await, so calls made side by side never try the same port.
