@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { startNats, stopService } from '../../src/app/infra/services.ts';
 import type { Database } from '../../src/platform/db/database.ts';
 import { migrate } from '../../src/platform/db/migrations.ts';
@@ -95,6 +96,17 @@ async function openPath(kind: PathName, natsUrl: string, round: number, onPublis
 }
 type OpenPath = Awaited<ReturnType<typeof openPath>>;
 
+const POSTGRES_IS_LOCAL = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(LAB_POSTGRES_URL).hostname);
+
+/** The PostgreSQL processes whose CPU a path costs: its database's backends and the server's WAL writer, checkpointer and background writer; undefined when the server is not on this machine. */
+function postgresPidsOf(path: OpenPath): () => Promise<number[] | undefined> {
+  return async () => POSTGRES_IS_LOCAL
+    ? (await path.db.query<{ pid: number }>(
+      "select pid from pg_stat_activity where datname = $1 or backend_type in ('walwriter', 'checkpointer', 'background writer')", [path.name],
+    )).rows.map((r) => r.pid)
+    : undefined;
+}
+
 /** Starts the read model's consumer; `onHandled` sees each event as its transaction commits with the inbox row. */
 function project(path: OpenPath, onHandled: (payload: LabEvents['lab.event.happened']) => void) {
   return startConsumer({ db: path.db, transport: path.transport, logger: path.logger }, {
@@ -111,12 +123,14 @@ const append = (db: Database, from: number, count: number, dueAt: number) =>
     type: 'lab.event.happened' as const, key: `k${(from + i) % KEYS}`, payload: { n: from + i, dueAt, insertedAt: performance.now(), pad: PAD },
   }))));
 
-/** One drain: its rate, and when (ms from its start) the writers' last commit and the relay's last publish came. */
+/** One drain: its rate, when (ms from its start) the writers' last commit and the relay's last publish came, and the CPU it took. */
 interface DrainResult {
   perSecond: number;
   seconds: number;
   appendedMs: number;
   relayedMs: number;
+  /** CPU per event of Node, nats-server and PostgreSQL over the drain, every stage running at once. */
+  cpu: StageCpu;
 }
 
 /**
@@ -127,13 +141,13 @@ interface DrainResult {
  * the writers' last commit and the relay's last publish came: the stage that ends last held the
  * others back.
  */
-async function drain(kind: PathName, natsUrl: string, round: number, events: number): Promise<DrainResult> {
+async function drain(kind: PathName, nats: { url: string; pid: number }, round: number, events: number): Promise<DrainResult> {
   let published = 0;
   let started = 0;
   let relayedMs = 0;
   // The warm-up events are published too; the relay is done when it has published them all.
   const warmUpEvents = kind === 'jetstream' ? PARTITIONS : 1;
-  const path = await openPath(kind, natsUrl, round, (count) => {
+  const path = await openPath(kind, nats.url, round, (count) => {
     published += count;
     if (published >= events + warmUpEvents) relayedMs = performance.now() - started;
   });
@@ -148,20 +162,22 @@ async function drain(kind: PathName, natsUrl: string, round: number, events: num
     });
     path.relay.start();
     await joined.done;
-    started = performance.now();
-    let next = 0;
-    await Promise.all(Array.from({ length: DRAIN_APPENDERS }, async () => {
-      for (let n = next; n < events; n = next) {
-        next += APPEND_BATCH;
-        await append(path.writer, n, Math.min(APPEND_BATCH, events - n), 0);
-        path.relay.nudge();
-      }
-    }));
-    const appendedMs = performance.now() - started;
-    await finished;
-    const seconds = (performance.now() - started) / 1000;
+    let appendedMs = 0;
+    const cpu = await stageCpu(`${kind} drain`, events, nats.pid, postgresPidsOf(path), async () => {
+      started = performance.now();
+      let next = 0;
+      await Promise.all(Array.from({ length: DRAIN_APPENDERS }, async () => {
+        for (let n = next; n < events; n = next) {
+          next += APPEND_BATCH;
+          await append(path.writer, n, Math.min(APPEND_BATCH, events - n), 0);
+          path.relay.nudge();
+        }
+      }));
+      appendedMs = performance.now() - started;
+      await finished;
+    });
     await consumer.stop();
-    return { perSecond: events / seconds, seconds, appendedMs, relayedMs };
+    return { perSecond: cpu.perSecond, seconds: events / cpu.perSecond, appendedMs, relayedMs, cpu };
   } finally {
     await path.close();
   }
@@ -312,17 +328,12 @@ async function stageCpu(stage: string, events: number, natsPid: number, postgres
  * another, so each one's figures are its own.
  */
 async function cpuByStage(natsUrl: string, natsPid: number, round: number, events: number): Promise<StageCpu[]> {
-  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(LAB_POSTGRES_URL).hostname);
   const raw = await stageCpu('raw JetStream publish → pull → ack (Node)', events, natsPid, async () => [], async () => {
     await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_CPU_${round}`, events });
   });
   const path = await openPath('jetstream', natsUrl, round);
   try {
-    const postgresPids = async () => local
-      ? (await path.db.query<{ pid: number }>(
-        "select pid from pg_stat_activity where datname = $1 or backend_type in ('walwriter', 'checkpointer', 'background writer')", [path.name],
-      )).rows.map((r) => r.pid)
-      : undefined;
+    const postgresPids = postgresPidsOf(path);
     const stages = [raw];
     stages.push(await stageCpu(`outbox append (${APPEND_BATCH} per transaction)`, events, natsPid, postgresPids, async () => {
       for (let n = 0; n < events; n += APPEND_BATCH) await append(path.writer, n, Math.min(APPEND_BATCH, events - n), 0);
@@ -372,6 +383,7 @@ export const eventPath: Scenario = {
     const dir = await group.tempDir('event-path-nats');
     const nats = await startNats(dir, NATS_PORT);
     const natsUrl = `nats://127.0.0.1:${NATS_PORT}`;
+    const natsServer = { url: natsUrl, pid: nats.pid };
     try {
       const rates: Record<'raw' | PathName, number[]> = { raw: [], jetstream: [], table: [] };
       const jetstreamDrains: DrainResult[] = [];
@@ -381,14 +393,14 @@ export const eventPath: Scenario = {
       // 8 100–8 600 events/s where later rounds reached 10 500–12 300, and the raw loop at 20 500
       // where later ones reached 27 000–29 000).
       await runRawJetStreamLoop({ servers: natsUrl, stream: 'LAB_RAW_WARMUP', events: DRAIN_EVENTS });
-      await drain('jetstream', natsUrl, 0, DRAIN_EVENTS);
+      await drain('jetstream', natsServer, 0, DRAIN_EVENTS);
       for (let round = 1; round <= options.rounds; round++) {
         for (const target of round % 2 ? order : [...order].reverse()) {
           let perSecond: number;
           if (target === 'raw') {
             perSecond = (await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_${round}`, events: DRAIN_EVENTS })).perSecond;
           } else {
-            const drained = await drain(target, natsUrl, round, DRAIN_EVENTS);
+            const drained = await drain(target, natsServer, round, DRAIN_EVENTS);
             if (target === 'jetstream') jetstreamDrains.push(drained);
             perSecond = drained.perSecond;
           }
@@ -432,6 +444,10 @@ export const eventPath: Scenario = {
       ];
 
       // When, in each JetStream drain, the writers' last commit and the relay's last publish came, as a share of the drain.
+      const drainCpu = (pick: (c: StageCpu) => number, digits = 1) => {
+        const values = jetstreamDrains.map((d) => pick(d.cpu));
+        return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+      };
       const shareOf = (pick: (d: DrainResult) => number) => {
         const shares = jetstreamDrains.map((d) => pick(d) / (d.seconds * 1000));
         return `${percent(median(shares))} (${percent(Math.min(...shares))}–${percent(Math.max(...shares))})`;
@@ -452,7 +468,7 @@ export const eventPath: Scenario = {
           ],
         },
         verdict: [
-          `In the JetStream drains the writers' last commit came at ${shareOf((d) => d.appendedMs)} of the drain and the relay's last publish at ${shareOf((d) => d.relayedMs)}: the stage that ends last held the others back.`,
+          `In the JetStream drains, every stage running at once, the path spent ${drainCpu((c) => allUs(c))} µs of CPU per event (Node ${drainCpu((c) => c.nodeUs)}, nats-server ${drainCpu((c) => c.natsUs)}, PostgreSQL ${drainCpu((c) => c.postgresUs ?? Number.NaN)}; median, rounds' range), against ${allUs(pathTotal).toFixed(1)} µs with the stages one after another (below), and kept ${drainCpu((c) => (allUs(c) * c.perSecond) / 1e6, 2)} of the machine's ${availableParallelism()} cores busy. The writers' last commit came at ${shareOf((d) => d.appendedMs)} of the drain and the relay's last publish at ${shareOf((d) => d.relayedMs)}: the relay and the consumer kept pace with the writers, who shared the cores with them.`,
           '',
           `End-to-end delay at a fixed rate, from ${APPENDERS} writers appending one event per transaction, or ${GROUPED}: from the outbox insert (its commit included) to the consumer's commit; "from due" also counts waiting for a writer; backlog = consumer lag + outbox pending, every 0.5 s:`,
           '',
