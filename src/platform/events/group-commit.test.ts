@@ -98,4 +98,32 @@ describe('group commit of a transactional consumer', () => {
     expect(await inbox('gc.c')).toBe(12);
     expect((await rows()).filter((id) => bad.some((e) => e.id === id))).toEqual([]);
   });
+
+  it('commits a batch holding a repeat: its new events once, the repeat not again', async () => {
+    const handled: string[] = [];
+    const together = createGroupCommit({
+      db, consumer: 'gc.d', maxBatch: 10,
+      handle: async (e, tx) => {
+        handled.push(e.id);
+        await tx.query('insert into done values ($1)', [e.id]);
+      },
+    });
+    const [seen, ...fresh] = events(4);
+    expect(await together([{ event: seen!, sequence: 400 }])).toEqual({ kind: 'committed' });
+    handled.length = 0;
+    expect(await together([seen!, ...fresh].map((event, i) => ({ event, sequence: 400 + i })))).toEqual({ kind: 'committed' });
+    expect(handled).toEqual(fresh.map((e) => e.id));
+    expect(await inbox('gc.d')).toBe(4);
+  });
+
+  it('reports a handler\'s own unique violation as a failure that took no effect', async () => {
+    const together = createGroupCommit({
+      db, consumer: 'gc.e', maxBatch: 10,
+      handle: async (_e, tx) => void (await tx.query('insert into done values ($1)', ['one row for every event'])),
+    });
+    const outcome = await together(events(2).map((event, i) => ({ event, sequence: 500 + i })));
+    expect(outcome).toMatchObject({ kind: 'failed', error: expect.objectContaining({ code: '23505' }) });
+    expect(await inbox('gc.e')).toBe(0);
+    expect(await rows()).not.toContain('one row for every event');
+  });
 });

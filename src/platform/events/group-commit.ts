@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/database.ts';
+import { SqlState, sqlStateOf, type Database, type Queryable } from '../db/database.ts';
 import type { EventEnvelope } from './event.ts';
 
 export interface GroupCommitDeps {
@@ -42,21 +42,41 @@ export function createGroupCommit(deps: GroupCommitDeps): (items: readonly Commi
   let queue: Waiting[] = [];
   let flushing = false;
 
+  /**
+   * One transaction: the batch's inbox rows, then the handler for each event new to the inbox.
+   * Expecting no repeats, the rows go in with a plain insert, and a repeat fails it with a unique
+   * violation; `repeats` takes them into account, at the cost of ON CONFLICT's speculative
+   * insertion (2 µs of PostgreSQL's CPU per event more, 5.0 against 7.0, 140 events a transaction).
+   */
+  const run = (items: readonly Committable[], repeats: boolean) => db.transaction(async (tx) => {
+    const params = [consumer, items.map((w) => w.event.id), items.map((w) => w.sequence)];
+    if (!repeats) {
+      await tx.query('insert into events.inbox (consumer, event_id, sequence) select $1, * from unnest($2::text[], $3::bigint[])', params);
+      for (const w of items) await handle(w.event, tx);
+      return;
+    }
+    const { rows } = await tx.query<{ event_id: string }>(
+      `insert into events.inbox (consumer, event_id, sequence)
+       select $1, * from unnest($2::text[], $3::bigint[]) on conflict do nothing returning event_id`,
+      params,
+    );
+    // Already in the inbox (a redelivery after a lost ack): recorded once, nothing to redo.
+    const fresh = new Set(rows.map((r) => r.event_id));
+    for (const w of items) {
+      if (fresh.delete(w.event.id)) await handle(w.event, tx);
+    }
+  });
+
   async function commit(batch: Waiting[]): Promise<void> {
     const items = batch.flatMap((w) => w.items);
     try {
-      await db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ event_id: string }>(
-          `insert into events.inbox (consumer, event_id, sequence)
-           select $1, * from unnest($2::text[], $3::bigint[]) on conflict do nothing returning event_id`,
-          [consumer, items.map((w) => w.event.id), items.map((w) => w.sequence)],
-        );
-        // Already in the inbox (a redelivery after a lost ack): recorded once, nothing to redo.
-        const fresh = new Set(rows.map((r) => r.event_id));
-        for (const w of items) {
-          if (fresh.delete(w.event.id)) await handle(w.event, tx);
-        }
-      });
+      try {
+        await run(items, false);
+      } catch (error) {
+        // A repeat in the batch (or the handler's own unique violation, which fails again below).
+        if (sqlStateOf(error) !== SqlState.uniqueViolation) throw error;
+        await run(items, true);
+      }
       for (const w of batch) w.resolve({ kind: 'committed' });
     } catch (error) {
       for (const w of batch) w.resolve(batch.length === 1 ? { kind: 'failed', error } : { kind: 'alone' });
