@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -6,7 +7,7 @@ import type { Delivery } from '../../src/platform/events/event.ts';
 import { createJetStreamTransport, type JetStreamTransportOptions } from '../../src/platform/events/jetstream-transport.ts';
 import { envelope } from '../../src/platform/events/outbox.ts';
 import type { EventTransport, Settlement } from '../../src/platform/events/transport.ts';
-import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
+import { NATS_SERVER, startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { sleep, until } from '../support/wait.ts';
 import { eventTransportContract } from './event-transport.contract.ts';
 
@@ -108,6 +109,41 @@ describe('JetStream transport on nats-server 2.9', () => {
       await Promise.all(subs.map((s) => s.stop()));
     }
   });
+
+  it('resumes a group and a broadcast within seconds of reconnecting, though the first server to answer had no JetStream yet', async () => {
+    // The client's own recovery of a pull asks for the consumer's info on a reconnect and, when
+    // JetStream does not answer, asks again only 15–45 s later; a second reconnect meanwhile does
+    // not cut that short. A server without JetStream on the port stands in for one still recovering its store.
+    const group = new Set<string>();
+    const everyone = new Set<string>();
+    const subs = [
+      transport!.consume({ name: 'js.ready', types: ['js.ready.x'] }, async (d) => (group.add(d.event.id), { kind: 'ack' })),
+      transport!.consume({ name: 'js.ready.all', types: ['js.ready.x'], delivery: 'broadcast' }, async (d) => (everyone.add(d.event.id), { kind: 'ack' })),
+    ];
+    let bare: ChildProcess | undefined;
+    try {
+      const first = envelope({ type: 'js.ready.x', key: 'k', payload: {} });
+      await transport!.publish([first]);
+      await until(() => group.has(first.id) && everyone.has(first.id), 'the first event, before the crash');
+
+      await nats!.kill('SIGKILL');
+      bare = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(nats!.port)], { stdio: 'ignore' });
+      await until(() => transport!.health().up, 'a reconnect to the server without JetStream', 10_000);
+      await sleep(1_000); // the client's info request fails meanwhile
+      const bareExited = new Promise((resolve) => bare!.once('exit', resolve));
+      bare.kill('SIGKILL');
+      await bareExited;
+      await nats!.restart();
+      await until(() => transport!.health().up, 'a reconnect to the restarted server', 10_000);
+
+      const second = envelope({ type: 'js.ready.x', key: 'k', payload: {} });
+      await until(() => transport!.publish([second]).then(() => true, () => false), 'a publish after the restart');
+      await until(() => group.has(second.id) && everyone.has(second.id), 'the second event at the group and the broadcast', 10_000);
+    } finally {
+      if (bare && bare.exitCode === null && bare.signalCode === null) bare.kill('SIGKILL');
+      await Promise.all(subs.map((sub) => sub.stop()));
+    }
+  }, 40_000);
 
   it('survives a broker killed -9 and restarted on its store: publishes fail meanwhile, then every event reaches the group once', async () => {
     const spec = { name: 'js.crash', types: ['js.crash.x'] };

@@ -16,6 +16,8 @@ export interface BroadcastDeps {
   handle: (delivery: Delivery) => Promise<Settlement>;
   /** Every delivered sequence is reported, so later subscriptions start from a fresh floor. */
   seen: (sequence: number) => void;
+  /** Calls the listener on every reconnect of the connection; returns what unsubscribes it. */
+  onReconnect?: (listener: () => void) => () => void;
   logger?: Logger;
 }
 
@@ -32,6 +34,8 @@ export function startBroadcast(deps: BroadcastDeps): { stop(): Promise<void> } {
   let messages: ConsumerMessages | undefined;
   let cleanup: (() => Promise<unknown>) | undefined;
   const stopping = createWaker();
+  // A restarted server has forgotten the consumer: end it and resume from `after` (jetstream-transport.ts says why).
+  const offReconnect = deps.onReconnect?.(() => messages?.stop());
 
   const loop = (async () => {
     let failures = 0;
@@ -61,6 +65,12 @@ export function startBroadcast(deps: BroadcastDeps): { stop(): Promise<void> } {
             await stopping.sleep(settlement.delayMs);
           }
         }
+        // Ended by a reconnect: the next consumer starts after `after`; this one goes, unawaited
+        // (the server may not answer yet, and it drops the consumer by itself anyway).
+        if (running) {
+          void cleanup?.().catch(() => undefined);
+          cleanup = undefined;
+        }
       } catch (error) {
         if (!running) break;
         await cleanup?.().catch(() => undefined);
@@ -76,6 +86,7 @@ export function startBroadcast(deps: BroadcastDeps): { stop(): Promise<void> } {
   return {
     async stop() {
       running = false;
+      offReconnect?.();
       messages?.stop();
       stopping.wake();
       await loop;

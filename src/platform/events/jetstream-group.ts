@@ -33,6 +33,8 @@ export interface PartitionOwnerDeps {
   generation: () => number;
   /** Whether this owner's lease on the partition still holds. */
   valid: () => boolean;
+  /** Calls the listener on every reconnect of the connection; returns what unsubscribes it. */
+  onReconnect?: (listener: () => void) => () => void;
   logger?: Logger;
 }
 
@@ -68,6 +70,8 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
   const keepAlive = setInterval(() => {
     for (const msg of held) msg.working();
   }, Math.max(250, deps.ackWaitMs / 3));
+  // A restarted server has forgotten the pull: end it and attach afresh (jetstream-transport.ts says why).
+  const offReconnect = deps.onReconnect?.(() => pull?.stop());
 
   const loop = (async () => {
     let failures = 0;
@@ -86,7 +90,7 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
         const ready = await deps.takeOver(create);
         create = false;
         consumer = await js.consumers.get(stream, durable);
-        attached(incarnationOf(ready));
+        attached(ready);
         missing = 0;
         // A standing pull: the client asks again before it runs out, and the server sends the
         // partition's events as they come, up to the durable's max_ack_pending.
@@ -160,10 +164,10 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
       // Another type under the partition's wildcard filter: not this group's business.
       if (!deps.types.has(event.type)) continue;
       // A broker killed -9 forgets the acks it had not written yet, and delivers those events
-      // again, even as first deliveries; this owner remembers it settled them. A recreated
-      // durable (rewind, takeover) delivers them again on purpose. Best effort: the consumer
-      // layer's inbox is the guarantee.
-      if (acked.has(msg.seq) && (await sameIncarnation())) continue;
+      // again, even as first deliveries (or, after a takeover, the recreated durable does); this
+      // owner remembers it settled them. A rewound durable delivers them again on purpose. Best
+      // effort: the consumer layer's inbox is the guarantee.
+      if (acked.has(msg.seq) && (await stillSettled())) continue;
       work.push({ index, delivery: { event, sequence: msg.seq, attempt: msg.info.deliveryCount } });
     }
     let settled = batch.length;
@@ -218,23 +222,28 @@ export function startPartitionOwner(deps: PartitionOwnerDeps): { stop(): Promise
     }
   }
 
-  function attached(current: string): void {
-    if (current !== incarnation) acked.clear();
-    incarnation = current;
+  /**
+   * Notes which creation of the durable this owner pulls from. One rewound since delivers settled
+   * events again on purpose, so they are forgotten; one recreated to take over (after a crashed
+   * owner, or this owner's own reconnect) delivers again only events whose ack was lost.
+   */
+  function attached(info: ConsumerInfo): boolean {
+    const rewound = incarnationOf(info) !== incarnation && isRewound(info);
+    if (rewound) acked.clear();
+    incarnation = incarnationOf(info);
+    return rewound;
   }
 
   // Asked only when a sequence comes back that this owner acked: rare, so one request is cheap.
-  async function sameIncarnation(): Promise<boolean> {
+  async function stillSettled(): Promise<boolean> {
     const info = await consumer?.info().catch(() => undefined);
-    if (!info) return false;
-    const same = incarnationOf(info) === incarnation;
-    attached(incarnationOf(info));
-    return same;
+    return info !== undefined && !attached(info);
   }
 
   return {
     async stop() {
       running = false;
+      offReconnect?.();
       pull?.stop();
       stopping.wake();
       await loop;
@@ -255,8 +264,18 @@ export function incarnationOf(info: ConsumerInfo): string {
   return info.config.description ?? '';
 }
 
+const TAG = 'scalemart group durable: ';
+
 export function incarnationTag(what: string): string {
-  return `scalemart group durable: ${what} at ${new Date().toISOString()} #${randomUUID().slice(0, 8)}`;
+  return `${TAG}${what} at ${new Date().toISOString()} #${randomUUID().slice(0, 8)}`;
+}
+
+/** How a rewind's `what` begins, in the tags of the durables it recreates. */
+export const REWOUND = 'rewound to';
+
+/** Whether the durable's last creation was a rewind's. */
+export function isRewound(info: ConsumerInfo): boolean {
+  return incarnationOf(info).startsWith(`${TAG}${REWOUND} `);
 }
 
 export function isConsumerNotFound(error: unknown): boolean {

@@ -4,7 +4,7 @@ import { connect, nanos } from '@nats-io/transport-node';
 import type { Delivery, EventEnvelope } from './event.ts';
 import { startBroadcast } from './jetstream-broadcast.ts';
 import { decodeEnvelope, encodeEnvelope } from './jetstream-codec.ts';
-import { incarnationTag, isConsumerNotFound, startPartitionOwner } from './jetstream-group.ts';
+import { incarnationTag, isConsumerNotFound, REWOUND, startPartitionOwner } from './jetstream-group.ts';
 import { assertEventType, durableOf, filterOf, groupToken, legacyDurableOf, partitionOf, subjectOf } from './jetstream-layout.ts';
 import { sharedKeyListing, startPartitionAssignment } from './jetstream-leases.ts';
 import { resolveJetStreamOptions, type JetStreamTransportOptions } from './jetstream-options.ts';
@@ -73,10 +73,24 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
   const generations = new Map<string, number>();
   const raiseFloor = (seq: number) => (floor = Math.max(floor, seq));
 
+  // Told on every reconnect. The client's own recovery of a pull asks for the consumer's info, and
+  // if the restarted server's JetStream is not ready yet, asks again only after jitter(expires):
+  // 15–45 s with our 30 s pulls, heartbeats unwatched meanwhile, and a second reconnect in that
+  // time does not cut it short (@nats-io/jetstream 3.4, consumer.js resetPendingWithInfo). So
+  // every puller here ends its pull on a reconnect and attaches afresh, with its own short backoff.
+  const reconnectListeners = new Set<() => void>();
+  const onReconnect = (listener: () => void) => {
+    reconnectListeners.add(listener);
+    return () => void reconnectListeners.delete(listener);
+  };
+
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') Object.assign(health, { up: false, detail: `disconnected from ${s.server}; reconnecting` });
-      if (s.type === 'reconnect') Object.assign(health, { up: true, detail: undefined });
+      if (s.type === 'reconnect') {
+        Object.assign(health, { up: true, detail: undefined });
+        for (const listener of reconnectListeners) listener();
+      }
       if (s.type === 'disconnect' || s.type === 'reconnect') logger?.warn({ server: s.server }, `event log ${s.type}ed`);
     }
   })();
@@ -195,12 +209,12 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
       if (spec.delivery === 'broadcast') {
         const filter = filterOf(o.subjectPrefix, spec.types, '*');
         // Everything published after this call has a higher sequence than any already acked.
-        return track(startBroadcast({ js, stream: o.stream, filter, types, after: floor, handle, seen: raiseFloor, logger }));
+        return track(startBroadcast({ js, stream: o.stream, filter, types, after: floor, handle, seen: raiseFloor, onReconnect, logger }));
       }
       const assignment = startPartitionAssignment({
         members, owners, ttlMs: leaseTtlMs, listMembers, group: groupToken(spec.name), partitions: o.partitions, logger,
         start: (k, valid) => startPartitionOwner({
-          js, stream: o.stream, durable: durableOf(spec.name, k), types, handle, handleBatch, logger, valid,
+          js, stream: o.stream, durable: durableOf(spec.name, k), types, handle, handleBatch, logger, valid, onReconnect,
           takeOver: (create) => takeOver(spec, k, create),
           batch: o.batch,
           ackWaitMs: o.ackWaitMs,
@@ -221,7 +235,7 @@ export async function createJetStreamTransport(options: JetStreamTransportOption
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.time.toISOString() };
       // Running owners see their consumer deleted and re-attach to the new one; one of them may
       // recreate it in between (with the wrong start), so recreate() deletes and tries again.
-      await Promise.all(partitions.map((k) => recreate(spec, k, start, `rewound to ${JSON.stringify(from)}`)));
+      await Promise.all(partitions.map((k) => recreate(spec, k, start, `${REWOUND} ${JSON.stringify(from)}`)));
     },
 
     lag: (spec) => (spec.delivery === 'broadcast' ? Promise.resolve(0) : groupLag(jsm, o, spec)),
