@@ -137,9 +137,8 @@ interface DrainResult {
  * Outbox insert → relay → log → consumer, as fast as it goes: events per second until the last one
  * is handled. The clock starts once the consumer group has joined and holds every partition (its
  * warm-up events handled), as in the fixed-rate phase: a running shop's group joined long ago. Until
- * then a drain counted the join too, 0.4–0.5 s of 2 in which nothing was handled. It also notes when
- * the writers' last commit and the relay's last publish came: the stage that ends last held the
- * others back.
+ * then a drain counted the join too, 0.4–0.5 s of 2 in which nothing was handled. It also reads the
+ * CPU the drain took, and notes when the writers' last commit and the relay's last publish came.
  */
 async function drain(kind: PathName, nats: { url: string; pid: number }, round: number, events: number): Promise<DrainResult> {
   let published = 0;
@@ -443,15 +442,14 @@ export const eventPath: Scenario = {
         formatMs(r.fromDue.p50), formatMs(r.fromDue.p99), Math.max(0, ...r.backlog), r.backlog.join(' '),
       ];
 
-      // When, in each JetStream drain, the writers' last commit and the relay's last publish came, as a share of the drain.
-      const drainCpu = (pick: (c: StageCpu) => number, digits = 1) => {
-        const values = jetstreamDrains.map((d) => pick(d.cpu));
-        return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+      // A figure of each JetStream drain: its median, and the rounds' range in brackets.
+      const overDrains = (pick: (d: DrainResult) => number, format: (value: number) => string) => {
+        const s = spread(jetstreamDrains.map(pick));
+        return `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
       };
-      const shareOf = (pick: (d: DrainResult) => number) => {
-        const shares = jetstreamDrains.map((d) => pick(d) / (d.seconds * 1000));
-        return `${percent(median(shares))} (${percent(Math.min(...shares))}–${percent(Math.max(...shares))})`;
-      };
+      const drainCpu = (pick: (c: StageCpu) => number, digits = 1) => overDrains((d) => pick(d.cpu), (v) => v.toFixed(digits));
+      // When the writers' last commit and the relay's last publish came, as a share of the drain.
+      const shareOf = (pick: (d: DrainResult) => number) => overDrains((d) => pick(d) / (d.seconds * 1000), (v) => percent(v));
       const row = (name: string, values: number[], vsRaw: number[] | undefined) => [
         name, fixed(median(values)), formatRange(spread(values)), vsRaw ? percent(median(vsRaw)) : 'reference', vsRaw ? `${percent(Math.min(...vsRaw))}–${percent(Math.max(...vsRaw))}` : '',
       ];

@@ -127,6 +127,7 @@ describe('JetStream transport on nats-server 2.9', () => {
       await until(() => group.has(first.id) && everyone.has(first.id), 'the first event, before the crash');
 
       await nats!.kill('SIGKILL');
+      await until(() => !transport!.health().up, 'health to report the broker down', 5_000);
       bare = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(nats!.port)], { stdio: 'ignore' });
       await until(() => transport!.health().up, 'a reconnect to the server without JetStream', 10_000);
       await sleep(1_000); // the client's info request fails meanwhile
