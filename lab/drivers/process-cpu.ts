@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 /** CPU time one process has used so far: all its threads, and its main (JavaScript) thread alone. */
 export interface CpuSample {
@@ -78,4 +79,39 @@ export function cpuByPidSince(before: ReadonlyMap<number, number>, pids: readonl
   const used = new Map<number, number>();
   for (const [pid, ns] of snapshotCpu(pids)) used.set(pid, ns - (before.get(pid) ?? 0));
   return used;
+}
+
+/**
+ * What this process's main (JavaScript) thread did over a window, as shares of its wall time:
+ * `busy`, the event loop's utilization (not waiting for I/O or timers: running, or ready to run
+ * and waiting for a core); `ran`, on a core; `waited`, ready but queued for a core, from the
+ * scheduler's run delay (`schedstat`'s second field). `ran` and `waited` are undefined where the
+ * kernel keeps no schedstat.
+ */
+export interface MainThreadShare {
+  busy: number;
+  ran: number | undefined;
+  waited: number | undefined;
+}
+
+function mainThreadSchedstat(): { runNs: number; waitNs: number } | undefined {
+  try {
+    const [runNs, waitNs] = readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runNs: runNs!, waitNs: waitNs! };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `work` and reports how this process's main thread spent the time it took. */
+export async function mainThreadOver<T>(work: () => Promise<T>): Promise<{ result: T; main: MainThreadShare }> {
+  const loop0 = performance.eventLoopUtilization();
+  const sched0 = mainThreadSchedstat();
+  const started = performance.now();
+  const result = await work();
+  const wallNs = (performance.now() - started) * 1e6;
+  const sched1 = mainThreadSchedstat();
+  const busy = performance.eventLoopUtilization(loop0).utilization;
+  const share = (pick: (s: { runNs: number; waitNs: number }) => number) => (sched0 && sched1 ? (pick(sched1) - pick(sched0)) / wallNs : undefined);
+  return { result, main: { busy, ran: share((s) => s.runNs), waited: share((s) => s.waitNs) } };
 }

@@ -15,7 +15,7 @@ import { createTableTransport } from '../../src/platform/events/table-transport.
 import type { ConsumerSpec, EventTransport } from '../../src/platform/events/transport.ts';
 import { createLogger } from '../../src/platform/observability/logger.ts';
 import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
-import { cpuSince, sampleCpu, snapshotCpu } from '../drivers/process-cpu.ts';
+import { cpuSince, mainThreadOver, sampleCpu, snapshotCpu, type MainThreadShare } from '../drivers/process-cpu.ts';
 import { adminQuery, labDatabaseUrl, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 import { runBatchedConsumer } from '../references/batched-consumer.ts';
 import { runRawJetStreamLoop } from '../references/raw-jetstream.ts';
@@ -131,6 +131,8 @@ interface DrainResult {
   relayedMs: number;
   /** CPU per event of Node, nats-server and PostgreSQL over the drain, every stage running at once. */
   cpu: StageCpu;
+  /** How Node's main thread, which runs the writers, the relay and the consumer, spent the drain. */
+  main: MainThreadShare;
 }
 
 /**
@@ -162,21 +164,24 @@ async function drain(kind: PathName, nats: { url: string; pid: number }, round: 
     path.relay.start();
     await joined.done;
     let appendedMs = 0;
+    let main!: MainThreadShare;
     const cpu = await stageCpu(`${kind} drain`, events, nats.pid, postgresPidsOf(path), async () => {
-      started = performance.now();
-      let next = 0;
-      await Promise.all(Array.from({ length: DRAIN_APPENDERS }, async () => {
-        for (let n = next; n < events; n = next) {
-          next += APPEND_BATCH;
-          await append(path.writer, n, Math.min(APPEND_BATCH, events - n), 0);
-          path.relay.nudge();
-        }
+      ({ main } = await mainThreadOver(async () => {
+        started = performance.now();
+        let next = 0;
+        await Promise.all(Array.from({ length: DRAIN_APPENDERS }, async () => {
+          for (let n = next; n < events; n = next) {
+            next += APPEND_BATCH;
+            await append(path.writer, n, Math.min(APPEND_BATCH, events - n), 0);
+            path.relay.nudge();
+          }
+        }));
+        appendedMs = performance.now() - started;
+        await finished;
       }));
-      appendedMs = performance.now() - started;
-      await finished;
     });
     await consumer.stop();
-    return { perSecond: cpu.perSecond, seconds: events / cpu.perSecond, appendedMs, relayedMs, cpu };
+    return { perSecond: cpu.perSecond, seconds: events / cpu.perSecond, appendedMs, relayedMs, cpu, main };
   } finally {
     await path.close();
   }
@@ -386,6 +391,7 @@ export const eventPath: Scenario = {
     try {
       const rates: Record<'raw' | PathName, number[]> = { raw: [], jetstream: [], table: [] };
       const jetstreamDrains: DrainResult[] = [];
+      const rawMain: MainThreadShare[] = [];
       const order: ('raw' | PathName)[] = ['raw', 'jetstream', 'table'];
       // Warm-up, not counted: JIT, connections, the server's first file blocks. A drain's worth of
       // each: after 2 000 events the first counted round still ran cold (the JetStream path at
@@ -397,7 +403,9 @@ export const eventPath: Scenario = {
         for (const target of round % 2 ? order : [...order].reverse()) {
           let perSecond: number;
           if (target === 'raw') {
-            perSecond = (await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_${round}`, events: DRAIN_EVENTS })).perSecond;
+            const { result, main } = await mainThreadOver(() => runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_${round}`, events: DRAIN_EVENTS }));
+            perSecond = result.perSecond;
+            rawMain.push(main);
           } else {
             const drained = await drain(target, natsServer, round, DRAIN_EVENTS);
             if (target === 'jetstream') jetstreamDrains.push(drained);
@@ -448,6 +456,19 @@ export const eventPath: Scenario = {
         return `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
       };
       const drainCpu = (pick: (c: StageCpu) => number, digits = 1) => overDrains((d) => pick(d.cpu), (v) => v.toFixed(digits));
+      // Shares of the main thread's time, over the drains and over the raw loop's rounds.
+      const mainShare = (of: MainThreadShare[], pick: (m: MainThreadShare) => number | undefined) => {
+        const values = of.map(pick).filter((v): v is number => v !== undefined);
+        if (values.length === 0) return 'n/a';
+        const s = spread(values);
+        return `${percent(s.median)} (${percent(s.min)}–${percent(s.max)})`;
+      };
+      const mainThread = (of: MainThreadShare[]) =>
+        `had work ${mainShare(of, (m) => m.busy)} of the time (event loop utilization), ran on a core ${mainShare(of, (m) => m.ran)} and waited for one ${mainShare(of, (m) => m.waited)}`;
+      const mainUs = (of: MainThreadShare[], rate: number[]) => {
+        const us = of.map((m, i) => (m.ran === undefined ? undefined : (m.ran * 1e6) / rate[i]!)).filter((v): v is number => v !== undefined);
+        return us.length === 0 ? 'n/a' : median(us).toFixed(1);
+      };
       // When the writers' last commit and the relay's last publish came, as a share of the drain.
       const shareOf = (pick: (d: DrainResult) => number) => overDrains((d) => pick(d) / (d.seconds * 1000), (v) => percent(v));
       const row = (name: string, values: number[], vsRaw: number[] | undefined) => [
@@ -467,6 +488,8 @@ export const eventPath: Scenario = {
         },
         verdict: [
           `In the JetStream drains, every stage running at once, the path spent ${drainCpu((c) => allUs(c))} µs of CPU per event (Node ${drainCpu((c) => c.nodeUs)}, nats-server ${drainCpu((c) => c.natsUs)}, PostgreSQL ${drainCpu((c) => c.postgresUs ?? Number.NaN)}; median, rounds' range), against ${allUs(pathTotal).toFixed(1)} µs with the stages one after another (below), and kept ${drainCpu((c) => (allUs(c) * c.perSecond) / 1e6, 2)} of the machine's ${availableParallelism()} cores busy. The writers' last commit came at ${shareOf((d) => d.appendedMs)} of the drain and the relay's last publish at ${shareOf((d) => d.relayedMs)}: the relay and the consumer kept pace with the writers, who shared the cores with them.`,
+          '',
+          `Node's main thread runs the writers, the relay and the consumer. Over the drains it ${mainThread(jetstreamDrains.map((d) => d.main))}: ${mainUs(jetstreamDrains.map((d) => d.main), rates.jetstream)} µs on a core per event. Over the raw loop it ${mainThread(rawMain)}: ${mainUs(rawMain, rates.raw)} µs per event. Ran + waited near 100 % means the drain goes as fast as that one thread gets a core, which it shares with nats-server and PostgreSQL.`,
           '',
           `End-to-end delay at a fixed rate, from ${APPENDERS} writers appending one event per transaction, or ${GROUPED}: from the outbox insert (its commit included) to the consumer's commit; "from due" also counts waiting for a writer; backlog = consumer lag + outbox pending, every 0.5 s:`,
           '',
@@ -489,7 +512,7 @@ export const eventPath: Scenario = {
             ? `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate (${judged.perTransaction} per transaction, appended at ${fixed(judged.appendedPerSecond)} events/s): ${formatMs(judged.latency.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`
             : `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: NOT MET; no row's writers appended at that rate (${fixed(fixedRate.appendedPerSecond)} and ${fixed(grouped.appendedPerSecond)} events/s).`,
         ],
-        data: { rates, jetstreamDrains, fixedRate, grouped, ownRate, lowRate, stages },
+        data: { rates, jetstreamDrains, rawMain, fixedRate, grouped, ownRate, lowRate, stages },
       }, out);
       return { barHolds: rateHolds && delayHolds, reportPaths };
     } finally {
