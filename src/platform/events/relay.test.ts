@@ -56,6 +56,24 @@ function firstCopiesInKeyOrder(stream: readonly EventEnvelope[]): boolean {
   return true;
 }
 
+/** Events whose payloads hold what JSON and array literals quote: quotes, backslashes, braces, commas, non-ASCII, nesting, nulls. */
+const awkward = [
+  { type: 'test.thing.happened' as const, key: 'k "1"', payload: { n: 1, text: 'a "quoted", {braced} \\ back\\slash', nested: { list: [1, 'two', null, { three: 3 }] } } },
+  { type: 'test.thing.happened' as const, key: 'k\\2', payload: { n: 2, text: 'café ✓ 日本 \n newline\ttab', empty: '' }, occurredAt: '2026-12-03T06:00:00.123Z', context: { requestId: 'req-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } },
+  { type: 'test.thing.happened' as const, key: 'k3', payload: { n: 3, big: 12345678901234, float: 0.1, negative: -7, flag: false } },
+];
+
+/** Appends the awkward events and publishes them: the relay hands the transport what was appended, field for field, in order. */
+async function expectRoundTrip(db: Database): Promise<void> {
+  const appended = await db.transaction((tx) => appendToOutbox<{ 'test.thing.happened': Record<string, unknown> }>(tx, awkward));
+  const stream: EventEnvelope[] = [];
+  const relay = createOutboxRelay({ db, transport: recordingTransport(stream, 0), logger });
+  expect(await relay.publishPending()).toBe(awkward.length);
+  expect(stream).toEqual(appended);
+  expect(stream[1]).toMatchObject({ key: 'k\\2', occurredAt: '2026-12-03T06:00:00.123Z', context: { requestId: 'req-1' } });
+  expect(stream[0]!.context).toBeUndefined();
+}
+
 describe('two outbox relays on one PostgreSQL outbox', () => {
   let scratch: ScratchDatabase;
   const pools: Database[] = [];
@@ -85,6 +103,12 @@ describe('two outbox relays on one PostgreSQL outbox', () => {
   afterAll(async () => {
     await Promise.all(pools.splice(0).map((db) => db.close()));
     await scratch.drop();
+  });
+
+  it('publishes what was appended, field for field, whatever its payload holds', async () => {
+    const db = pool();
+    await db.query('truncate events.outbox');
+    await expectRoundTrip(db);
   });
 
   it('publishes each of 2 000 events once, in per-key order, taking turns on the outbox', async () => {
@@ -150,6 +174,10 @@ describe('the outbox relay, woken by a commit', () => {
     relay = undefined;
   });
   afterAll(() => inner?.close());
+
+  it('publishes what was appended, field for field, on PGlite too', async () => {
+    await expectRoundTrip(inner);
+  });
 
   it('publishes an event whose nudge came while a pass was finding the outbox empty at once, not after its idle interval', async () => {
     // The relay's read is held after it found nothing, as a busy process might hold it, until the
