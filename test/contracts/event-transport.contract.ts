@@ -239,6 +239,21 @@ export function eventTransportContract(name: string, open: () => Promise<OpenedT
       expect(got.seen[1]!.event.context).toBeUndefined();
     });
 
+    it('carries any JSON payload and key, field for field: quotes, backslashes, non-ASCII, nesting, nulls, large numbers', async () => {
+      const awkward: EventEnvelope[] = [
+        { ...envelope({ type: 'ct.payload.x', key: 'k "quoted", {braced}', payload: { text: 'a "b" \\ c \\\\ d', nested: { list: [1, 'two', null, { three: [3] }] } } }) },
+        { ...envelope({ type: 'ct.payload.x', key: 'k\\back', payload: { text: 'café ✓ 日本 😀 \n\t', empty: '', none: null } }), context: { requestId: 'req "7"' } },
+        { ...envelope({ type: 'ct.payload.x', key: 'k3', payload: { big: 9007199254740991, float: 0.1, negative: -7.5e-8, flag: false, list: [] } }) },
+      ];
+      await transport.publish(awkward);
+      const got = collector(awkward.length);
+      const sub = consume({ name: 'ct.payload', types: ['ct.payload.x'] }, async (d) => (got.push(d), ack));
+      await got.wait();
+      await sub.stop();
+      // Three keys: each arrives once, whatever order the keys interleave in.
+      expect([...got.seen].map((d) => d.event).sort((a, b) => a.id.localeCompare(b.id))).toEqual([...awkward].sort((a, b) => a.id.localeCompare(b.id)));
+    });
+
     it('reads the log from a sequence, in order, for rebuilding read models', async () => {
       const events = Array.from({ length: 5 }, (_, i) => event('ct.read.x', `k${i}`, i));
       await transport.publish(events);

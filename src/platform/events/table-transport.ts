@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.ts';
 import type { Delivery, EventEnvelope } from './event.ts';
+import { ENVELOPE_ROWS } from './outbox.ts';
 import { LOG_COLUMNS, startTableBroadcast, toDelivery, type LogRow } from './table-consumers.ts';
 import { startTableGroup } from './table-group.ts';
 import { EventTransportError } from './transport-errors.ts';
@@ -50,12 +51,9 @@ export function createTableTransport(db: Database, options: TableTransportOption
         await tx.query('select pg_advisory_xact_lock(hashtext($1))', ['scalemart:events.log']);
         await tx.query(
           `insert into events.log (id, type, key, payload, occurred_at, context)
-           select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::jsonb[])
+           select id, type, key, payload, "occurredAt", context from ${ENVELOPE_ROWS}
            on conflict (id) do nothing`,
-          [
-            events.map((e) => e.id), events.map((e) => e.type), events.map((e) => e.key), events.map((e) => JSON.stringify(e.payload)),
-            events.map((e) => e.occurredAt), events.map((e) => (e.context ? JSON.stringify(e.context) : null)),
-          ],
+          [JSON.stringify(events)],
         );
       });
       published.wake();
