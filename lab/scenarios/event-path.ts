@@ -476,6 +476,7 @@ export const eventPath: Scenario = {
       };
       const mainThread = (of: MainThreadShare[]) =>
         `had work ${mainShare(of, (m) => m.busy)} of the time (event loop utilization), ran on a core ${mainShare(of, (m) => m.ran)} and waited for one ${mainShare(of, (m) => m.waited)}`;
+      // µs on a core per event: the share it ran, over the rate in the same window (the whole call, setup included).
       const mainUs = (of: MainThreadShare[], rate: number[]) => {
         const us = of.map((m, i) => (m.ran === undefined ? undefined : (m.ran * 1e6) / rate[i]!)).filter((v): v is number => v !== undefined);
         return us.length === 0 ? 'n/a' : median(us).toFixed(1);
@@ -509,7 +510,7 @@ export const eventPath: Scenario = {
           '',
           `Round by round, each drain beside the raw loop of its round: the drain spent ${overRounds((d, r) => allUs(d) / allUs(r))} the raw loop's CPU per event (the raw loop: ${spreadOf(rawRounds.map(allUs))} µs) and kept ${overRounds((d, r) => busyCores(d) / busyCores(r))} as many cores busy (the raw loop: ${spreadOf(rawRounds.map(busyCores), 2)}). A rate is busy cores over CPU per event, so the path reaches 50 % of the raw loop only if its CPU multiple is at most twice its busy-core multiple.`,
           '',
-          `Node's main thread runs the writers, the relay and the consumer. Over the drains it ${mainThread(jetstreamDrains.map((d) => d.main))}: ${mainUs(jetstreamDrains.map((d) => d.main), rates.jetstream)} µs on a core per event. Over the raw loop it ${mainThread(rawMain)}: ${mainUs(rawMain, rates.raw)} µs per event. Ran + waited near 100 % means the drain goes as fast as that one thread gets a core, which it shares with nats-server and PostgreSQL.`,
+          `Node's main thread runs the writers, the relay and the consumer. Over the drains it ${mainThread(jetstreamDrains.map((d) => d.main))}: ${mainUs(jetstreamDrains.map((d) => d.main), jetstreamDrains.map((d) => d.perSecond))} µs on a core per event. Over the raw loop it ${mainThread(rawMain)}: ${mainUs(rawMain, rawRounds.map((r) => r.perSecond))} µs per event. Ran + waited near 100 % means the drain goes as fast as that one thread gets a core, which it shares with nats-server and PostgreSQL.`,
           '',
           `End-to-end delay at a fixed rate, from ${APPENDERS} writers appending one event per transaction, or ${GROUPED}: from the outbox insert (its commit included) to the consumer's commit; "from due" also counts waiting for a writer; backlog = consumer lag + outbox pending, every 0.5 s:`,
           '',
