@@ -446,6 +446,7 @@ export const eventPath: Scenario = {
         postgresUs: pathStages.every((st) => st.postgresUs !== undefined) ? pathStages.reduce((sum, st) => sum + st.postgresUs!, 0) : undefined,
       };
       const allUs = (st: StageCpu) => st.nodeUs + st.natsUs + (st.postgresUs ?? 0);
+      const busyCores = (st: StageCpu) => (allUs(st) * st.perSecond) / 1e6;
       const stageRow = (st: StageCpu) => [st.stage, fixed(st.perSecond), st.nodeUs.toFixed(1), st.natsUs.toFixed(1), st.postgresUs === undefined ? 'n/a' : st.postgresUs.toFixed(1), allUs(st).toFixed(1)];
       const rateHolds = median(ratio('jetstream')) >= RATE_BAR;
       // The bar is judged where the writers delivered the rate asked (within 5 %); a row whose writers fell behind measured a lower rate.
@@ -457,25 +458,19 @@ export const eventPath: Scenario = {
         formatMs(r.fromDue.p50), formatMs(r.fromDue.p99), Math.max(0, ...r.backlog), r.backlog.join(' '),
       ];
 
-      // A figure of each JetStream drain: its median, and the rounds' range in brackets.
-      const overDrains = (pick: (d: DrainResult) => number, format: (value: number) => string) => {
-        const s = spread(jetstreamDrains.map(pick));
-        return `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+      // A figure over rounds: its median (with `unit`), and the rounds' range in brackets ('n/a' when none was read).
+      const spreadText = (values: readonly (number | undefined)[], format: (value: number) => string, unit = '') => {
+        const read = values.filter((v): v is number => v !== undefined);
+        if (read.length === 0) return 'n/a';
+        const s = spread(read);
+        return `${format(s.median)}${unit} (${format(s.min)}–${format(s.max)})`;
       };
-      const drainCpu = (pick: (c: StageCpu) => number, digits = 1) => overDrains((d) => pick(d.cpu), (v) => v.toFixed(digits));
-      const spreadOf = (values: number[], digits = 1) => {
-        const s = spread(values);
-        return `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
-      };
+      const digits = (n: number) => (value: number) => value.toFixed(n);
+      const overDrains = (pick: (d: DrainResult) => number, format: (value: number) => string) => spreadText(jetstreamDrains.map(pick), format);
+      const drainCpu = (pick: (c: StageCpu) => number, n = 1) => overDrains((d) => pick(d.cpu), digits(n));
       // Shares of the main thread's time, over the drains and over the raw loop's rounds.
-      const mainShare = (of: MainThreadShare[], pick: (m: MainThreadShare) => number | undefined) => {
-        const values = of.map(pick).filter((v): v is number => v !== undefined);
-        if (values.length === 0) return 'n/a';
-        const s = spread(values);
-        return `${percent(s.median)} (${percent(s.min)}–${percent(s.max)})`;
-      };
       const mainThread = (of: MainThreadShare[]) =>
-        `had work ${mainShare(of, (m) => m.busy)} of the time (event loop utilization), ran on a core ${mainShare(of, (m) => m.ran)} and waited for one ${mainShare(of, (m) => m.waited)}`;
+        `had work ${spreadText(of.map((m) => m.busy), percent)} of the time (event loop utilization), ran on a core ${spreadText(of.map((m) => m.ran), percent)} and waited for one ${spreadText(of.map((m) => m.waited), percent)}`;
       // µs on a core per event: the share it ran, over the rate in the same window (the whole call, setup included).
       const mainUs = (of: MainThreadShare[], rate: number[]) => {
         const us = of.map((m, i) => (m.ran === undefined ? undefined : (m.ran * 1e6) / rate[i]!)).filter((v): v is number => v !== undefined);
@@ -483,11 +478,8 @@ export const eventPath: Scenario = {
       };
       // A round's rate ratio is the ratio of busy cores over the ratio of CPU per event (a rate is
       // busy cores over CPU per event): which of the two keeps the path below half the raw loop.
-      const busyCores = (st: StageCpu) => (allUs(st) * st.perSecond) / 1e6;
-      const overRounds = (pick: (drain: StageCpu, raw: StageCpu) => number, digits = 2) => {
-        const s = spread(jetstreamDrains.map((d, i) => pick(d.cpu, rawRounds[i]!)));
-        return `${s.median.toFixed(digits)}× (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
-      };
+      const overRounds = (pick: (drain: StageCpu, raw: StageCpu) => number) =>
+        spreadText(jetstreamDrains.map((d, i) => pick(d.cpu, rawRounds[i]!)), digits(2), '×');
       // When the writers' last commit and the relay's last publish came, as a share of the drain.
       const shareOf = (pick: (d: DrainResult) => number) => overDrains((d) => pick(d) / (d.seconds * 1000), (v) => percent(v));
       const row = (name: string, values: number[], vsRaw: number[] | undefined) => [
@@ -506,9 +498,9 @@ export const eventPath: Scenario = {
           ],
         },
         verdict: [
-          `In the JetStream drains, every stage running at once, the path spent ${drainCpu((c) => allUs(c))} µs of CPU per event (Node ${drainCpu((c) => c.nodeUs)}, nats-server ${drainCpu((c) => c.natsUs)}, PostgreSQL ${drainCpu((c) => c.postgresUs ?? Number.NaN)}; median, rounds' range), against ${allUs(pathTotal).toFixed(1)} µs with the stages one after another (below), and kept ${drainCpu((c) => (allUs(c) * c.perSecond) / 1e6, 2)} of the machine's ${availableParallelism()} cores busy. The writers' last commit came at ${shareOf((d) => d.appendedMs)} of the drain and the relay's last publish at ${shareOf((d) => d.relayedMs)}: the relay and the consumer kept pace with the writers, who shared the cores with them.`,
+          `In the JetStream drains, every stage running at once, the path spent ${drainCpu((c) => allUs(c))} µs of CPU per event (Node ${drainCpu((c) => c.nodeUs)}, nats-server ${drainCpu((c) => c.natsUs)}, PostgreSQL ${drainCpu((c) => c.postgresUs ?? Number.NaN)}; median, rounds' range), against ${allUs(pathTotal).toFixed(1)} µs with the stages one after another (below), and kept ${drainCpu(busyCores, 2)} of the machine's ${availableParallelism()} cores busy. The writers' last commit came at ${shareOf((d) => d.appendedMs)} of the drain and the relay's last publish at ${shareOf((d) => d.relayedMs)}: the relay and the consumer kept pace with the writers, who shared the cores with them.`,
           '',
-          `Round by round, each drain beside the raw loop of its round: the drain spent ${overRounds((d, r) => allUs(d) / allUs(r))} the raw loop's CPU per event (the raw loop: ${spreadOf(rawRounds.map(allUs))} µs) and kept ${overRounds((d, r) => busyCores(d) / busyCores(r))} as many cores busy (the raw loop: ${spreadOf(rawRounds.map(busyCores), 2)}). A rate is busy cores over CPU per event, so the path reaches 50 % of the raw loop only if its CPU multiple is at most twice its busy-core multiple.`,
+          `Round by round, each drain beside the raw loop of its round: the drain spent ${overRounds((d, r) => allUs(d) / allUs(r))} the raw loop's CPU per event (the raw loop: ${spreadText(rawRounds.map(allUs), digits(1))} µs) and kept ${overRounds((d, r) => busyCores(d) / busyCores(r))} as many cores busy (the raw loop: ${spreadText(rawRounds.map(busyCores), digits(2))}). A rate is busy cores over CPU per event, so the path reaches 50 % of the raw loop only if its CPU multiple is at most twice its busy-core multiple.`,
           '',
           `Node's main thread runs the writers, the relay and the consumer. Over the drains it ${mainThread(jetstreamDrains.map((d) => d.main))}: ${mainUs(jetstreamDrains.map((d) => d.main), jetstreamDrains.map((d) => d.perSecond))} µs on a core per event. Over the raw loop it ${mainThread(rawMain)}: ${mainUs(rawMain, rawRounds.map((r) => r.perSecond))} µs per event. Ran + waited near 100 % means the drain goes as fast as that one thread gets a core, which it shares with nats-server and PostgreSQL.`,
           '',

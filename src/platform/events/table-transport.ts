@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.ts';
 import type { Delivery, EventEnvelope } from './event.ts';
-import { ENVELOPE_ROWS } from './outbox.ts';
+import { SELECT_ENVELOPES } from './outbox.ts';
 import { LOG_COLUMNS, startTableBroadcast, toDelivery, type LogRow } from './table-consumers.ts';
 import { startTableGroup } from './table-group.ts';
 import { EventTransportError } from './transport-errors.ts';
@@ -51,7 +51,7 @@ export function createTableTransport(db: Database, options: TableTransportOption
         await tx.query('select pg_advisory_xact_lock(hashtext($1))', ['scalemart:events.log']);
         await tx.query(
           `insert into events.log (id, type, key, payload, occurred_at, context)
-           select id, type, key, payload, "occurredAt", context from ${ENVELOPE_ROWS}
+           ${SELECT_ENVELOPES}
            on conflict (id) do nothing`,
           [JSON.stringify(events)],
         );
