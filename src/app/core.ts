@@ -13,6 +13,8 @@ import { ensureDatabase } from '../platform/db/service-database.ts';
 import { startConsumer, type ConsumerOptions } from '../platform/events/consumer.ts';
 import { eventMigrations } from '../platform/events/events.schema.ts';
 import { createOutboxRelay } from '../platform/events/relay.ts';
+import { createWalRelay, ensureWalOutbox } from '../platform/events/wal-relay.ts';
+import { readShardMap } from '../platform/db/sharding/shard-set.ts';
 import { createJetStreamTransport } from '../platform/events/jetstream-transport.ts';
 import { createTableTransport } from '../platform/events/table-transport.ts';
 import type { EventTransport, Subscription } from '../platform/events/transport.ts';
@@ -108,7 +110,7 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   // A service with a database of its own creates it (and its shards' databases) on first start.
   if (config.databasePerService) for (const url of [config.databaseUrl, ...config.shardUrls]) await ensureDatabase(url);
   // The primary: migrations, the event log, sagas and consumers always work here.
-  const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait('main') });
+  const db = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: dbMetrics?.onAcquireWait('main'), outbox: config.events.outbox });
   dbMetrics?.watch(db, 'main');
   // What the modules' requests use: the primary, or the primary with its read replicas.
   const replication = await openReplication(config, db, overrides.metrics, dbMetrics);
@@ -122,7 +124,13 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   const transport = await createEventTransport(config, db, logger);
   const polls = pollIntervals(config);
   const relayOptions = { onPublished: eventMetrics?.published, idleMs: polls.relayIdleMs };
-  const relay = createOutboxRelay({ db, transport, logger }, relayOptions);
+  // The relay of one database's outbox: its table, or its slot (which streams over a connection of its own).
+  // In the WAL, it first publishes what the table may still hold from before the switch.
+  const relayFor = (outboxDb: Database, url: string): OutboxRelay => {
+    const table = createOutboxRelay({ db: outboxDb, transport, logger }, relayOptions);
+    return config.events.outbox === 'wal' ? createWalRelay({ db: outboxDb, connectionString: url, transport, logger, leftovers: table }, relayOptions) : table;
+  };
+  const relay = relayFor(db, config.databaseUrl);
   // Names this process in saga leases (and their logs): unique among live processes.
   const instance = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const providers = createProviders(config, overrides.providers, dependencyMetrics?.('provider'));
@@ -154,6 +162,9 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   const localModules = Object.values(built) as BuiltModule[];
 
   await migrate(db, 'events', eventMigrations);
+  // In the WAL, the slot must exist before the first append (the admin's, just below): a message
+  // written before it is never decoded. Each shard's is made as the shard opens.
+  if (config.events.outbox === 'wal') await ensureWalOutbox(db);
   if (sagas.length > 0) await migrate(db, 'saga', sagaMigrations);
   for (const module of localModules) await migrate(db, module.name, module.migrations);
   if (config.admin && built.identity) await built.identity.api.ensureAdmin(config.admin.email, config.admin.password);
@@ -161,7 +172,8 @@ export async function composeProcess(config: Config, logger: Logger, overrides: 
   await shards.onShard(async (shard) => {
     // Unsharded, the one shard is the main database: its sagas and outbox are on the primary, never read from a replica.
     const unsharded = shard.name === 'main';
-    const shardRelay = unsharded ? relay : createOutboxRelay({ db: shard.db, transport, logger }, relayOptions);
+    if (config.events.outbox === 'wal' && !unsharded) await ensureWalOutbox(shard.db);
+    const shardRelay = unsharded ? relay : relayFor(shard.db, (await readShardMap(db)).shards.find((entry) => entry.name === shard.name)!.url);
     const saga = sagas.length === 0 ? undefined : createSagaRunner({
       db: unsharded ? db : shard.db, logger, definitions: sagas, afterSettled: () => shardRelay.nudge(),
       owner: instance, leaseMs: config.sagaLeaseMs, pollMs: polls.sagaMs,

@@ -54,7 +54,7 @@ export async function openShards(config: Config, main: Database, options: OpenSh
   return createMappedShardSet({
     main,
     open: async (entry: ShardMapEntry) => {
-      const db = await createDatabase({ url: entry.url, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: options.metrics?.onAcquireWait(entry.name) });
+      const db = await createDatabase({ url: entry.url, dataDir: config.dataDir, poolSize: config.dbPoolSize, onAcquireWait: options.metrics?.onAcquireWait(entry.name), outbox: config.events.outbox });
       options.metrics?.watch(db, entry.name);
       await migrateShard(db, options.modules);
       return db;

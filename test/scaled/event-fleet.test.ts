@@ -8,11 +8,13 @@ import { ADMIN } from '../support/monolith.ts';
 import { startPrivateNats, type PrivateNats } from '../support/nats.ts';
 import { eventuallyPasses, expectEffectsOnce as expectEffects, queryDatabase, settleOrders, type PlacedOrder as Placed } from '../support/order-effects.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../support/postgres.ts';
+import { startStandalonePostgres, type StandalonePostgres } from '../../src/app/infra/standalone-postgres.ts';
 import { freePort, startScalemartProcess, type Running } from '../support/process.ts';
 
-/** This suite's private servers: NATS 24260 and Redis 24360 (other suites use other ranges). */
+/** This suite's private servers: NATS 24260 and Redis 24360 (other suites use other ranges), and PostgreSQL 27742 for the outbox in the WAL. */
 const NATS_PORT = 24_260;
 const REDIS_PORT = 24_360;
+const WAL_POSTGRES_PORT = 27_742;
 const LEASE_MS = 3_000;
 const ADDRESS = { name: 'Fleet Test', line1: '3 Broker Road', city: 'Berlin', postalCode: '10115', country: 'DE' };
 
@@ -29,8 +31,13 @@ interface Instance {
  * mail API. What a customer and the outside systems see is checked against the simulator's log
  * and the read models, while processes and the broker are killed.
  */
-describe('the scaled stage on JetStream, with instances and the broker killed', () => {
+/**
+ * Run twice: with each database's outbox in its `events.outbox` table (on the machine's server),
+ * and in its WAL (`EVENTS_OUTBOX=wal`, on a private server with wal_level = logical).
+ */
+describe.each(['table', 'wal'] as const)('the scaled stage on JetStream, with instances and the broker killed (outbox: %s)', (outbox) => {
   let nats: PrivateNats;
+  let walServer: StandalonePostgres | undefined;
   let redis: StartedService;
   let redisDir: string;
   let database: ScratchDatabase;
@@ -92,7 +99,13 @@ describe('the scaled stage on JetStream, with instances and the broker killed', 
     nats = await startPrivateNats({ port: NATS_PORT });
     redisDir = await mkdtemp(path.join(os.tmpdir(), 'scalemart-fleet-redis-'));
     redis = await startRedis(redisDir, REDIS_PORT);
-    database = await createScratchDatabase('scalemart_fleet');
+    if (outbox === 'wal') {
+      walServer = await startStandalonePostgres({ port: WAL_POSTGRES_PORT, name: 'fleet-wal' });
+      await queryDatabase(walServer.url(), 'create database scalemart_fleet');
+      database = { url: walServer.url('scalemart_fleet'), drop: async () => undefined };
+    } else {
+      database = await createScratchDatabase('scalemart_fleet');
+    }
     simulator = await createProviderSimulator({
       seed: 17,
       knobs: { payments: { declineRate: 0.15, latencyMs: { p50: 30, p99: 120 } }, carrier: { latencyMs: { p50: 10, p99: 40 } }, warehouse: { latencyMs: 5 } },
@@ -101,7 +114,7 @@ describe('the scaled stage on JetStream, with instances and the broker killed', 
       SCALEMART_STAGE: 'scaled', DATABASE_URL: database.url, REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`, NATS_URL: nats.url,
       PROVIDERS_URL: simulator.url, EMAIL_URL: `${simulator.url}/email/messages`, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password,
       JWT_SECRET: 'fleet-test-secret-shared-by-every-instance', SEED_DEMO_PRODUCTS: '0', LOG_LEVEL: 'warn', RATE_LIMIT_POINTS: '1000000',
-      SAGA_LEASE_MS: String(LEASE_MS), SAGA_STEP_ATTEMPTS: '5', DB_POOL_SIZE: '6',
+      SAGA_LEASE_MS: String(LEASE_MS), SAGA_STEP_ATTEMPTS: '5', DB_POOL_SIZE: '6', EVENTS_OUTBOX: outbox,
     };
     for (const name of ['a', 'b', 'c']) {
       const port = await freePort();
@@ -125,6 +138,7 @@ describe('the scaled stage on JetStream, with instances and the broker killed', 
     await nats?.stop();
     if (redis) await stopService(redis);
     await database?.drop();
+    await walServer?.stop();
     for (const dir of [redisDir, ...dataDirs]) if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -151,6 +165,10 @@ describe('the scaled stage on JetStream, with instances and the broker killed', 
     await eventuallyPasses(async () => expect(victim.running).toBeDefined());
     // The events went over JetStream: the table log on the shared database stayed empty.
     expect(await query('select 1 from events.log limit 1')).toEqual([]);
+    // And through the outbox they were configured for: in the WAL, no row touched the table.
+    const inserted = (await query<{ rows: number }>('select n_tup_ins::int as rows from pg_stat_user_tables where schemaname = $1 and relname = $2', ['events', 'outbox']))[0]?.rows;
+    if (outbox === 'wal') expect(inserted).toBe(0);
+    else expect(inserted).toBeGreaterThan(0);
   }, 240_000);
 
   it("finishes the orders an instance had in flight on the others when it dies for good, within the lease and a few seconds", async () => {

@@ -31,7 +31,9 @@ async function delayReplay(url: string, delay: string): Promise<void> {
 
 /**
  * The scaled stage over real servers from `scalemart infra`: a primary with two streaming
- * replicas, four shards. Caching is off so that every read reaches the database router.
+ * replicas, four shards. Caching is off so that every read reaches the database router. Each
+ * database keeps its outbox in its WAL (the infra's servers run wal_level = logical); the
+ * sharding suite and the fleet's keep it in the table.
  */
 describe('the scaled stage on a primary, two replicas and four shards', () => {
   let infra: TestInfra;
@@ -49,6 +51,7 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
     JWT_SECRET: 'scaled-stage-test-secret-shared-by-instances',
     CACHE_MODE: cacheMode,
     DB_REPLICA_MAX_LAG_BYTES: String(4 * 1024 * 1024),
+    EVENTS_OUTBOX: 'wal',
     LOG_LEVEL: 'warn',
   });
 
@@ -167,5 +170,23 @@ describe('the scaled stage on a primary, two replicas and four shards', () => {
     const placed = await m.app.inject({ method: 'POST', url: '/api/v1/orders', headers: bearer(token), payload: { items: [{ productId: product.id, quantity: 2 }], shippingAddress: ADDRESS } });
     expect(placed.statusCode).toBe(202);
     expect((await settled(m, token, placed.json().id)).status).toBe('confirmed');
+    // The order history is a read model fed by the order's events: they left its shard through the
+    // shard's slot, and no shard's outbox table ever took a row.
+    await until(async () => {
+      const history = (await m.app.inject({ url: '/api/v1/orders', headers: bearer(token) })).json() as { items: { id: string; status: string }[] };
+      return history.items.some((o) => o.id === placed.json().id && o.status === 'confirmed');
+    });
+    for (const url of infra.shards) {
+      const shard = createPostgresDatabase({ connectionString: url, poolSize: 1 });
+      try {
+        const { rows } = await shard.query<{ inserted: number; slots: number }>(
+          `select (select n_tup_ins::int from pg_stat_user_tables where schemaname = 'events' and relname = 'outbox') as inserted,
+                  (select count(*)::int from pg_replication_slots where slot_name like 'scalemart_outbox_%') as slots`,
+        );
+        expect(rows[0]).toEqual({ inserted: 0, slots: 1 });
+      } finally {
+        await shard.close();
+      }
+    }
   });
 });

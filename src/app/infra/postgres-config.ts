@@ -20,7 +20,8 @@ max_worker_processes = 4
 max_parallel_workers = 2
 max_parallel_workers_per_gather = 1
 autovacuum_max_workers = 2
-wal_level = replica
+# logical: a primary can keep its events outbox in the WAL (EVENTS_OUTBOX=wal, events/wal-relay.ts).
+wal_level = logical
 max_wal_senders = 10
 max_replication_slots = 10
 # Keeps enough WAL for a replica that was briefly stopped to catch up without a new base backup.

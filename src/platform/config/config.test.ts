@@ -34,6 +34,8 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'postgres://a/db,,postgres://b/db' }, /^DATABASE_REPLICA_URLS: comma-separated/],
     [{ SHARD_URLS: 'postgres://s/db' }, /^SHARD_URLS: needs DATABASE_URL/],
     [{ EVENTS_TRANSPORT: 'kafka' }, /^EVENTS_TRANSPORT: /],
+    [{ EVENTS_OUTBOX: 'kafka' }, /^EVENTS_OUTBOX: /],
+    [{ EVENTS_OUTBOX: 'wal' }, /^EVENTS_OUTBOX: wal needs DATABASE_URL to be a PostgreSQL server with wal_level = logical/],
     [{ NATS_URL: 'http://n:4222' }, /^NATS_URL: comma-separated nats:\/\/ URLs/],
     [{ EVENTS_STREAM: 'a.b' }, /^EVENTS_STREAM: letters, digits/],
   ])('stops on %j with one line naming the variable', (env, message) => {
@@ -61,6 +63,9 @@ describe('configuration', () => {
     expect(loadConfig({ ...scaled, EVENTS_TRANSPORT: 'table' }).events.transport).toBe('table');
     expect(loadConfig({}).events.transport).toBe('table');
     expect(loadConfig({ EVENTS_TRANSPORT: 'jetstream', NATS_URL: 'nats://a:1,nats://b:2' }).events.nats.url).toBe('nats://a:1,nats://b:2');
+    // The outbox stays a table unless told: the WAL needs wal_level = logical, which Debian's servers lack.
+    expect(loadConfig(scaled).events.outbox).toBe('table');
+    expect(loadConfig({ ...scaled, EVENTS_OUTBOX: 'wal' }).events.outbox).toBe('wal');
   });
 
   describe('the gateway role', () => {

@@ -126,6 +126,7 @@ const schema = z.object({
   SAGA_STEP_TIMEOUT_MS: int(10, 600_000).default(10_000),
   EVENTS_MAX_ATTEMPTS: int(1, 100).default(5),
   EVENTS_TRANSPORT: z.enum(['table', 'jetstream']).optional(),
+  EVENTS_OUTBOX: z.enum(['table', 'wal']).default('table'),
   NATS_URL: z.string().regex(/^(nats|tls):\/\/[^,\s]+(,(nats|tls):\/\/[^,\s]+)*$/, 'comma-separated nats:// URLs').default('nats://127.0.0.1:4222'),
   EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').default('SCALEMART_EVENTS'),
   EVENTS_PARTITIONS: int(1, 256).default(16),
@@ -266,6 +267,12 @@ export interface Config {
     maxAttempts: number;
     /** `table`: the log is a table in the main database (the monolith). `jetstream`: a NATS JetStream stream (the scaled stage's default). */
     transport: 'table' | 'jetstream';
+    /**
+     * Where each database keeps the events its transactions commit until the relay publishes them:
+     * `table` (events.outbox), or `wal` (logical decoding messages read from a replication slot;
+     * PostgreSQL 14+ with wal_level = logical, as `scalemart infra up` runs it).
+     */
+    outbox: 'table' | 'wal';
     nats: { url: string; stream: string; partitions: number; retentionHours: number; dedupWindowSeconds: number; batch: number; leaseMs: number };
   };
   /** How long a process owns a saga it works on before another may take it over; renewed while it works. */
@@ -310,6 +317,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   // The table log lives in one database; services with databases of their own meet on the broker.
   if (perService && eventsTransport !== 'jetstream') {
     throw new ConfigError('DATABASE_PER_SERVICE: services with databases of their own exchange events over JetStream; set EVENTS_TRANSPORT=jetstream (the scaled stage\'s default)');
+  }
+  if (c.EVENTS_OUTBOX === 'wal' && !c.DATABASE_URL.startsWith('postgres')) {
+    throw new ConfigError('EVENTS_OUTBOX: wal needs DATABASE_URL to be a PostgreSQL server with wal_level = logical (postgres://…); the embedded databases keep the outbox table');
   }
   // Under DATABASE_PER_SERVICE every URL names this service's database on the same server.
   const ownDatabase = (url: string) => (perService ? serviceDatabaseUrl(url, c.SCALEMART_MODULES ?? []) : url);
@@ -392,6 +402,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     events: {
       maxAttempts: c.EVENTS_MAX_ATTEMPTS,
       transport: eventsTransport,
+      outbox: c.EVENTS_OUTBOX,
       nats: { url: c.NATS_URL, stream: c.EVENTS_STREAM, partitions: c.EVENTS_PARTITIONS, retentionHours: c.EVENTS_RETENTION_HOURS, dedupWindowSeconds: c.EVENTS_DEDUP_WINDOW_SECONDS, batch: c.EVENTS_BATCH, leaseMs: c.EVENTS_LEASE_MS },
     },
     sagaLeaseMs: c.SAGA_LEASE_MS,

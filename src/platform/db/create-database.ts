@@ -14,12 +14,14 @@ export interface DatabaseSettings {
   poolSize: number;
   /** Told each connection checkout's wait, in ms (PostgreSQL only). */
   onAcquireWait?: (ms: number) => void;
+  /** Where events appended through it go (PostgreSQL only; see events/wal-relay.ts). */
+  outbox?: 'table' | 'wal';
 }
 
 /** Chooses the adapter for a connection setting. */
 export async function createDatabase(settings: DatabaseSettings): Promise<Database> {
   if (settings.url.startsWith('postgres')) {
-    return createPostgresDatabase({ connectionString: settings.url, poolSize: settings.poolSize, onAcquireWait: settings.onAcquireWait });
+    return createPostgresDatabase({ connectionString: settings.url, poolSize: settings.poolSize, onAcquireWait: settings.onAcquireWait, outbox: settings.outbox });
   }
   if (settings.url === '') return createEmbeddedPostgresDatabase({ dataDir: settings.dataDir, poolSize: settings.poolSize, onAcquireWait: settings.onAcquireWait });
   return createPgliteDatabase({ dataDir: settings.url === 'memory://' ? 'memory://' : path.join(settings.dataDir, 'pglite') });

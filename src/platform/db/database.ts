@@ -11,6 +11,11 @@ export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** Several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Where events appended through this connection go: `wal` when the database keeps its outbox in
+   * the write-ahead log (`EVENTS_OUTBOX=wal`, see events/wal-relay.ts); otherwise the outbox table.
+   */
+  readonly outbox?: 'wal';
 }
 
 export interface DatabaseStats {

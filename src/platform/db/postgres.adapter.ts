@@ -9,6 +9,8 @@ export interface PostgresOptions {
   connectionTimeoutMs?: number;
   /** Told how long each checkout waited for a connection (ms): the pool-sizing signal. */
   onAcquireWait?: (ms: number) => void;
+  /** `wal`: events appended through this database go to its outbox in the WAL (events/wal-relay.ts). */
+  outbox?: 'table' | 'wal';
 }
 
 /** node-postgres adapter for a real PostgreSQL server. */
@@ -21,9 +23,11 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   // An idle client that loses its server emits here; without a listener it would crash the process.
   pool.on('error', () => undefined);
   let queries = 0;
+  const outbox = options.outbox === 'wal' ? { outbox: 'wal' as const } : {};
 
   function wrap(target: pg.PoolClient): Queryable {
     return {
+      ...outbox,
       async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
         queries++;
         const result = await target.query(sql, params as unknown[]);
@@ -68,6 +72,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
 
   return {
     engine: 'postgres',
+    ...outbox,
     query: (sql, params) => withClient((client) => client.query(sql, params)),
     exec: (sql) => withClient((client) => client.exec(sql)),
     async transaction(fn) {

@@ -3,6 +3,7 @@ import { uuid7 } from '../ids/uuid7.ts';
 import type { EventCatalogue, NewEventOf } from './catalogue.ts';
 import { currentEventContext } from './context.ts';
 import type { EventEnvelope, NewEvent } from './event.ts';
+import { emitToWalOutbox } from './wal-relay.ts';
 
 /**
  * Envelopes sent as one JSON parameter, `$1`, as rows of (id, type, key, payload, occurred_at,
@@ -31,6 +32,10 @@ export function envelope<P>(event: NewEvent<P>): EventEnvelope<P> {
 export async function appendToOutbox<C extends EventCatalogue = never>(tx: Queryable, events: readonly NewEventOf<NoInfer<C>>[]): Promise<EventEnvelope[]> {
   const envelopes = (events as readonly NewEvent[]).map(envelope);
   if (envelopes.length === 0) return envelopes;
+  if (tx.outbox === 'wal') {
+    await emitToWalOutbox(tx, envelopes);
+    return envelopes;
+  }
   await tx.query(
     `insert into events.outbox (id, type, key, payload, occurred_at, context)
      ${SELECT_ENVELOPES}`,

@@ -9,59 +9,11 @@ import type { EventEnvelope } from './event.ts';
 import { eventMigrations } from './events.schema.ts';
 import { appendToOutbox } from './outbox.ts';
 import { createOutboxRelay, type OutboxRelay } from './relay.ts';
-import type { EventTransport } from './transport.ts';
+import { awkward, firstCopiesInKeyOrder, recordingTransport, until } from '../../../test/support/relay.ts';
 
 const logger = createLogger('silent');
 const EVENTS = 2_000;
 const KEYS = 25;
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** A transport that records every event handed to it, in the order the publishes began, and takes a moment per publish. */
-function recordingTransport(stream: EventEnvelope[], publishMs = 3): EventTransport {
-  const unused = () => {
-    throw new Error('not used by the relay');
-  };
-  return {
-    async publish(events) {
-      stream.push(...events);
-      await new Promise((r) => setTimeout(r, publishMs));
-    },
-    consume: unused,
-    rewind: unused,
-    lag: unused,
-    read: unused,
-    health: () => ({ up: true }),
-    close: async () => undefined,
-  };
-}
-
-/** Checks that, for every key, the first copy of each event arrives in the order the events were appended. */
-function firstCopiesInKeyOrder(stream: readonly EventEnvelope[]): boolean {
-  const seen = new Set<string>();
-  const last = new Map<string, number>();
-  for (const event of stream) {
-    if (seen.has(event.id)) continue;
-    seen.add(event.id);
-    const n = (event.payload as { n: number }).n;
-    if ((last.get(event.key) ?? -1) > n) return false;
-    last.set(event.key, n);
-  }
-  return true;
-}
-
-/** Events whose payloads hold what JSON and array literals quote: quotes, backslashes, braces, commas, non-ASCII, nesting, nulls. */
-const awkward = [
-  { type: 'test.thing.happened' as const, key: 'k "1"', payload: { n: 1, text: 'a "quoted", {braced} \\ back\\slash', nested: { list: [1, 'two', null, { three: 3 }] } } },
-  { type: 'test.thing.happened' as const, key: 'k\\2', payload: { n: 2, text: 'café ✓ 日本 \n newline\ttab', empty: '' }, occurredAt: '2026-12-03T06:00:00.123Z', context: { requestId: 'req-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } },
-  { type: 'test.thing.happened' as const, key: 'k3', payload: { n: 3, big: 12345678901234, float: 0.1, negative: -7, flag: false } },
-];
 
 /** Appends the awkward events and publishes them: the relay hands the transport what was appended, field for field, in order. */
 async function expectRoundTrip(db: Database): Promise<void> {

@@ -31,6 +31,7 @@ export type SessionContext = ReturnType<typeof createSessionContext>;
 export function createReplicatedDatabase(primary: Database, router: ReadWriteRouter, sessions: SessionContext): Database {
   return {
     engine: primary.engine,
+    ...(primary.outbox ? { outbox: primary.outbox } : {}),
     query: (sql, params) => (isReadOnly(sql)
       ? router.read(sessions.current(), sql, params)
       : router.write(sessions.current(), (tx) => tx.query(sql, params))),
