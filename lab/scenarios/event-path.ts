@@ -10,7 +10,9 @@ import { defaultJetStreamOptions } from '../../src/platform/events/jetstream-opt
 import { partitionOf } from '../../src/platform/events/jetstream-layout.ts';
 import { createJetStreamTransport } from '../../src/platform/events/jetstream-transport.ts';
 import { appendToOutbox } from '../../src/platform/events/outbox.ts';
-import { createOutboxRelay } from '../../src/platform/events/relay.ts';
+import { createOutboxRelay, type OutboxRelay } from '../../src/platform/events/relay.ts';
+import { createWalRelay, dropWalOutbox, ensureWalOutbox } from '../../src/platform/events/wal-relay.ts';
+import { startStandalonePostgres } from '../../src/app/infra/standalone-postgres.ts';
 import { createTableTransport } from '../../src/platform/events/table-transport.ts';
 import type { ConsumerSpec, EventTransport } from '../../src/platform/events/transport.ts';
 import { createLogger } from '../../src/platform/observability/logger.ts';
@@ -26,6 +28,10 @@ import type { Scenario } from './types.ts';
 const RATE_BAR = 0.5;
 const P99_BAR_MS = 50;
 const NATS_PORT = 24_422;
+/** The private PostgreSQL server (wal_level = logical) the paths run on, unless LAB_POSTGRES_URL names one. */
+const POSTGRES_PORT = 24_432;
+/** Like the machine's server (Debian's defaults) where the infra's settings are smaller. */
+const POSTGRES_SETTINGS = 'shared_buffers = 128MB\nmax_connections = 100\nwork_mem = 4MB';
 /** Events per drain: enough for a few seconds at the ceiling. */
 const DRAIN_EVENTS = 20_000;
 /** Events appended per transaction while draining (a busy shop's outbox fills in small batches). */
@@ -67,41 +73,62 @@ const PARTITIONS = Number(process.env.EVENTS_PARTITIONS ?? defaultJetStreamOptio
 
 type LabEvents = { 'lab.event.happened': { n: number; dueAt: number; insertedAt: number; pad: string } };
 const SPEC: ConsumerSpec = { name: 'lab.projection', types: ['lab.event.happened'] };
-type PathName = 'jetstream' | 'table';
+/**
+ * `jetstream`: the outbox table → JetStream; `wal`: the outbox in the WAL (EVENTS_OUTBOX=wal) →
+ * JetStream; `table`: the outbox table → the table log.
+ */
+type PathName = 'jetstream' | 'wal' | 'table';
+type JetStreamPath = Exclude<PathName, 'table'>;
+const JETSTREAM_PATHS: readonly JetStreamPath[] = ['jetstream', 'wal'];
+const LABELS: Record<PathName, string> = {
+  jetstream: 'outbox table → relay → JetStream → consumer',
+  wal: 'outbox in the WAL → relay → JetStream → consumer',
+  table: 'outbox table → relay → table log → consumer',
+};
+/** The server every path's database is made on: the lab's own (started by `run`) or LAB_POSTGRES_URL. */
+let postgresUrl = LAB_POSTGRES_URL;
 
 /** One path under test: a fresh database and log, the relay and one transactional consumer group (a read model). */
 async function openPath(kind: PathName, natsUrl: string, round: number, onPublished?: (count: number) => void) {
   const name = `scalemart_lab_events_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`create database ${name}`);
-  const db: Database = createPostgresDatabase({ connectionString: labDatabaseUrl(name), poolSize: 10 });
+  await adminQuery(`create database ${name}`, postgresUrl);
+  const url = labDatabaseUrl(name, postgresUrl);
+  const outbox = kind === 'wal' ? 'wal' : 'table';
+  const db: Database = createPostgresDatabase({ connectionString: url, poolSize: 10, outbox });
   // The shop's request handlers: they append to the outbox on connections of their own.
-  const writer: Database = createPostgresDatabase({ connectionString: labDatabaseUrl(name), poolSize: APPENDERS + 2 });
+  const writer: Database = createPostgresDatabase({ connectionString: url, poolSize: APPENDERS + 2, outbox });
   await migrate(db, 'events', eventMigrations);
+  // The slot exists before the first append, as the app makes sure at start: a message written before it would not be decoded.
+  if (kind === 'wal') await ensureWalOutbox(db);
   const logger = createLogger('warn');
   const stream = `LAB_EVENTS_${round}_${randomBytes(3).toString('hex').toUpperCase()}`;
-  const transport: EventTransport = kind === 'jetstream'
+  const transport: EventTransport = kind !== 'table'
     ? await createJetStreamTransport({ servers: natsUrl, stream, subjectPrefix: stream.toLowerCase(), partitions: PARTITIONS, logger })
     : createTableTransport(db, { pollMs: 50 });
-  const relay = createOutboxRelay({ db, transport, logger }, { idleMs: 20, ...(onPublished ? { onPublished } : {}) });
+  const relayOptions = { idleMs: 20, ...(onPublished ? { onPublished } : {}) };
+  const relay: OutboxRelay = kind === 'wal'
+    ? createWalRelay({ db, connectionString: url, transport, logger }, relayOptions)
+    : createOutboxRelay({ db, transport, logger }, relayOptions);
   return {
     name, stream, db, writer, transport, relay, logger,
     async close() {
       await relay.stop();
       await transport.close();
+      // A database with a replication slot cannot be dropped.
+      if (kind === 'wal') await dropWalOutbox(db);
       await writer.close();
       await db.close();
-      await adminQuery(`drop database if exists ${name} with (force)`);
+      await adminQuery(`drop database if exists ${name} with (force)`, postgresUrl);
     },
   };
 }
 type OpenPath = Awaited<ReturnType<typeof openPath>>;
 
-const POSTGRES_IS_LOCAL = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(LAB_POSTGRES_URL).hostname);
-
 /** The PostgreSQL processes whose CPU a path costs: its database's backends and the server's WAL writer, checkpointer and background writer; undefined when the server is not on this machine. */
 function postgresPidsOf(path: OpenPath): () => Promise<number[] | undefined> {
-  return async () => POSTGRES_IS_LOCAL
+  return async () => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(postgresUrl).hostname)
     ? (await path.db.query<{ pid: number }>(
+      // The WAL path's walsender is one of the database's backends (a logical one names its database).
       "select pid from pg_stat_activity where datname = $1 or backend_type in ('walwriter', 'checkpointer', 'background writer')", [path.name],
     )).rows.map((r) => r.pid)
     : undefined;
@@ -147,7 +174,7 @@ async function drain(kind: PathName, nats: { url: string; pid: number }, round: 
   let started = 0;
   let relayedMs = 0;
   // The warm-up events are published too; the relay is done when it has published them all.
-  const warmUpEvents = kind === 'jetstream' ? PARTITIONS : 1;
+  const warmUpEvents = kind !== 'table' ? PARTITIONS : 1;
   const path = await openPath(kind, nats.url, round, (count) => {
     published += count;
     if (published >= events + warmUpEvents) relayedMs = performance.now() - started;
@@ -224,7 +251,7 @@ function warmUpKeys(partitions: number): string[] {
  * handled them all (call `handled` for each), so the group has joined and its owners hold every partition.
  */
 function warmUp(path: OpenPath, kind: PathName): { handled(): void; done: Promise<void> } {
-  const keys = kind === 'jetstream' ? warmUpKeys(PARTITIONS) : ['warm'];
+  const keys = kind !== 'table' ? warmUpKeys(PARTITIONS) : ['warm'];
   let waiting = keys.length;
   let warm!: () => void;
   const warmed = new Promise<void>((resolve) => (warm = resolve));
@@ -335,10 +362,10 @@ async function cpuByStage(natsUrl: string, natsPid: number, round: number, event
   const raw = await stageCpu('raw JetStream publish → pull → ack (Node)', events, natsPid, async () => [], async () => {
     await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_CPU_${round}`, events });
   });
+  const stages = [raw];
   const path = await openPath('jetstream', natsUrl, round);
   try {
     const postgresPids = postgresPidsOf(path);
-    const stages = [raw];
     stages.push(await stageCpu(`outbox append (${APPEND_BATCH} per transaction)`, events, natsPid, postgresPids, async () => {
       for (let n = 0; n < events; n += APPEND_BATCH) await append(path.writer, n, Math.min(APPEND_BATCH, events - n), 0);
     }));
@@ -369,38 +396,56 @@ async function cpuByStage(natsUrl: string, natsPid: number, round: number, event
       });
       if (handled !== events * 2) throw new Error(`the batched reference handled ${handled} of ${events * 2} events`);
     }));
-    return stages;
   } finally {
     await path.close();
+  }
+  // The outbox in the WAL: its append and its relay (the consumer is the same as above).
+  const wal = await openPath('wal', natsUrl, round + 100);
+  try {
+    const postgresPids = postgresPidsOf(wal);
+    stages.push(await stageCpu(`outbox append to the WAL (${APPEND_BATCH} per transaction)`, events, natsPid, postgresPids, async () => {
+      for (let n = 0; n < events; n += APPEND_BATCH) await append(wal.writer, n, Math.min(APPEND_BATCH, events - n), 0);
+    }));
+    stages.push(await stageCpu('relay from the slot: stream, publish, confirm', events, natsPid, postgresPids, async () => {
+      wal.relay.start();
+      while (wal.relay.stats().published < events) await new Promise((resolve) => setTimeout(resolve, 5));
+      await wal.relay.stop();
+    }));
+    return stages;
+  } finally {
+    await wal.close();
   }
 }
 
 /**
  * The event path's rate and delay: outbox insert → relay → log → a transactional consumer group,
- * on JetStream and on the table log, beside a raw JetStream publish → pull → ack loop from Node
- * (the ceiling) through the same nats-server, alternated over rounds; then the JetStream path's
- * end-to-end delay and backlog at half the ceiling's rate.
+ * on JetStream with the outbox in a table and in the WAL, and on the table log, beside a raw
+ * JetStream publish → pull → ack loop from Node (the ceiling) through the same nats-server,
+ * alternated over rounds; then each JetStream path's end-to-end delay and backlog at fixed rates.
  */
 export const eventPath: Scenario = {
-  description: `events/s outbox → consumer ack on JetStream and the table log vs a raw JetStream loop; bars: JetStream path ≥ ${RATE_BAR * 100} % of raw, p99 delay ≤ ${P99_BAR_MS} ms at half the raw rate`,
+  description: `events/s outbox → consumer ack on JetStream (outbox table, outbox in the WAL) and the table log vs a raw JetStream loop; bars: JetStream path ≥ ${RATE_BAR * 100} % of raw, p99 delay ≤ ${P99_BAR_MS} ms at half the raw rate`,
   async run(options, { group, log, out }) {
     const dir = await group.tempDir('event-path-nats');
     const nats = await startNats(dir, NATS_PORT);
     const natsUrl = `nats://127.0.0.1:${NATS_PORT}`;
     const natsServer = { url: natsUrl, pid: nats.pid };
+    // A server of the lab's own with wal_level = logical, which the WAL path needs and the machine's may not have.
+    const postgres = process.env.LAB_POSTGRES_URL ? undefined : await startStandalonePostgres({ port: POSTGRES_PORT, name: 'event-path', settings: POSTGRES_SETTINGS });
+    postgresUrl = postgres?.url() ?? LAB_POSTGRES_URL;
     try {
-      const rates: Record<'raw' | PathName, number[]> = { raw: [], jetstream: [], table: [] };
-      const jetstreamDrains: DrainResult[] = [];
+      const rates: Record<'raw' | PathName, number[]> = { raw: [], jetstream: [], wal: [], table: [] };
+      const drains: Record<JetStreamPath, DrainResult[]> = { jetstream: [], wal: [] };
       const rawMain: MainThreadShare[] = [];
       // Each counted raw loop's CPU (Node and nats-server), read as the drains' is.
       const rawRounds: StageCpu[] = [];
-      const order: ('raw' | PathName)[] = ['raw', 'jetstream', 'table'];
+      const order: ('raw' | PathName)[] = ['raw', 'jetstream', 'wal', 'table'];
       // Warm-up, not counted: JIT, connections, the server's first file blocks. A drain's worth of
       // each: after 2 000 events the first counted round still ran cold (the JetStream path at
       // 8 100–8 600 events/s where later rounds reached 10 500–12 300, and the raw loop at 20 500
       // where later ones reached 27 000–29 000).
       await runRawJetStreamLoop({ servers: natsUrl, stream: 'LAB_RAW_WARMUP', events: DRAIN_EVENTS });
-      await drain('jetstream', natsServer, 0, DRAIN_EVENTS);
+      for (const kind of JETSTREAM_PATHS) await drain(kind, natsServer, 0, DRAIN_EVENTS);
       for (let round = 1; round <= options.rounds; round++) {
         for (const target of round % 2 ? order : [...order].reverse()) {
           let perSecond: number;
@@ -413,7 +458,7 @@ export const eventPath: Scenario = {
             rawMain.push(raw.main);
           } else {
             const drained = await drain(target, natsServer, round, DRAIN_EVENTS);
-            if (target === 'jetstream') jetstreamDrains.push(drained);
+            if (target !== 'table') drains[target].push(drained);
             perSecond = drained.perSecond;
           }
           rates[target].push(perSecond);
@@ -422,37 +467,52 @@ export const eventPath: Scenario = {
       }
       const ratio = (path: PathName) => rates[path].map((r, i) => r / rates.raw[i]!);
       const halfCeiling = Math.round(median(rates.raw) / 2);
-      log(`JetStream path at ${halfCeiling} events/s (half the raw loop's median) for ${options.openLoopSeconds} s…`);
-      const fixedRate = await atFixedRate('jetstream', natsUrl, options.rounds + 1, halfCeiling, options.openLoopSeconds);
-      log(`JetStream path at ${halfCeiling} events/s, ${GROUPED} per transaction, for ${options.openLoopSeconds} s…`);
-      const grouped = await atFixedRate('jetstream', natsUrl, options.rounds + 5, halfCeiling, options.openLoopSeconds, GROUPED);
-      const halfOwn = Math.round(median(rates.jetstream) / 2);
-      log(`JetStream path at ${halfOwn} events/s (half its own median) for ${options.openLoopSeconds} s…`);
-      const ownRate = await atFixedRate('jetstream', natsUrl, options.rounds + 2, halfOwn, options.openLoopSeconds);
-      log(`JetStream path at ${halfOwn} events/s, ${GROUPED} per transaction, for ${options.openLoopSeconds} s…`);
-      const ownGrouped = await atFixedRate('jetstream', natsUrl, options.rounds + 6, halfOwn, options.openLoopSeconds, GROUPED);
+      // Each JetStream path at half the raw loop's rate (one event per transaction, then GROUPED),
+      // then at half its own rate (GROUPED), where its writers keep the schedule.
+      let nextRound = options.rounds + 1;
+      const fixedRates = {} as Record<JetStreamPath, { single: FixedRateResult; grouped: FixedRateResult; ownGrouped: FixedRateResult }>;
+      for (const kind of JETSTREAM_PATHS) {
+        const at = async (rate: number, perTransaction: number, what: string) => {
+          log(`${LABELS[kind]} at ${rate} events/s (${what}), ${perTransaction} per transaction, for ${options.openLoopSeconds} s…`);
+          return atFixedRate(kind, natsUrl, nextRound++, rate, options.openLoopSeconds, perTransaction);
+        };
+        fixedRates[kind] = {
+          single: await at(halfCeiling, 1, "half the raw loop's median"),
+          grouped: await at(halfCeiling, GROUPED, "half the raw loop's median"),
+          ownGrouped: await at(Math.round(median(rates[kind]) / 2), GROUPED, 'half its own median'),
+        };
+      }
       // Well inside what the one-event-per-transaction writers sustain on two cores: the path's own delay.
-      log(`JetStream path at ${LOW_RATE} events/s for ${options.openLoopSeconds} s…`);
-      const lowRate = await atFixedRate('jetstream', natsUrl, options.rounds + 4, LOW_RATE, options.openLoopSeconds);
+      log(`${LABELS.jetstream} at ${LOW_RATE} events/s for ${options.openLoopSeconds} s…`);
+      const lowRate = await atFixedRate('jetstream', natsUrl, nextRound++, LOW_RATE, options.openLoopSeconds);
       log('CPU by stage…');
-      const stages = await cpuByStage(natsUrl, nats.pid, options.rounds + 3, DRAIN_EVENTS);
-      const [rawCpu, batchAppend, singleAppend, relayStage, consumerStage, referenceStage] = stages;
-      const pathStages = [batchAppend!, relayStage!, consumerStage!];
-      const pathTotal: StageCpu = {
-        stage: 'the path (batched append, relay, consumer), one after another',
-        perSecond: 1 / pathStages.reduce((sum, st) => sum + 1 / st.perSecond, 0),
-        nodeUs: pathStages.reduce((sum, st) => sum + st.nodeUs, 0),
-        natsUs: pathStages.reduce((sum, st) => sum + st.natsUs, 0),
-        postgresUs: pathStages.every((st) => st.postgresUs !== undefined) ? pathStages.reduce((sum, st) => sum + st.postgresUs!, 0) : undefined,
-      };
+      const stages = await cpuByStage(natsUrl, nats.pid, nextRound++, DRAIN_EVENTS);
+      const [rawCpu, batchAppend, singleAppend, relayStage, consumerStage, referenceStage, walAppend, walRelay] = stages;
       const allUs = (st: StageCpu) => st.nodeUs + st.natsUs + (st.postgresUs ?? 0);
       const busyCores = (st: StageCpu) => (allUs(st) * st.perSecond) / 1e6;
       const stageRow = (st: StageCpu) => [st.stage, fixed(st.perSecond), st.nodeUs.toFixed(1), st.natsUs.toFixed(1), st.postgresUs === undefined ? 'n/a' : st.postgresUs.toFixed(1), allUs(st).toFixed(1)];
-      const rateHolds = median(ratio('jetstream')) >= RATE_BAR;
+      // A path's stages one after another: the sum of their CPU per event, and the rate of running them in turn.
+      const inTurn = (stage: string, parts: StageCpu[]): StageCpu => ({
+        stage,
+        perSecond: 1 / parts.reduce((sum, st) => sum + 1 / st.perSecond, 0),
+        nodeUs: parts.reduce((sum, st) => sum + st.nodeUs, 0),
+        natsUs: parts.reduce((sum, st) => sum + st.natsUs, 0),
+        postgresUs: parts.every((st) => st.postgresUs !== undefined) ? parts.reduce((sum, st) => sum + st.postgresUs!, 0) : undefined,
+      });
+      const tableTotal = inTurn('the path, outbox table (append, relay, consumer), one after another', [batchAppend!, relayStage!, consumerStage!]);
+      const walTotal = inTurn('the path, outbox in the WAL (append, relay, consumer), one after another', [walAppend!, walRelay!, consumerStage!]);
       // The bar is judged where the writers delivered the rate asked (within 5 %); a row whose writers fell behind measured a lower rate.
       const kept = (r: FixedRateResult) => r.appendedPerSecond >= 0.95 * r.rate;
-      const judged = [fixedRate, grouped].find(kept);
-      const delayHolds = judged !== undefined && judged.handled === judged.sent && judged.latency.p99 <= P99_BAR_MS;
+      const verdicts = JETSTREAM_PATHS.map((kind) => {
+        const { single, grouped } = fixedRates[kind];
+        const judged = [single, grouped].find(kept);
+        return {
+          kind,
+          rateHolds: median(ratio(kind)) >= RATE_BAR,
+          judged,
+          delayHolds: judged !== undefined && judged.handled === judged.sent && judged.latency.p99 <= P99_BAR_MS,
+        };
+      });
       const delayRow = (label: string, r: FixedRateResult) => [
         label, r.rate, r.perTransaction, fixed(r.appendedPerSecond), `${r.handled}/${r.sent}`, formatMs(r.latency.p50), formatMs(r.latency.p90), formatMs(r.latency.p99), formatMs(r.latency.p999), formatMs(r.latency.max),
         formatMs(r.fromDue.p50), formatMs(r.fromDue.p99), Math.max(0, ...r.backlog), r.backlog.join(' '),
@@ -466,8 +526,6 @@ export const eventPath: Scenario = {
         return `${format(s.median)}${unit} (${format(s.min)}–${format(s.max)})`;
       };
       const digits = (n: number) => (value: number) => value.toFixed(n);
-      const overDrains = (pick: (d: DrainResult) => number, format: (value: number) => string) => spreadText(jetstreamDrains.map(pick), format);
-      const drainCpu = (pick: (c: StageCpu) => number, n = 1) => overDrains((d) => pick(d.cpu), digits(n));
       // Shares of the main thread's time, over the drains and over the raw loop's rounds.
       const mainThread = (of: MainThreadShare[]) =>
         `had work ${spreadText(of.map((m) => m.busy), percent)} of the time (event loop utilization), ran on a core ${spreadText(of.map((m) => m.ran), percent)} and waited for one ${spreadText(of.map((m) => m.waited), percent)}`;
@@ -476,64 +534,90 @@ export const eventPath: Scenario = {
         const us = of.map((m, i) => (m.ran === undefined ? undefined : (m.ran * 1e6) / rate[i]!)).filter((v): v is number => v !== undefined);
         return us.length === 0 ? 'n/a' : median(us).toFixed(1);
       };
-      // A round's rate ratio is the ratio of busy cores over the ratio of CPU per event (a rate is
-      // busy cores over CPU per event): which of the two keeps the path below half the raw loop.
-      const overRounds = (pick: (drain: StageCpu, raw: StageCpu) => number) =>
-        spreadText(jetstreamDrains.map((d, i) => pick(d.cpu, rawRounds[i]!)), digits(2), '×');
-      // When the writers' last commit and the relay's last publish came, as a share of the drain.
-      const shareOf = (pick: (d: DrainResult) => number) => overDrains((d) => pick(d) / (d.seconds * 1000), (v) => percent(v));
+      /** What the drains of one JetStream path spent, beside the raw loop of each round. */
+      const drainText = (kind: JetStreamPath, total: StageCpu) => {
+        const of = drains[kind];
+        const overDrains = (pick: (d: DrainResult) => number, format: (value: number) => string) => spreadText(of.map(pick), format);
+        const drainCpu = (pick: (c: StageCpu) => number, n = 1) => overDrains((d) => pick(d.cpu), digits(n));
+        // A round's rate ratio is the ratio of busy cores over the ratio of CPU per event (a rate is
+        // busy cores over CPU per event): which of the two keeps the path below half the raw loop.
+        const overRounds = (pick: (drain: StageCpu, raw: StageCpu) => number) => spreadText(of.map((d, i) => pick(d.cpu, rawRounds[i]!)), digits(2), '×');
+        // When the writers' last commit and the relay's last publish came, as a share of the drain.
+        const shareOf = (pick: (d: DrainResult) => number) => overDrains((d) => pick(d) / (d.seconds * 1000), (v) => percent(v));
+        return [
+          `**${LABELS[kind]}.** In its drains, every stage running at once, the path spent ${drainCpu((c) => allUs(c))} µs of CPU per event (Node ${drainCpu((c) => c.nodeUs)}, nats-server ${drainCpu((c) => c.natsUs)}, PostgreSQL ${drainCpu((c) => c.postgresUs ?? Number.NaN)}; median, rounds' range), against ${allUs(total).toFixed(1)} µs with the stages one after another (below), and kept ${drainCpu(busyCores, 2)} of the machine's ${availableParallelism()} cores busy. The writers' last commit came at ${shareOf((d) => d.appendedMs)} of the drain and the relay's last publish at ${shareOf((d) => d.relayedMs)}.`,
+          '',
+          `Round by round, each drain beside the raw loop of its round: the drain spent ${overRounds((d, r) => allUs(d) / allUs(r))} the raw loop's CPU per event and kept ${overRounds((d, r) => busyCores(d) / busyCores(r))} as many cores busy. Node's main thread, which runs the writers, the relay and the consumer, ${mainThread(of.map((d) => d.main))}: ${mainUs(of.map((d) => d.main), of.map((d) => d.perSecond))} µs on a core per event.`,
+          '',
+        ];
+      };
       const row = (name: string, values: number[], vsRaw: number[] | undefined) => [
         name, fixed(median(values)), formatRange(spread(values)), vsRaw ? percent(median(vsRaw)) : 'reference', vsRaw ? `${percent(Math.min(...vsRaw))}–${percent(Math.max(...vsRaw))}` : '',
       ];
       const reportPaths = await publishReport({
         scenario: 'event-path',
-        title: `event-path: ${DRAIN_EVENTS} events per drain (${APPEND_BATCH} per outbox transaction, ${DRAIN_APPENDERS} at once, ${KEYS} keys, ~700-byte payloads, ${PARTITIONS} partitions), ${options.rounds} alternated rounds; then ${options.openLoopSeconds} s at ${halfCeiling} events/s`,
-        setup: collectSetup('scaled', { rounds: options.rounds, drainEvents: DRAIN_EVENTS, appendBatch: APPEND_BATCH, drainAppenders: DRAIN_APPENDERS, keys: KEYS, fixedRate: halfCeiling, fixedSeconds: options.openLoopSeconds, nats: 'nats-server 2.9, file storage', postgres: LAB_POSTGRES_URL.replace(/\/\/[^@]*@/, '//') }),
+        title: `event-path: ${DRAIN_EVENTS} events per drain (${APPEND_BATCH} per outbox transaction, ${DRAIN_APPENDERS} at once, ${KEYS} keys, ~700-byte payloads, ${PARTITIONS} partitions), ${options.rounds} alternated rounds; then ${options.openLoopSeconds} s at fixed rates`,
+        setup: collectSetup('scaled', {
+          rounds: options.rounds, drainEvents: DRAIN_EVENTS, appendBatch: APPEND_BATCH, drainAppenders: DRAIN_APPENDERS, keys: KEYS, fixedRate: halfCeiling, fixedSeconds: options.openLoopSeconds,
+          nats: 'nats-server 2.9, file storage',
+          postgres: postgres ? `the lab's own server (machine's binaries, wal_level = logical, ${POSTGRES_SETTINGS.replaceAll('\n', ', ')})` : postgresUrl.replace(/\/\/[^@]*@/, '//'),
+        }),
         table: {
           columns: ['path', 'events/s', 'events/s range', 'vs raw', 'vs raw range'],
           rows: [
             row('raw JetStream publish → pull → ack (Node)', rates.raw, undefined),
-            row('outbox → relay → JetStream → consumer', rates.jetstream, ratio('jetstream')),
-            row('outbox → relay → table log → consumer', rates.table, ratio('table')),
+            ...(['jetstream', 'wal', 'table'] as const).map((kind) => row(LABELS[kind], rates[kind], ratio(kind))),
           ],
         },
         verdict: [
-          `In the JetStream drains, every stage running at once, the path spent ${drainCpu((c) => allUs(c))} µs of CPU per event (Node ${drainCpu((c) => c.nodeUs)}, nats-server ${drainCpu((c) => c.natsUs)}, PostgreSQL ${drainCpu((c) => c.postgresUs ?? Number.NaN)}; median, rounds' range), against ${allUs(pathTotal).toFixed(1)} µs with the stages one after another (below), and kept ${drainCpu(busyCores, 2)} of the machine's ${availableParallelism()} cores busy. The writers' last commit came at ${shareOf((d) => d.appendedMs)} of the drain and the relay's last publish at ${shareOf((d) => d.relayedMs)}: the relay and the consumer kept pace with the writers, who shared the cores with them.`,
+          `The raw loop spent ${spreadText(rawRounds.map(allUs), digits(1))} µs of CPU per event and kept ${spreadText(rawRounds.map(busyCores), digits(2))} cores busy; its main thread ${mainThread(rawMain)}: ${mainUs(rawMain, rawRounds.map((r) => r.perSecond))} µs per event. A rate is busy cores over CPU per event, so a path reaches 50 % of the raw loop only if its CPU multiple is at most twice its busy-core multiple.`,
           '',
-          `Round by round, each drain beside the raw loop of its round: the drain spent ${overRounds((d, r) => allUs(d) / allUs(r))} the raw loop's CPU per event (the raw loop: ${spreadText(rawRounds.map(allUs), digits(1))} µs) and kept ${overRounds((d, r) => busyCores(d) / busyCores(r))} as many cores busy (the raw loop: ${spreadText(rawRounds.map(busyCores), digits(2))}). A rate is busy cores over CPU per event, so the path reaches 50 % of the raw loop only if its CPU multiple is at most twice its busy-core multiple.`,
-          '',
-          `Node's main thread runs the writers, the relay and the consumer. Over the drains it ${mainThread(jetstreamDrains.map((d) => d.main))}: ${mainUs(jetstreamDrains.map((d) => d.main), jetstreamDrains.map((d) => d.perSecond))} µs on a core per event. Over the raw loop it ${mainThread(rawMain)}: ${mainUs(rawMain, rawRounds.map((r) => r.perSecond))} µs per event. Ran + waited near 100 % means the drain goes as fast as that one thread gets a core, which it shares with nats-server and PostgreSQL.`,
-          '',
-          `End-to-end delay at a fixed rate, from ${APPENDERS} writers appending one event per transaction, or ${GROUPED}: from the outbox insert (its commit included) to the consumer's commit; "from due" also counts waiting for a writer; backlog = consumer lag + outbox pending, every 0.5 s:`,
+          ...drainText('jetstream', tableTotal),
+          ...drainText('wal', walTotal),
+          `End-to-end delay at a fixed rate, from ${APPENDERS} writers appending one event per transaction, or ${GROUPED}: from the outbox append (its commit included) to the consumer's commit; "from due" also counts waiting for a writer; backlog = consumer lag + what the relay has not published, every 0.5 s:`,
           '',
           ...renderTable({
-            columns: ['JetStream path at', 'events/s', 'per tx', 'appended/s', 'handled', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'from due p50', 'from due p99', 'max backlog', 'backlog over time'],
-            rows: [delayRow('half the raw loop', fixedRate), delayRow('half the raw loop', grouped), delayRow('half its own rate', ownRate), delayRow('half its own rate', ownGrouped), delayRow('a low rate', lowRate)],
+            columns: ['path', 'at', 'events/s', 'per tx', 'appended/s', 'handled', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'from due p50', 'from due p99', 'max backlog', 'backlog over time'],
+            rows: [
+              ...JETSTREAM_PATHS.flatMap((kind) => [
+                [kind === 'wal' ? 'outbox in the WAL' : 'outbox table', ...delayRow('half the raw loop', fixedRates[kind].single)],
+                [kind === 'wal' ? 'outbox in the WAL' : 'outbox table', ...delayRow('half the raw loop', fixedRates[kind].grouped)],
+                [kind === 'wal' ? 'outbox in the WAL' : 'outbox table', ...delayRow('half its own rate', fixedRates[kind].ownGrouped)],
+              ]),
+              ['outbox table', ...delayRow('a low rate', lowRate)],
+            ],
           }).split('\n'),
           '',
-          kept(ownGrouped)
-            ? `At half its own rate, ${GROUPED} per transaction, the writers kept the schedule (${fixed(ownGrouped.appendedPerSecond)} events/s) and the path's p99 delay was ${formatMs(ownGrouped.latency.p99)} ms, ${ownGrouped.latency.p99 <= P99_BAR_MS ? 'within' : 'over'} the bar's ${P99_BAR_MS} ms at a rate the path sustains.`
-            : `At half its own rate, ${GROUPED} per transaction, the writers appended ${fixed(ownGrouped.appendedPerSecond)} of the ${ownGrouped.rate} events/s asked.`,
+          ...JETSTREAM_PATHS.map((kind) => {
+            const own = fixedRates[kind].ownGrouped;
+            return kept(own)
+              ? `${LABELS[kind]}: at half its own rate, ${GROUPED} per transaction, the writers kept the schedule (${fixed(own.appendedPerSecond)} events/s) and the p99 delay was ${formatMs(own.latency.p99)} ms, ${own.latency.p99 <= P99_BAR_MS ? 'within' : 'over'} the bar's ${P99_BAR_MS} ms at a rate the path sustains.`
+              : `${LABELS[kind]}: at half its own rate, ${GROUPED} per transaction, the writers appended ${fixed(own.appendedPerSecond)} of the ${own.rate} events/s asked.`;
+          }),
           '',
-          `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed by today's consumer group and again by the batched reference), from /proc; PostgreSQL counts the lab database's backends and the server's WAL writer, checkpointer and background writer:`,
+          `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed by today's consumer group and again by the batched reference; then ${DRAIN_EVENTS} appended to the WAL and relayed from the slot), from /proc; PostgreSQL counts the lab database's backends (the WAL relay's walsender among them) and the server's WAL writer, checkpointer and background writer:`,
           '',
           ...renderTable({
             columns: ['stage', 'events/s', 'Node µs', 'nats-server µs', 'PostgreSQL µs', 'all µs'],
-            rows: [...stages.filter((st) => st !== referenceStage).map(stageRow), stageRow(pathTotal), stageRow(referenceStage!)],
+            rows: [...[rawCpu!, batchAppend!, singleAppend!, relayStage!, consumerStage!, walAppend!, walRelay!].map(stageRow), stageRow(tableTotal), stageRow(walTotal), stageRow(referenceStage!)],
           }).split('\n'),
           '',
-          `One stage after another, the path spends ${(allUs(pathTotal) / allUs(rawCpu!)).toFixed(2)}× the CPU per event of the raw loop measured here (it varies from run to run: the rounds' are above); at the raw loop's busy cores, 50 % of its rate allows at most 2×. With the reference's consumer in place of today's it would spend ${((allUs(pathTotal) - allUs(consumerStage!) + allUs(referenceStage!)) / allUs(rawCpu!)).toFixed(2)}×. The fixed-rate phase asks its one-event-per-transaction writers for ${halfCeiling} events/s; alone, with nothing else running, they reach ${fixed(singleAppend!.perSecond)}.`,
+          `One stage after another, the path spends ${(allUs(tableTotal) / allUs(rawCpu!)).toFixed(2)}× the CPU per event of the raw loop measured here with the outbox table, and ${(allUs(walTotal) / allUs(rawCpu!)).toFixed(2)}× with the outbox in the WAL (it varies from run to run: the rounds' are above); at the raw loop's busy cores, 50 % of its rate allows at most 2×. The fixed-rate rows ask the one-event-per-transaction writers for ${halfCeiling} events/s; alone, with nothing else running, they reach ${fixed(singleAppend!.perSecond)}.`,
           '',
-          `Bar: JetStream path ≥ ${RATE_BAR * 100} % of the raw loop: ${percent(median(ratio('jetstream')))}: ${rateHolds ? 'holds' : 'NOT MET'}.`,
-          judged
-            ? `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate (${judged.perTransaction} per transaction, appended at ${fixed(judged.appendedPerSecond)} events/s): ${formatMs(judged.latency.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`
-            : `Bar: p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: NOT MET; no row's writers appended at that rate (${fixed(fixedRate.appendedPerSecond)} and ${fixed(grouped.appendedPerSecond)} events/s).`,
+          ...verdicts.flatMap(({ kind, rateHolds, judged, delayHolds }) => [
+            `Bar (${LABELS[kind]}): ≥ ${RATE_BAR * 100} % of the raw loop: ${percent(median(ratio(kind)))}: ${rateHolds ? 'holds' : 'NOT MET'}.`,
+            judged
+              ? `Bar (${LABELS[kind]}): p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate (${judged.perTransaction} per transaction, appended at ${fixed(judged.appendedPerSecond)} events/s): ${formatMs(judged.latency.p99)} ms: ${delayHolds ? 'holds' : 'NOT MET'}.`
+              : `Bar (${LABELS[kind]}): p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: NOT MET; no row's writers appended at that rate (${fixed(fixedRates[kind].single.appendedPerSecond)} and ${fixed(fixedRates[kind].grouped.appendedPerSecond)} events/s).`,
+          ]),
         ],
-        data: { rates, jetstreamDrains, rawMain, rawRounds, fixedRate, grouped, ownRate, ownGrouped, lowRate, stages },
+        data: { rates, drains, rawMain, rawRounds, fixedRates, lowRate, stages },
       }, out);
-      return { barHolds: rateHolds && delayHolds, reportPaths };
+      // The product's JetStream path meets the bars when either outbox does (EVENTS_OUTBOX chooses).
+      return { barHolds: verdicts.some((v) => v.rateHolds && v.delayHolds), reportPaths };
     } finally {
       await stopService(nats);
+      await postgres?.stop();
     }
   },
 };
