@@ -6,7 +6,9 @@ import { createPostgresDatabase } from '../db/postgres.adapter.ts';
 import { createLogger } from '../observability/logger.ts';
 import type { EventEnvelope } from './event.ts';
 import { appendToOutbox } from './outbox.ts';
-import type { OutboxRelay } from './relay.ts';
+import { migrate } from '../db/migrations.ts';
+import { eventMigrations } from './events.schema.ts';
+import { createOutboxRelay, type OutboxRelay } from './relay.ts';
 import { createWalRelay, dropWalOutbox, ensureWalOutbox, walOutboxSlot } from './wal-relay.ts';
 
 const logger = createLogger('silent');
@@ -166,6 +168,24 @@ describe('the outbox in the WAL, relayed from a logical replication slot', () =>
     expect(stream.length).toBe(new Set(stream.map((e) => e.id)).size);
     expect(standby.stats().published).toBeGreaterThan(0);
     expect(a.stats().published + b.stats().published).toBe(stream.length);
+  });
+
+  it('publishes what the outbox table still holds from before the switch first, then the WAL', async () => {
+    await freshDatabase();
+    await migrate(db, 'events', eventMigrations);
+    const before = createPostgresDatabase({ connectionString: url, poolSize: 2 }); // EVENTS_OUTBOX=table
+    pools.push(before);
+    await before.transaction((tx) => appendToOutbox<Thing>(tx, things(0, 30)));
+    await db.transaction((tx) => appendToOutbox<Thing>(tx, things(30, 20)));
+    expect((await db.query('select count(*)::int as n from events.outbox')).rows[0]).toEqual({ n: 30 });
+    const stream: EventEnvelope[] = [];
+    const transport = recordingTransport(stream, 0);
+    const r = createWalRelay({ db, connectionString: url, transport, logger, leftovers: createOutboxRelay({ db: before, transport, logger }) }, { idleMs: 20 });
+    relays.push(r);
+    r.start();
+    await until(() => stream.length >= 50, 'both outboxes to be published', 10_000);
+    expect(stream.map((e) => (e.payload as { n: number }).n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect((await db.query('select count(*)::int as n from events.outbox')).rows[0]).toEqual({ n: 0 });
   });
 
   it('keeps publishing through a transport outage, in order, once the transport is back', async () => {

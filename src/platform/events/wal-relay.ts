@@ -68,10 +68,21 @@ export async function ensureWalOutbox(db: Database): Promise<string> {
   return slot;
 }
 
-/** Drops the database's outbox slot (a database with a slot cannot be dropped). */
-export async function dropWalOutbox(db: Database): Promise<void> {
+/**
+ * Drops the database's outbox slot (a database with a slot cannot be dropped), once no relay
+ * streams it: a stopped relay's walsender may take a moment to exit. Waits at most `waitMs`.
+ */
+export async function dropWalOutbox(db: Database, waitMs = 10_000): Promise<void> {
   const { rows } = await db.query<{ database: string }>('select current_database() as database');
-  await db.query('select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1', [walOutboxSlot(rows[0]!.database)]);
+  const slot = walOutboxSlot(rows[0]!.database);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { rows: state } = await db.query<{ active: boolean }>('select active from pg_replication_slots where slot_name = $1', [slot]);
+    if (state.length === 0) return;
+    if (!state[0]!.active || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await db.query('select pg_drop_replication_slot($1)', [slot]);
 }
 
 interface Committed {
@@ -218,13 +229,13 @@ export function createWalRelay(
         await transport.publish(events);
         const ms = performance.now() - started;
         failures = 0;
+        inFlight = 0;
         if (stream !== client) return; // reconnected meanwhile: the server sends these again
         ready = ready.slice(take);
         buffered -= count;
         stats.published += count;
         stats.batches++;
         confirmed = batch[batch.length - 1]!.endLsn;
-        inFlight = 0;
         report();
         options.onPublished?.(count, ms);
         progress.wake();
@@ -252,6 +263,7 @@ export function createWalRelay(
     open = undefined;
     ready = [];
     buffered = 0;
+    inFlight = 0;
     paused = false;
     connection.connection.on('copyData', (message: { chunk: Buffer }) => onCopyData(message.chunk));
     // The server resumes at the slot's confirmed position; `0/0` asks for nothing earlier.
