@@ -19,27 +19,62 @@ export interface RawLoopResult {
  * Node, and the way the relay publishes (jetstream-publisher.ts says why not `js.publish`), so
  * the ceiling is not lowered by a client's per-call costs that the path does not pay.
  */
-export async function runRawJetStreamLoop(options: { servers: string; stream: string; events: number; payloadBytes?: number; window?: number }): Promise<RawLoopResult> {
+/**
+ * How the raw loop's messages are laid out: `single` (the ceiling), one durable on one stream; or
+ * the event path's key partitions without anything else of Scalemart: `durable-per-partition`,
+ * one stream whose subjects end in the partition and a durable filtered on each (the path's
+ * layout), or `stream-per-partition`, a stream and a durable for each partition.
+ */
+export type RawLayout = 'single' | 'durable-per-partition' | 'stream-per-partition';
+
+export const RAW_LAYOUT_LABELS: Record<RawLayout, string> = {
+  single: 'one durable',
+  'durable-per-partition': 'one stream, a durable per partition',
+  'stream-per-partition': 'a stream and a durable per partition',
+};
+
+export async function runRawJetStreamLoop(options: {
+  servers: string; stream: string; events: number; payloadBytes?: number; window?: number;
+  /** `single` unless told; the partitioned layouts spread messages over `partitions` (default 16) round robin. */
+  layout?: RawLayout; partitions?: number;
+}): Promise<RawLoopResult> {
   const nc = await connect({ servers: options.servers, noAsyncTraces: true });
   try {
     const jsm = await jetstreamManager(nc);
     const subject = `${options.stream.toLowerCase()}.raw`;
-    await jsm.streams.add({ name: options.stream, subjects: [`${subject}.>`], storage: StorageType.File, duplicate_window: 120_000_000_000 });
-    await jsm.consumers.add(options.stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000 });
+    const layout = options.layout ?? 'single';
+    // Subjects `<subject>.<i mod lanes>`; a lane is a partition, or one of 8 subjects for `single`.
+    const lanes = layout === 'single' ? 8 : (options.partitions ?? 16);
+    // [stream, durable, filter] for each durable the loop pulls from.
+    const durables: [string, string, string | undefined][] = layout === 'single'
+      ? [[options.stream, 'raw', undefined]]
+      : Array.from({ length: lanes }, (_, p) => layout === 'stream-per-partition'
+        ? [`${options.stream}_${p}`, 'raw', undefined]
+        : [options.stream, `raw_${p}`, `${subject}.${p}`]);
+    const streams = layout === 'stream-per-partition'
+      ? durables.map(([name], p) => ({ name, subjects: [`${subject}.${p}`] }))
+      : [{ name: options.stream, subjects: [`${subject}.>`] }];
+    for (const stream of streams) await jsm.streams.add({ ...stream, storage: StorageType.File, duplicate_window: 120_000_000_000 });
+    for (const [stream, durable, filter] of durables) {
+      await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000, ...(filter ? { filter_subject: filter } : {}) });
+    }
     const js = jetstream(nc);
-    const consumer = await js.consumers.get(options.stream, 'raw');
     const body = new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(options.payloadBytes ?? 600) }));
     const window = options.window ?? 256;
 
     const started = performance.now();
     let acked = 0;
-    const messages = await consumer.consume({ max_messages: 1_000 });
-    const consumed = (async () => {
-      for await (const message of messages) {
-        message.ack();
-        if (++acked === options.events) break;
-      }
-    })();
+    let allAcked!: () => void;
+    const consumedAll = new Promise<void>((resolve) => (allAcked = resolve));
+    const pulls = await Promise.all(durables.map(async ([stream, durable]) => (await js.consumers.get(stream, durable)).consume({ max_messages: 1_000 })));
+    for (const messages of pulls) {
+      void (async () => {
+        for await (const message of messages) {
+          message.ack();
+          if (++acked === options.events) allAcked();
+        }
+      })();
+    }
     // Acknowledgements counted as they come back; the publisher waits only when `window` are out.
     const inbox = createInbox();
     let confirmed = 0;
@@ -62,17 +97,17 @@ export async function runRawJetStreamLoop(options: { servers: string; stream: st
     for (let i = 0; i < options.events; i++) {
       const h = headers();
       h.set('Nats-Msg-Id', `raw-${i}`);
-      nc.publish(`${subject}.${i % 8}`, body, { headers: h, reply: `${inbox}.${i}` });
+      nc.publish(`${subject}.${i % lanes}`, body, { headers: h, reply: `${inbox}.${i}` });
       if (i + 1 - confirmed >= window) await until(() => i + 1 - confirmed < window);
     }
     await until(() => confirmed === options.events);
     replies.unsubscribe();
-    await consumed;
+    await consumedAll;
     // The last ack is sent without waiting for the server; a flush makes sure it left.
     await nc.flush();
     const seconds = (performance.now() - started) / 1000;
-    await messages.close();
-    await jsm.streams.delete(options.stream);
+    for (const messages of pulls) await messages.close();
+    for (const stream of streams) await jsm.streams.delete(stream.name);
     return { events: options.events, seconds, perSecond: options.events / seconds };
   } finally {
     await nc.close();

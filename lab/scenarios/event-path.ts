@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { startNats, stopService } from '../../src/app/infra/services.ts';
-import type { Database } from '../../src/platform/db/database.ts';
+import type { Database, Queryable } from '../../src/platform/db/database.ts';
 import { migrate } from '../../src/platform/db/migrations.ts';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.adapter.ts';
 import { startConsumer } from '../../src/platform/events/consumer.ts';
@@ -14,13 +14,14 @@ import { createOutboxRelay, type OutboxRelay } from '../../src/platform/events/r
 import { createWalRelay, dropWalOutbox, ensureWalOutbox } from '../../src/platform/events/wal-relay.ts';
 import { startStandalonePostgres } from '../../src/app/infra/standalone-postgres.ts';
 import { createTableTransport } from '../../src/platform/events/table-transport.ts';
+import type { EventEnvelope } from '../../src/platform/events/event.ts';
 import type { ConsumerSpec, EventTransport } from '../../src/platform/events/transport.ts';
 import { createLogger } from '../../src/platform/observability/logger.ts';
-import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
+import { createLatencyHistogram, type LatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
 import { cpuSince, mainThreadOver, sampleCpu, snapshotCpu, type MainThreadShare } from '../drivers/process-cpu.ts';
 import { adminQuery, labDatabaseUrl, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 import { runBatchedConsumer } from '../references/batched-consumer.ts';
-import { runRawJetStreamLoop, type RawLoopResult } from '../references/raw-jetstream.ts';
+import { RAW_LAYOUT_LABELS, runRawJetStreamLoop, type RawLoopResult } from '../references/raw-jetstream.ts';
 import { collectSetup, publishReport, renderTable } from '../report.ts';
 import { fixed, formatMs, formatRange, median, percent, spread } from '../stats.ts';
 import type { Scenario } from './types.ts';
@@ -106,11 +107,20 @@ async function openPath(kind: PathName, natsUrl: string, round: number, onPublis
     ? await createJetStreamTransport({ servers: natsUrl, stream, subjectPrefix: stream.toLowerCase(), partitions: PARTITIONS, logger })
     : createTableTransport(db, { pollMs: 50 });
   const relayOptions = { idleMs: 20, ...(onPublished ? { onPublished } : {}) };
+  // The relay publishes through this: the fixed-rate phase times each event's publish.
+  const traced = { onPublish: undefined as ((events: readonly EventEnvelope[]) => void) | undefined };
+  const relayTransport: EventTransport = {
+    ...transport,
+    publish(events) {
+      traced.onPublish?.(events);
+      return transport.publish(events);
+    },
+  };
   const relay: OutboxRelay = kind === 'wal'
-    ? createWalRelay({ db, connectionString: url, transport, logger }, relayOptions)
-    : createOutboxRelay({ db, transport, logger }, relayOptions);
+    ? createWalRelay({ db, connectionString: url, transport: relayTransport, logger }, relayOptions)
+    : createOutboxRelay({ db, transport: relayTransport, logger }, relayOptions);
   return {
-    name, stream, db, writer, transport, relay, logger,
+    name, stream, db, writer, transport, relay, logger, traced,
     async close() {
       await relay.stop();
       await transport.close();
@@ -124,6 +134,33 @@ async function openPath(kind: PathName, natsUrl: string, round: number, onPublis
 }
 type OpenPath = Awaited<ReturnType<typeof openPath>>;
 
+/** Commits timed by the reference below. */
+const COMMITS = 300;
+
+/**
+ * The floor under the path's delay: one-row transactions committed one at a time on the paths'
+ * server, each timed to its commit's return (the server flushes the WAL to disk first). An event
+ * crosses two commits, the writer's and the consumer's, so their tail is in the path's.
+ */
+async function commitLatency(): Promise<LatencySummary> {
+  const name = `scalemart_lab_commits_${randomBytes(4).toString('hex')}`;
+  await adminQuery(`create database ${name}`, postgresUrl);
+  const db = createPostgresDatabase({ connectionString: labDatabaseUrl(name, postgresUrl), poolSize: 1 });
+  try {
+    await db.exec('create table commits (id bigint primary key, at text not null)');
+    const histogram = createLatencyHistogram();
+    for (let i = 0; i < COMMITS; i++) {
+      const started = performance.now();
+      await db.query('insert into commits (id, at) values ($1, $2)', [i, new Date().toISOString()]);
+      histogram.record(performance.now() - started);
+    }
+    return histogram.summary();
+  } finally {
+    await db.close();
+    await adminQuery(`drop database if exists ${name} with (force)`, postgresUrl);
+  }
+}
+
 /** The PostgreSQL processes whose CPU a path costs: its database's backends and the server's WAL writer, checkpointer and background writer; undefined when the server is not on this machine. */
 function postgresPidsOf(path: OpenPath): () => Promise<number[] | undefined> {
   return async () => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(postgresUrl).hostname)
@@ -134,13 +171,34 @@ function postgresPidsOf(path: OpenPath): () => Promise<number[] | undefined> {
     : undefined;
 }
 
-/** Starts the read model's consumer; `onHandled` sees each event as its transaction commits with the inbox row. */
-function project(path: OpenPath, onHandled: (payload: LabEvents['lab.event.happened']) => void) {
-  return startConsumer({ db: path.db, transport: path.transport, logger: path.logger }, {
+type LabPayload = LabEvents['lab.event.happened'];
+
+/**
+ * Starts the read model's consumer. `onHandled` sees each event once the transaction that carried
+ * it (its inbox row, the handler's work) has committed, with the time its handler ran.
+ */
+function project(path: OpenPath, onHandled: (payload: LabPayload, handledAt: number) => void) {
+  // Events whose handler ran in a transaction, until it commits (a rolled-back one forgets them).
+  const inTransaction = new WeakMap<Queryable, { payload: LabPayload; at: number }[]>();
+  const db: Database = Object.create(path.db, {
+    transaction: {
+      value: async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
+        let handled: { payload: LabPayload; at: number }[] = [];
+        const result = await path.db.transaction((tx) => {
+          handled = [];
+          inTransaction.set(tx, handled);
+          return fn(tx);
+        });
+        for (const h of handled) onHandled(h.payload, h.at);
+        return result;
+      },
+    },
+  });
+  return startConsumer({ db, transport: path.transport, logger: path.logger }, {
     ...SPEC,
     transactional: true,
-    handle: async (event) => {
-      onHandled((event.payload as LabEvents['lab.event.happened']));
+    handle: async (event, tx) => {
+      inTransaction.get(tx)?.push({ payload: event.payload as LabPayload, at: performance.now() });
     },
   });
 }
@@ -228,7 +286,18 @@ interface FixedRateResult {
   fromDue: LatencySummary;
   /** Consumer lag plus outbox backlog, sampled every 500 ms. */
   backlog: number[];
+  /** The delay hop by hop (HOPS), each event's own. */
+  hops: Record<Hop, LatencySummary>;
 }
+
+/**
+ * The hops of an event's delay: `writer`, from the append to its transaction's commit returning;
+ * `relay`, until the relay sends it to the log; `log`, until the consumer's handler runs (the
+ * stream stores it, the server delivers it, it waits in the partition owner's and the group
+ * commit's queues); `commit`, until the consumer's transaction commits.
+ */
+const HOPS = ['writer', 'relay', 'log', 'commit'] as const;
+type Hop = (typeof HOPS)[number];
 
 /**
  * Events appended one per transaction on a schedule (event i due at start + i/rate, whatever the
@@ -270,12 +339,30 @@ async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate:
     let handled = 0;
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
+    // Each event's times at the hops between writer and consumer, by its number.
+    const committedAt = new Float64Array(total);
+    const publishedAt = new Float64Array(total);
+    const hops = Object.fromEntries(HOPS.map((hop) => [hop, createLatencyHistogram()])) as Record<Hop, LatencyHistogram>;
+    path.traced.onPublish = (events) => {
+      const now = performance.now();
+      for (const event of events) {
+        const { n } = event.payload as LabPayload;
+        if (n >= 0) publishedAt[n] = now;
+      }
+    };
     const joined = warmUp(path, kind);
-    const consumer = project(path, (payload) => {
+    const consumer = project(path, (payload, handledAt) => {
       if (payload.n < 0) return joined.handled();
       const now = performance.now();
       histogram.record(now - payload.insertedAt);
       fromDue.record(now - payload.dueAt);
+      const { n, insertedAt } = payload;
+      // The writer's commit resolves on the event loop after the relay may already have the event: at most that, not less than 0.
+      const committed = Math.min(committedAt[n]! || publishedAt[n]!, publishedAt[n]!);
+      hops.writer.record(committed - insertedAt);
+      hops.relay.record(publishedAt[n]! - committed);
+      hops.log.record(handledAt - publishedAt[n]!);
+      hops.commit.record(now - handledAt);
       if (++handled === total) done();
     });
     path.relay.start();
@@ -303,7 +390,9 @@ async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate:
           await new Promise((resolve) => setTimeout(resolve, 1));
           continue;
         }
-        await append(path.writer, i, Math.min(perTransaction, total - i), start + (i * 1000) / rate);
+        const count = Math.min(perTransaction, total - i);
+        await append(path.writer, i, count, start + (i * 1000) / rate);
+        committedAt.fill(performance.now(), i, i + count);
         path.relay.nudge();
       }
     };
@@ -318,7 +407,10 @@ async function atFixedRate(kind: PathName, natsUrl: string, round: number, rate:
     await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, DRAIN_LIMIT_MS))]);
     clearInterval(sampler);
     await consumer.stop();
-    return { rate, perTransaction, appendedPerSecond, sent: total, handled, latency: histogram.summary(), fromDue: fromDue.summary(), backlog };
+    return {
+      rate, perTransaction, appendedPerSecond, sent: total, handled, latency: histogram.summary(), fromDue: fromDue.summary(), backlog,
+      hops: Object.fromEntries(HOPS.map((hop) => [hop, hops[hop].summary()])) as Record<Hop, LatencySummary>,
+    };
   } finally {
     await path.close();
   }
@@ -363,6 +455,13 @@ async function cpuByStage(natsUrl: string, natsPid: number, round: number, event
     await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_CPU_${round}`, events });
   });
   const stages = [raw];
+  // The same loop over the path's key partitions: what a durable per partition costs the server by
+  // itself, and whether a stream per partition (no other partitions' messages to skip) costs less.
+  for (const layout of ['durable-per-partition', 'stream-per-partition'] as const) {
+    stages.push(await stageCpu(`raw loop, ${PARTITIONS} partitions: ${RAW_LAYOUT_LABELS[layout]}`, events, natsPid, async () => [], async () => {
+      await runRawJetStreamLoop({ servers: natsUrl, stream: `LAB_RAW_CPU_${round}_${layout === 'stream-per-partition' ? 'S' : 'D'}`, events, layout, partitions: PARTITIONS });
+    }));
+  }
   const path = await openPath('jetstream', natsUrl, round);
   try {
     const postgresPids = postgresPidsOf(path);
@@ -482,12 +581,13 @@ export const eventPath: Scenario = {
           ownGrouped: await at(Math.round(median(rates[kind]) / 2), GROUPED, 'half its own median'),
         };
       }
+      const commits = await commitLatency();
       // Well inside what the one-event-per-transaction writers sustain on two cores: the path's own delay.
       log(`${LABELS.jetstream} at ${LOW_RATE} events/s for ${options.openLoopSeconds} s…`);
       const lowRate = await atFixedRate('jetstream', natsUrl, nextRound++, LOW_RATE, options.openLoopSeconds);
       log('CPU by stage…');
       const stages = await cpuByStage(natsUrl, nats.pid, nextRound++, DRAIN_EVENTS);
-      const [rawCpu, batchAppend, singleAppend, relayStage, consumerStage, referenceStage, walAppend, walRelay] = stages;
+      const [rawCpu, rawPartitioned, rawStreams, batchAppend, singleAppend, relayStage, consumerStage, referenceStage, walAppend, walRelay] = stages;
       const allUs = (st: StageCpu) => st.nodeUs + st.natsUs + (st.postgresUs ?? 0);
       const busyCores = (st: StageCpu) => (allUs(st) * st.perSecond) / 1e6;
       const stageRow = (st: StageCpu) => [st.stage, fixed(st.perSecond), st.nodeUs.toFixed(1), st.natsUs.toFixed(1), st.postgresUs === undefined ? 'n/a' : st.postgresUs.toFixed(1), allUs(st).toFixed(1)];
@@ -513,6 +613,7 @@ export const eventPath: Scenario = {
           delayHolds: judged !== undefined && judged.handled === judged.sent && judged.latency.p99 <= P99_BAR_MS,
         };
       });
+      const hopText = (l: LatencySummary) => `${formatMs(l.p50)} / ${formatMs(l.p99)}`;
       const delayRow = (label: string, r: FixedRateResult) => [
         label, r.rate, r.perTransaction, fixed(r.appendedPerSecond), `${r.handled}/${r.sent}`, formatMs(r.latency.p50), formatMs(r.latency.p90), formatMs(r.latency.p99), formatMs(r.latency.p999), formatMs(r.latency.max),
         formatMs(r.fromDue.p50), formatMs(r.fromDue.p99), Math.max(0, ...r.backlog), r.backlog.join(' '),
@@ -588,6 +689,19 @@ export const eventPath: Scenario = {
             ],
           }).split('\n'),
           '',
+          `Where the delay goes, hop by hop (p50 / p99 ms of each event's own time in the hop; ${HOPS.map((h) => `\`${h}\``).join(', ')}: the writer's commit, until the relay sends it, from there to the consumer's handler through the stream, the server's delivery and the consumer's queues, the consumer's commit):`,
+          '',
+          ...renderTable({
+            columns: ['path', 'at', 'events/s', 'per tx', ...HOPS, 'all'],
+            rows: [
+              ...JETSTREAM_PATHS.flatMap((kind) => (['single', 'grouped', 'ownGrouped'] as const).map((row) => {
+                const r = fixedRates[kind][row];
+                return [kind === 'wal' ? 'outbox in the WAL' : 'outbox table', row === 'ownGrouped' ? 'half its own rate' : 'half the raw loop', r.rate, r.perTransaction, ...HOPS.map((h) => hopText(r.hops[h])), hopText(r.latency)];
+              })),
+              ['outbox table', 'a low rate', lowRate.rate, lowRate.perTransaction, ...HOPS.map((h) => hopText(lowRate.hops[h])), hopText(lowRate.latency)],
+            ],
+          }).split('\n'),
+          '',
           ...JETSTREAM_PATHS.map((kind) => {
             const own = fixedRates[kind].ownGrouped;
             return kept(own)
@@ -595,12 +709,16 @@ export const eventPath: Scenario = {
               : `${LABELS[kind]}: at half its own rate, ${GROUPED} per transaction, the writers appended ${fixed(own.appendedPerSecond)} of the ${own.rate} events/s asked.`;
           }),
           '',
+          `The floor under these delays: ${COMMITS} one-row commits one at a time on the same server took p50 ${formatMs(commits.p50)} ms, p99 ${formatMs(commits.p99)} ms, max ${formatMs(commits.max)} ms (the WAL's flush to this machine's disk); each event crosses two, the writer's and the consumer's.`,
+          '',
           `CPU per event by stage, each stage alone (${DRAIN_EVENTS} events appended in batches, ${DRAIN_EVENTS} more one per transaction, then all of them relayed, then all consumed by today's consumer group and again by the batched reference; then ${DRAIN_EVENTS} appended to the WAL and relayed from the slot), from /proc; PostgreSQL counts the lab database's backends (the WAL relay's walsender among them) and the server's WAL writer, checkpointer and background writer:`,
           '',
           ...renderTable({
             columns: ['stage', 'events/s', 'Node µs', 'nats-server µs', 'PostgreSQL µs', 'all µs'],
-            rows: [...[rawCpu!, batchAppend!, singleAppend!, relayStage!, consumerStage!, walAppend!, walRelay!].map(stageRow), stageRow(tableTotal), stageRow(walTotal), stageRow(referenceStage!)],
+            rows: [...[rawCpu!, rawPartitioned!, rawStreams!, batchAppend!, singleAppend!, relayStage!, consumerStage!, walAppend!, walRelay!].map(stageRow), stageRow(tableTotal), stageRow(walTotal), stageRow(referenceStage!)],
           }).split('\n'),
+          '',
+          `The raw loop over ${PARTITIONS} partitions, nothing of Scalemart in it: with a durable per partition on one stream (the path's layout) nats-server spent ${(rawPartitioned!.natsUs / rawCpu!.natsUs).toFixed(2)}× its CPU per event with one durable, and with a stream per partition ${(rawStreams!.natsUs / rawCpu!.natsUs).toFixed(2)}×; the whole loop ${(allUs(rawPartitioned!) / allUs(rawCpu!)).toFixed(2)}× and ${(allUs(rawStreams!) / allUs(rawCpu!)).toFixed(2)}×.`,
           '',
           `One stage after another, the path spends ${(allUs(tableTotal) / allUs(rawCpu!)).toFixed(2)}× the CPU per event of the raw loop measured here with the outbox table, and ${(allUs(walTotal) / allUs(rawCpu!)).toFixed(2)}× with the outbox in the WAL (it varies from run to run: the rounds' are above); at the raw loop's busy cores, 50 % of its rate allows at most 2×. The fixed-rate rows ask the one-event-per-transaction writers for ${halfCeiling} events/s; alone, with nothing else running, they reach ${fixed(singleAppend!.perSecond)}.`,
           '',
@@ -611,7 +729,7 @@ export const eventPath: Scenario = {
               : `Bar (${LABELS[kind]}): p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: NOT MET; no row's writers appended at that rate (${fixed(fixedRates[kind].single.appendedPerSecond)} and ${fixed(fixedRates[kind].grouped.appendedPerSecond)} events/s).`,
           ]),
         ],
-        data: { rates, drains, rawMain, rawRounds, fixedRates, lowRate, stages },
+        data: { rates, drains, rawMain, rawRounds, fixedRates, lowRate, commits, stages },
       }, out);
       // The product's JetStream path meets the bars when either outbox does (EVENTS_OUTBOX chooses).
       return { barHolds: verdicts.some((v) => v.rateHolds && v.delayHolds), reportPaths };
