@@ -21,7 +21,7 @@ import { createLatencyHistogram, type LatencyHistogram, type LatencySummary } fr
 import { cpuSince, mainThreadOver, sampleCpu, snapshotCpu, type MainThreadShare } from '../drivers/process-cpu.ts';
 import { adminQuery, labDatabaseUrl, LAB_POSTGRES_URL } from '../postgres-admin.ts';
 import { runBatchedConsumer } from '../references/batched-consumer.ts';
-import { RAW_LAYOUT_LABELS, runRawJetStreamLoop, type RawLoopResult } from '../references/raw-jetstream.ts';
+import { RAW_LAYOUT_LABELS, runRawJetStreamAtRate, runRawJetStreamLoop, type RawAtRateResult, type RawLoopResult } from '../references/raw-jetstream.ts';
 import { collectSetup, publishReport, renderTable } from '../report.ts';
 import { fixed, formatMs, formatRange, median, percent, spread } from '../stats.ts';
 import type { Scenario } from './types.ts';
@@ -172,6 +172,10 @@ function postgresPidsOf(path: OpenPath): () => Promise<number[] | undefined> {
 }
 
 type LabPayload = LabEvents['lab.event.happened'];
+
+/** The raw loop's layouts timed at a fixed rate: the path's (a durable per partition) and the ceiling's. */
+const RAW_DELAY_LAYOUTS = ['durable-per-partition', 'single'] as const;
+type RawDelayLayout = (typeof RAW_DELAY_LAYOUTS)[number];
 
 /**
  * Starts the read model's consumer. `onHandled` sees each event once the transaction that carried
@@ -581,6 +585,14 @@ export const eventPath: Scenario = {
           ownGrouped: await at(Math.round(median(rates[kind]) / 2), GROUPED, 'half its own median'),
         };
       }
+      // The delay's reference: JetStream alone at the same rate, in the path's layout and with one durable.
+      const rawAtRate = {} as Record<RawDelayLayout, RawAtRateResult>;
+      for (const layout of RAW_DELAY_LAYOUTS) {
+        log(`raw JetStream loop (${RAW_LAYOUT_LABELS[layout]}) at ${halfCeiling} events/s for ${options.openLoopSeconds} s…`);
+        rawAtRate[layout] = await runRawJetStreamAtRate({
+          servers: natsUrl, stream: `LAB_RAW_RATE_${nextRound++}`, rate: halfCeiling, seconds: options.openLoopSeconds, layout, partitions: PARTITIONS,
+        });
+      }
       const commits = await commitLatency();
       // Well inside what the one-event-per-transaction writers sustain on two cores: the path's own delay.
       log(`${LABELS.jetstream} at ${LOW_RATE} events/s for ${options.openLoopSeconds} s…`);
@@ -613,6 +625,11 @@ export const eventPath: Scenario = {
           delayHolds: judged !== undefined && judged.handled === judged.sent && judged.latency.p99 <= P99_BAR_MS,
         };
       });
+      // A raw row in the delay table: sent stands for appended, delivered for handled; it has no due time apart from the publish.
+      const rawDelayRow = (layout: RawDelayLayout, r: RawAtRateResult) => [
+        `raw loop, ${RAW_LAYOUT_LABELS[layout]}`, 'half its ceiling', r.rate, '–', fixed(r.sentPerSecond), `${r.received}/${r.sent}`, formatMs(r.latency.p50), formatMs(r.latency.p90), formatMs(r.latency.p99), formatMs(r.latency.p999), formatMs(r.latency.max),
+        '–', '–', Math.max(0, ...r.backlog), r.backlog.join(' '),
+      ];
       const hopText = (l: LatencySummary) => `${formatMs(l.p50)} / ${formatMs(l.p99)}`;
       const delayRow = (label: string, r: FixedRateResult) => [
         label, r.rate, r.perTransaction, fixed(r.appendedPerSecond), `${r.handled}/${r.sent}`, formatMs(r.latency.p50), formatMs(r.latency.p90), formatMs(r.latency.p99), formatMs(r.latency.p999), formatMs(r.latency.max),
@@ -686,8 +703,11 @@ export const eventPath: Scenario = {
                 [kind === 'wal' ? 'outbox in the WAL' : 'outbox table', ...delayRow('half its own rate', fixedRates[kind].ownGrouped)],
               ]),
               ['outbox table', ...delayRow('a low rate', lowRate)],
+              ...RAW_DELAY_LAYOUTS.map((layout) => rawDelayRow(layout, rawAtRate[layout])),
             ],
           }).split('\n'),
+          '',
+          `The raw rows are the delay's reference: the raw loop (\`references/raw-jetstream.ts\`) publishing on a schedule at half its own median rate, nothing of Scalemart and no database, each delay from the publish to the delivery to a pull (${RAW_DELAY_LAYOUTS.map((l) => `${RAW_LAYOUT_LABELS[l]}: p99 ${formatMs(rawAtRate[l].latency.p99)} ms`).join('; ')}). An event on the path crosses that hop, and two commits besides.`,
           '',
           `Where the delay goes, hop by hop (p50 / p99 ms of each event's own time in the hop; ${HOPS.map((h) => `\`${h}\``).join(', ')}: the writer's commit, until the relay sends it, from there to the consumer's handler through the stream, the server's delivery and the consumer's queues, the consumer's commit):`,
           '',
@@ -729,7 +749,7 @@ export const eventPath: Scenario = {
               : `Bar (${LABELS[kind]}): p99 delay ≤ ${P99_BAR_MS} ms at half the raw loop's rate: NOT MET; no row's writers appended at that rate (${fixed(fixedRates[kind].single.appendedPerSecond)} and ${fixed(fixedRates[kind].grouped.appendedPerSecond)} events/s).`,
           ]),
         ],
-        data: { rates, drains, rawMain, rawRounds, fixedRates, lowRate, commits, stages },
+        data: { rates, drains, rawMain, rawRounds, fixedRates, lowRate, rawAtRate, commits, stages },
       }, out);
       // The product's JetStream path meets the bars when either outbox does (EVENTS_OUTBOX chooses).
       return { barHolds: verdicts.some((v) => v.rateHolds && v.delayHolds), reportPaths };
