@@ -524,7 +524,8 @@ async function cpuByStage(natsUrl: string, natsPid: number, round: number, event
  * The event path's rate and delay: outbox insert → relay → log → a transactional consumer group,
  * on JetStream with the outbox in a table and in the WAL, and on the table log, beside a raw
  * JetStream publish → pull → ack loop from Node (the ceiling) through the same nats-server,
- * alternated over rounds; then each JetStream path's end-to-end delay and backlog at fixed rates.
+ * alternated over rounds; then each JetStream path's end-to-end delay and backlog at fixed rates,
+ * beside the raw loop's own delay at half its ceiling (the delay bar's reference).
  */
 export const eventPath: Scenario = {
   description: `events/s outbox → consumer ack on JetStream (outbox table, outbox in the WAL) and the table log vs a raw JetStream loop; bars: JetStream path ≥ ${RATE_BAR * 100} % of raw, p99 delay ≤ ${P99_BAR_MS} ms at half the raw rate`,
