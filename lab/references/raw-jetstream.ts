@@ -110,8 +110,8 @@ function publishAcks(nc: NatsConnection) {
 /**
  * The event path's ceiling from Node: publish → pull → ack through the same nats-server, with
  * nothing of Scalemart in between. Publishes are pipelined (`window` awaiting acks at once), a
- * durable pull consumer with explicit acks takes them as they land, and the clock stops at the
- * last ack. Each message is the size of a typical order event and carries a `Nats-Msg-Id`, as
+ * durable pull consumer with explicit acks takes them as they land, and the clock runs from the
+ * first publish (the streams, durables and pulls are made before) to the last ack. Each message is the size of a typical order event and carries a `Nats-Msg-Id`, as
  * the relay's do, so the server does the same dedup work.
  *
  * A publish is what JetStream's is on the wire, a core publish whose reply subject gets the
