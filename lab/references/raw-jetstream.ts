@@ -1,4 +1,4 @@
-import { AckPolicy, jetstream, jetstreamManager, StorageType, type ConsumerMessages } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, StorageType, type JsMsg } from '@nats-io/jetstream';
 import { connect, createInbox, headers, type NatsConnection } from '@nats-io/transport-node';
 import { createLatencyHistogram, type LatencySummary } from '../drivers/latency-histogram.ts';
 
@@ -25,11 +25,13 @@ export const RAW_LAYOUT_LABELS: Record<RawLayout, string> = {
 /** Where the raw loop's messages go: its streams and durables, one connection. */
 interface RawSetup {
   nc: NatsConnection;
-  /** Subjects `<subject>.<i mod lanes>`; a lane is a partition, or one of 8 subjects for `single`. */
-  subject: string;
-  lanes: number;
-  pulls: ConsumerMessages[];
-  body: Uint8Array;
+  /** Publishes message i (a payload-sized body, `Nats-Msg-Id` `raw-<i>`) to its lane, its acknowledgement to `reply`. */
+  publish(i: number, reply: string): void;
+  /**
+   * Acks every delivery on every pull, after `seen` (when given) has looked at it; `all` settles
+   * once `total` have come, and `count` says how many so far.
+   */
+  ackAll(total: number, seen?: (message: JsMsg) => void): { all: Promise<void>; count(): number };
   /** Ends the pulls, deletes the streams. */
   close(): Promise<void>;
 }
@@ -63,9 +65,29 @@ async function setUp(options: RawOptions): Promise<RawSetup> {
     }
     const js = jetstream(nc);
     const pulls = await Promise.all(durables.map(async ([stream, durable]) => (await js.consumers.get(stream, durable)).consume({ max_messages: 1_000 })));
+    const body = new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(options.payloadBytes ?? 600) }));
     return {
-      nc, subject, lanes, pulls,
-      body: new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(options.payloadBytes ?? 600) })),
+      nc,
+      publish(i, reply) {
+        const h = headers();
+        h.set('Nats-Msg-Id', `raw-${i}`);
+        nc.publish(`${subject}.${i % lanes}`, body, { headers: h, reply });
+      },
+      ackAll(total, seen) {
+        let count = 0;
+        let done!: () => void;
+        const all = new Promise<void>((resolve) => (done = resolve));
+        for (const messages of pulls) {
+          void (async () => {
+            for await (const message of messages) {
+              seen?.(message);
+              message.ack();
+              if (++count === total) done();
+            }
+          })();
+        }
+        return { all, count: () => count };
+      },
       async close() {
         for (const messages of pulls) await messages.close();
         for (const stream of streams) await jsm.streams.delete(stream.name);
@@ -111,8 +133,9 @@ function publishAcks(nc: NatsConnection) {
  * The event path's ceiling from Node: publish → pull → ack through the same nats-server, with
  * nothing of Scalemart in between. Publishes are pipelined (`window` awaiting acks at once), a
  * durable pull consumer with explicit acks takes them as they land, and the clock runs from the
- * first publish (the streams, durables and pulls are made before) to the last ack. Each message is the size of a typical order event and carries a `Nats-Msg-Id`, as
- * the relay's do, so the server does the same dedup work.
+ * first publish (the streams, durables and pulls are made before) to the last ack. Each message
+ * is the size of a typical order event and carries a `Nats-Msg-Id`, as the relay's do, so the
+ * server does the same dedup work.
  *
  * A publish is what JetStream's is on the wire, a core publish whose reply subject gets the
  * stream's acknowledgement, with one reply subscription for all of them: the cheapest way from
@@ -121,32 +144,20 @@ function publishAcks(nc: NatsConnection) {
  */
 export async function runRawJetStreamLoop(options: RawOptions & { events: number; window?: number }): Promise<RawLoopResult> {
   const raw = await setUp(options);
-  const { nc, subject, lanes, body } = raw;
+  const { nc } = raw;
   try {
     const window = options.window ?? 256;
     const started = performance.now();
-    let acked = 0;
-    let allAcked!: () => void;
-    const consumedAll = new Promise<void>((resolve) => (allAcked = resolve));
-    for (const messages of raw.pulls) {
-      void (async () => {
-        for await (const message of messages) {
-          message.ack();
-          if (++acked === options.events) allAcked();
-        }
-      })();
-    }
+    const consumed = raw.ackAll(options.events);
     // The publisher waits only when `window` are out.
     const acks = publishAcks(nc);
     for (let i = 0; i < options.events; i++) {
-      const h = headers();
-      h.set('Nats-Msg-Id', `raw-${i}`);
-      nc.publish(`${subject}.${i % lanes}`, body, { headers: h, reply: acks.reply(i) });
+      raw.publish(i, acks.reply(i));
       if (i + 1 - acks.confirmed >= window) await acks.until(() => i + 1 - acks.confirmed < window);
     }
     await acks.until(() => acks.confirmed === options.events);
     acks.unsubscribe();
-    await consumedAll;
+    await consumed.all;
     // The last ack is sent without waiting for the server; a flush makes sure it left.
     await nc.flush();
     const seconds = (performance.now() - started) / 1000;
@@ -178,42 +189,31 @@ export interface RawAtRateResult {
  */
 export async function runRawJetStreamAtRate(options: RawOptions & { rate: number; seconds: number }): Promise<RawAtRateResult> {
   const raw = await setUp(options);
-  const { nc, subject, lanes, body } = raw;
+  const { nc } = raw;
   try {
     const total = Math.round(options.rate * options.seconds);
     const sentAt = new Float64Array(total);
     const histogram = createLatencyHistogram();
-    let received = 0;
-    let allReceived!: () => void;
-    const receivedAll = new Promise<void>((resolve) => (allReceived = resolve));
-    for (const messages of raw.pulls) {
-      void (async () => {
-        for await (const message of messages) {
-          const i = Number(message.headers?.get('Nats-Msg-Id').slice('raw-'.length));
-          histogram.record(performance.now() - sentAt[i]!);
-          message.ack();
-          if (++received === total) allReceived();
-        }
-      })();
-    }
+    const received = raw.ackAll(total, (message) => {
+      const i = Number(message.headers?.get('Nats-Msg-Id').slice('raw-'.length));
+      histogram.record(performance.now() - sentAt[i]!);
+    });
     const acks = publishAcks(nc);
     let sent = 0;
     const backlog: number[] = [];
-    const sampler = setInterval(() => backlog.push(sent - received), 500);
+    const sampler = setInterval(() => backlog.push(sent - received.count()), 500);
     const start = performance.now();
     while (sent < total) {
       const wait = start + (sent * 1000) / options.rate - performance.now();
       await new Promise((resolve) => (wait > 1 ? setTimeout(resolve, wait) : setImmediate(resolve)));
       const now = performance.now();
       for (; sent < total && start + (sent * 1000) / options.rate <= now; sent++) {
-        const h = headers();
-        h.set('Nats-Msg-Id', `raw-${sent}`);
         sentAt[sent] = performance.now();
-        nc.publish(`${subject}.${sent % lanes}`, body, { headers: h, reply: acks.reply(sent) });
+        raw.publish(sent, acks.reply(sent));
       }
     }
     const sentPerSecond = total / ((performance.now() - start) / 1000);
-    await Promise.race([receivedAll, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    await Promise.race([received.all, new Promise((resolve) => setTimeout(resolve, 30_000))]);
     clearInterval(sampler);
     // Every publish stored, or the row would hide a failure.
     let timer: NodeJS.Timeout | undefined;
@@ -224,7 +224,7 @@ export async function runRawJetStreamAtRate(options: RawOptions & { rate: number
     acks.unsubscribe();
     await nc.flush();
     await raw.close();
-    return { rate: options.rate, sent: total, sentPerSecond, received, latency: histogram.summary(), backlog };
+    return { rate: options.rate, sent: total, sentPerSecond, received: received.count(), latency: histogram.summary(), backlog };
   } finally {
     await nc.close();
   }
