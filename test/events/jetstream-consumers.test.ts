@@ -85,40 +85,48 @@ describe('consumer groups on JetStream', () => {
     };
     const options = { ...spec, transactional: true, maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 400, handle: project };
     let consumer = startConsumer({ db, transport, logger }, options);
-    relay.start();
-    // The poison first, then five more events of its key (held behind it) and five of other keys.
-    await append(db, [{ key: 'k-poison', payload: { n: 0, poison: true } }]);
-    await append(db, [1, 2, 3, 4, 5].map((n) => ({ key: 'k-poison', payload: { n } })));
-    await append(db, [6, 7, 8, 9, 10].map((n) => ({ key: `k-${n}`, payload: { n } })));
-    relay.nudge();
-    await until(() => handledAt.size === 10, 'ten events counted');
+    // The handler notes an event inside its transaction: only a stopped consumer (which waits for the
+    // transaction in flight) has committed everything it noted.
+    const handledAll = async (what: string) => {
+      await until(() => handledAt.size === 10, what);
+      await consumer.stop();
+    };
+    try {
+      relay.start();
+      // The poison first, then five more events of its key (held behind it) and five of other keys.
+      await append(db, [{ key: 'k-poison', payload: { n: 0, poison: true } }]);
+      await append(db, [1, 2, 3, 4, 5].map((n) => ({ key: 'k-poison', payload: { n } })));
+      await append(db, [6, 7, 8, 9, 10].map((n) => ({ key: `k-${n}`, payload: { n } })));
+      relay.nudge();
+      await handledAll('ten events counted');
 
-    const dead = await listDeadLetters(db, { consumer: spec.name, limit: 10 });
-    expect(dead).toEqual([expect.objectContaining({ attempts: 3, error: 'cannot count this', payload: { n: 0, poison: true } })]);
-    // Its two retries waited at most 100 + 200 ms (full jitter under the cap); the rest is delivery and commits.
-    const heldFor = handledAt.get(1)! - firstPoisonAt;
-    expect(heldFor).toBeLessThan(300 + 1_500);
-    expect((await db.query<{ key: string; n: number }>('select key, n from counts order by key')).rows).toHaveLength(6);
-    const before = (await db.query<{ key: string; n: number }>('select key, n from counts order by key')).rows;
-    expect(before.find((r) => r.key === 'k-poison')!.n).toBe(5);
+      const dead = await listDeadLetters(db, { consumer: spec.name, limit: 10 });
+      expect(dead).toEqual([expect.objectContaining({ attempts: 3, error: 'cannot count this', payload: { n: 0, poison: true } })]);
+      // Its two retries waited at most 100 + 200 ms (full jitter under the cap); the rest is delivery and commits.
+      const heldFor = handledAt.get(1)! - firstPoisonAt;
+      expect(heldFor).toBeLessThan(300 + 1_500);
+      expect((await db.query<{ key: string; n: number }>('select key, n from counts order by key')).rows).toHaveLength(6);
+      const before = (await db.query<{ key: string; n: number }>('select key, n from counts order by key')).rows;
+      expect(before.find((r) => r.key === 'k-poison')!.n).toBe(5);
 
-    // Replay from the stream's first event: every handler runs again, and the projection's counts stay.
-    await consumer.stop();
-    handledAt.clear();
-    await replayConsumer(db, transport, spec, dead[0]!.sequence);
-    consumer = startConsumer({ db, transport, logger }, options);
-    await until(() => handledAt.size === 10, 'the replay');
-    expect((await db.query('select key, n from counts order by key')).rows).toEqual(before);
-    // Rebuilt from nothing by the same replay, the counts come out the same again.
-    await consumer.stop();
-    await db.exec("delete from counts; delete from handled where consumer = 'projection'");
-    handledAt.clear();
-    await replayConsumer(db, transport, spec, dead[0]!.sequence);
-    consumer = startConsumer({ db, transport, logger }, options);
-    await until(() => handledAt.size === 10, 'the rebuild');
-    expect((await db.query('select key, n from counts order by key')).rows).toEqual(before);
-    await consumer.stop();
-    await relay.stop();
+      // Replay from the stream's first event: every handler runs again, and the projection's counts stay.
+      handledAt.clear();
+      await replayConsumer(db, transport, spec, dead[0]!.sequence);
+      consumer = startConsumer({ db, transport, logger }, options);
+      await handledAll('the replay');
+      expect((await db.query('select key, n from counts order by key')).rows).toEqual(before);
+      // Rebuilt from nothing by the same replay, the counts come out the same again.
+      await db.exec("delete from counts; delete from handled where consumer = 'projection'");
+      handledAt.clear();
+      await replayConsumer(db, transport, spec, dead[0]!.sequence);
+      consumer = startConsumer({ db, transport, logger }, options);
+      await handledAll('the rebuild');
+      expect((await db.query('select key, n from counts order by key')).rows).toEqual(before);
+    } finally {
+      // Also on a failure: a relay left running would take the next test's outbox rows to this stream.
+      await consumer.stop();
+      await relay.stop();
+    }
   }, 120_000);
 
   it('handles each of 10 000 events once per group with two relays on one outbox, and reports their publishes', async () => {
@@ -137,14 +145,21 @@ describe('consumer groups on JetStream', () => {
         handled++;
       },
     }));
-    for (const relay of relays) relay.start();
-    for (let from = 0; from < EVENTS; from += 250) {
-      await append(writer, Array.from({ length: 250 }, (_, i) => ({ key: `k${(from + i) % 97}`, payload: { n: from + i } })));
-      for (const relay of relays) relay.nudge();
+    const stopAll = async () => {
+      await Promise.all(consumers.map((c) => c.stop()));
+      await Promise.all(relays.map((r) => r.stop()));
+    };
+    try {
+      for (const relay of relays) relay.start();
+      for (let from = 0; from < EVENTS; from += 250) {
+        await append(writer, Array.from({ length: 250 }, (_, i) => ({ key: `k${(from + i) % 97}`, payload: { n: from + i } })));
+        for (const relay of relays) relay.nudge();
+      }
+      await until(() => handled >= EVENTS * groups.length, `${EVENTS} events in both groups`, 180_000);
+    } finally {
+      // Stopped also on a failure; stopped, every transaction the handlers ran in has ended.
+      await stopAll();
     }
-    await until(() => handled >= EVENTS * groups.length, `${EVENTS} events in both groups`, 180_000);
-    await Promise.all(consumers.map((c) => c.stop()));
-    await Promise.all(relays.map((r) => r.stop()));
 
     for (const name of groups) {
       const { rows } = await writer.query<{ events: number; most: number }>('select count(*)::int as events, max(n)::int as most from handled where consumer = $1', [name]);
